@@ -1,0 +1,68 @@
+//! The errors the core reports for a problem it cannot plan.
+
+use crate::cluster::{ClusterName, PoolName};
+use crate::resources::ResourceName;
+use crate::workload::WorkloadId;
+
+/// Why a problem cannot be planned. Capacity shortages are never errors: they are reported as
+/// unplaced replicas in the plan.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// The fleet has no cluster.
+    #[error("the fleet has no cluster")]
+    EmptyFleet,
+    /// Two clusters share a name.
+    #[error("duplicate cluster `{cluster}`")]
+    DuplicateCluster {
+        /// The repeated name.
+        cluster: ClusterName,
+    },
+    /// Two pools of one cluster share a name.
+    #[error("cluster `{cluster}` has two node pools named `{pool}`")]
+    DuplicatePool {
+        /// The cluster.
+        cluster: ClusterName,
+        /// The repeated pool name.
+        pool: PoolName,
+    },
+    /// Two workloads share a namespace and name.
+    #[error("duplicate workload `{workload}`")]
+    DuplicateWorkload {
+        /// The repeated id.
+        workload: WorkloadId,
+    },
+    /// A container requests a negative amount.
+    #[error("workload `{workload}` requests a negative amount of {resource}")]
+    NegativeRequest {
+        /// The workload.
+        workload: WorkloadId,
+        /// The resource.
+        resource: ResourceName,
+    },
+    /// A preferred node affinity weight is outside 1-100.
+    #[error("workload `{workload}` has preferred node affinity weight {weight}, outside 1-100")]
+    InvalidPreferenceWeight {
+        /// The workload.
+        workload: WorkloadId,
+        /// The weight given.
+        weight: i32,
+    },
+    /// Current replicas name a cluster that is not in the fleet.
+    #[error("current replicas of `{workload}` name unknown cluster `{cluster}`")]
+    UnknownCluster {
+        /// The workload.
+        workload: WorkloadId,
+        /// The unknown cluster.
+        cluster: ClusterName,
+    },
+    /// Current replicas name a pool that is not in their cluster.
+    #[error("current replicas of `{workload}` name unknown pool `{pool}` in cluster `{cluster}`")]
+    UnknownPool {
+        /// The workload.
+        workload: WorkloadId,
+        /// The cluster.
+        cluster: ClusterName,
+        /// The unknown pool.
+        pool: PoolName,
+    },
+}

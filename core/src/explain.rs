@@ -1,0 +1,209 @@
+//! Why a cluster takes no (more) replicas of a workload: reasons as values.
+//!
+//! A [`Reason`] is structured data with a stable machine-readable [`Reason::code`] and a
+//! human message (its `Display`). The planner produces them; the command line and the Python
+//! package only render them.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::cluster::{Health, Taint};
+use crate::resources::{ResourceName, format_amount};
+use crate::workload::TopologyKey;
+
+/// Why a cluster took no more replicas of a workload.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The cluster is `NotReady` or `Unreachable`.
+    ClusterUnhealthy {
+        /// Its health.
+        health: Health,
+    },
+    /// The cluster is cordoned: it keeps what it runs and takes nothing new.
+    ClusterCordoned,
+    /// The cluster is being drained: everything moves out.
+    ClusterDraining,
+    /// The cluster's labels fail the workload's cluster selector.
+    ClusterSelector {
+        /// The failing requirement, in selector syntax.
+        requirement: String,
+    },
+    /// A cluster taint is not tolerated.
+    ClusterTaint {
+        /// The taint.
+        taint: Taint,
+    },
+    /// The cluster's weight for this workload is zero.
+    ZeroWeight,
+    /// The cluster has no node pool.
+    NoPools,
+    /// No pool carries a `nodeSelector` pair.
+    NodeSelector {
+        /// The label key.
+        key: String,
+        /// The label value wanted.
+        value: String,
+    },
+    /// No pool satisfies the required node affinity.
+    NodeAffinity,
+    /// A pool taint is not tolerated (reported for the most promising pool).
+    PoolTaint {
+        /// The taint.
+        taint: Taint,
+    },
+    /// The zone spread constraint needs a zone label that the pools lack.
+    NoZoneLabel,
+    /// No node has enough of a resource left.
+    Insufficient {
+        /// The resource.
+        resource: ResourceName,
+        /// What one replica needs.
+        needs: i64,
+        /// The largest free amount on any node of a feasible pool.
+        largest_free: i64,
+    },
+    /// The per-cluster maximum is reached.
+    ClusterMax {
+        /// The maximum.
+        max: u32,
+    },
+    /// The per-region maximum is reached.
+    RegionMax {
+        /// The region.
+        region: String,
+        /// The maximum.
+        max: u32,
+    },
+    /// Another replica here would break a hard topology spread constraint.
+    TopologySpread {
+        /// The domain kind.
+        key: TopologyKey,
+        /// The allowed skew.
+        max_skew: u32,
+    },
+}
+
+impl Reason {
+    /// A stable code for programs: `ClusterUnhealthy`, `Insufficient`, ...
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::ClusterUnhealthy { .. } => "ClusterUnhealthy",
+            Reason::ClusterCordoned => "ClusterCordoned",
+            Reason::ClusterDraining => "ClusterDraining",
+            Reason::ClusterSelector { .. } => "ClusterSelector",
+            Reason::ClusterTaint { .. } => "ClusterTaint",
+            Reason::ZeroWeight => "ZeroWeight",
+            Reason::NoPools => "NoPools",
+            Reason::NodeSelector { .. } => "NodeSelector",
+            Reason::NodeAffinity => "NodeAffinity",
+            Reason::PoolTaint { .. } => "PoolTaint",
+            Reason::NoZoneLabel => "NoZoneLabel",
+            Reason::Insufficient { .. } => "Insufficient",
+            Reason::ClusterMax { .. } => "ClusterMax",
+            Reason::RegionMax { .. } => "RegionMax",
+            Reason::TopologySpread { .. } => "TopologySpread",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::ClusterUnhealthy { health } => write!(f, "cluster {health}"),
+            Reason::ClusterCordoned => f.write_str("cluster cordoned: takes no new replicas"),
+            Reason::ClusterDraining => f.write_str("cluster draining: replicas move out"),
+            Reason::ClusterSelector { requirement } => {
+                write!(f, "cluster labels fail selector {requirement}")
+            }
+            Reason::ClusterTaint { taint } => write!(f, "cluster taint {taint} not tolerated"),
+            Reason::ZeroWeight => f.write_str("cluster weight is 0"),
+            Reason::NoPools => f.write_str("cluster has no node pool"),
+            Reason::NodeSelector { key, value } => {
+                write!(f, "node selector {key}={value} matches no node")
+            }
+            Reason::NodeAffinity => f.write_str("required node affinity matches no node"),
+            Reason::PoolTaint { taint } => write!(f, "taint {taint} not tolerated"),
+            Reason::NoZoneLabel => {
+                f.write_str("zone spread needs topology.kubernetes.io/zone, which no node has")
+            }
+            Reason::Insufficient {
+                resource,
+                needs,
+                largest_free,
+            } => write!(
+                f,
+                "insufficient {resource}: needs {}, largest free {}",
+                format_amount(resource.as_str(), *needs),
+                format_amount(resource.as_str(), *largest_free)
+            ),
+            Reason::ClusterMax { max } => write!(f, "cluster maximum of {max} replicas reached"),
+            Reason::RegionMax { region, max } => {
+                write!(f, "region {region} maximum of {max} replicas reached")
+            }
+            Reason::TopologySpread { key, max_skew } => {
+                write!(f, "another replica would exceed maxSkew {max_skew} across {key}s")
+            }
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::TaintEffect;
+
+    #[test]
+    fn messages_read_like_the_issue_examples() {
+        let cases = [
+            (
+                Reason::NodeSelector {
+                    key: "disktype".into(),
+                    value: "ssd".into(),
+                },
+                "node selector disktype=ssd matches no node",
+            ),
+            (
+                Reason::Insufficient {
+                    resource: ResourceName::new("nvidia.com/gpu"),
+                    needs: 1,
+                    largest_free: 0,
+                },
+                "insufficient nvidia.com/gpu: needs 1, largest free 0",
+            ),
+            (
+                Reason::PoolTaint {
+                    taint: Taint {
+                        key: "dedicated".into(),
+                        value: "batch".into(),
+                        effect: TaintEffect::NoSchedule,
+                    },
+                },
+                "taint dedicated=batch:NoSchedule not tolerated",
+            ),
+            (
+                Reason::ClusterUnhealthy {
+                    health: Health::NotReady,
+                },
+                "cluster NotReady",
+            ),
+            (
+                Reason::Insufficient {
+                    resource: ResourceName::new("cpu"),
+                    needs: 1500,
+                    largest_free: 250,
+                },
+                "insufficient cpu: needs 1500m, largest free 250m",
+            ),
+        ];
+        for (reason, message) in cases {
+            assert_eq!(reason.to_string(), message);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The result of planning: replicas per workload, cluster and pool, and what stayed unplaced
+//! and why.
+//!
+//! The serialised form is the stable JSON contract of `fleetplan plan -o json`, versioned by
+//! its `format` field ([`PLAN_FORMAT`]).
+
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+
+use crate::cluster::{ClusterName, PoolName};
+use crate::explain::Reason;
+use crate::workload::WorkloadId;
+
+/// The `format` value of plans this version writes.
+pub const PLAN_FORMAT: &str = "fleetplan.io/plan/v1";
+
+/// Serialises a workload id as `namespace/name`.
+fn as_display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+/// A placement plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Always [`PLAN_FORMAT`].
+    pub format: &'static str,
+    /// Replicas per workload and cluster, ordered by workload then cluster.
+    pub placements: Vec<Placement>,
+    /// Workloads with replicas that could not be placed, with a reason per cluster.
+    pub unplaced: Vec<Unplaced>,
+    /// With `PlanOptions::explain`: per workload and cluster, what it got and why not more.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explanations: Vec<Explanation>,
+    /// Totals.
+    pub summary: Summary,
+}
+
+/// Replicas of one workload in one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// The workload, serialised as `namespace/name`.
+    #[serde(serialize_with = "as_display")]
+    pub workload: WorkloadId,
+    /// The cluster.
+    pub cluster: ClusterName,
+    /// The cluster's region.
+    pub region: Arc<str>,
+    /// Replicas in this cluster.
+    pub replicas: u32,
+    /// How they divide over the cluster's pools, ordered by pool name.
+    pub pools: Vec<PoolReplicas>,
+}
+
+/// Replicas in one pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PoolReplicas {
+    /// The pool.
+    pub pool: PoolName,
+    /// Replicas in it.
+    pub replicas: u32,
+}
+
+/// Replicas of a workload that could not be placed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unplaced {
+    /// The workload, serialised as `namespace/name`.
+    #[serde(serialize_with = "as_display")]
+    pub workload: WorkloadId,
+    /// How many replicas are unplaced.
+    pub replicas: u32,
+    /// For every cluster of the fleet, why it took no more.
+    pub reasons: Vec<ClusterReason>,
+}
+
+/// Why one cluster took no more replicas of a workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterReason {
+    /// The cluster.
+    pub cluster: ClusterName,
+    /// The reason.
+    pub reason: Reason,
+}
+
+impl Serialize for ClusterReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("ClusterReason", 3)?;
+        s.serialize_field("cluster", &self.cluster)?;
+        s.serialize_field("code", self.reason.code())?;
+        s.serialize_field("reason", &self.reason)?;
+        s.end()
+    }
+}
+
+/// What one cluster got of a workload, and why not more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    /// The workload.
+    pub workload: WorkloadId,
+    /// The cluster.
+    pub cluster: ClusterName,
+    /// Replicas placed there.
+    pub replicas: u32,
+    /// Why it took no more; `None` when it could have taken more.
+    pub reason: Option<Reason>,
+}
+
+impl Serialize for Explanation {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Explanation", 5)?;
+        s.serialize_field("workload", &self.workload.to_string())?;
+        s.serialize_field("cluster", &self.cluster)?;
+        s.serialize_field("replicas", &self.replicas)?;
+        s.serialize_field("code", &self.reason.as_ref().map(Reason::code))?;
+        s.serialize_field("reason", &self.reason)?;
+        s.end()
+    }
+}
+
+/// Totals over the whole plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Workloads planned.
+    pub workloads: usize,
+    /// Sum of replica targets.
+    pub target: u64,
+    /// Replicas placed.
+    pub placed: u64,
+    /// Replicas unplaced.
+    pub unplaced: u64,
+    /// Running replicas the plan keeps where they are.
+    pub kept: u64,
+    /// Running replicas the plan removes (lost with an unhealthy cluster, drained, no longer
+    /// allowed, or scaled down).
+    pub removed: u64,
+}
+
+impl Plan {
+    /// Replicas of `workload` placed in `cluster` (zero when none).
+    pub fn replicas_in(&self, workload: &WorkloadId, cluster: &str) -> u32 {
+        self.placements
+            .iter()
+            .filter(|p| &p.workload == workload && p.cluster.as_str() == cluster)
+            .map(|p| p.replicas)
+            .sum()
+    }
+
+    /// Replicas of `workload` placed anywhere.
+    pub fn placed(&self, workload: &WorkloadId) -> u64 {
+        self.placements
+            .iter()
+            .filter(|p| &p.workload == workload)
+            .map(|p| u64::from(p.replicas))
+            .sum()
+    }
+
+    /// Unplaced replicas of `workload`.
+    pub fn unplaced(&self, workload: &WorkloadId) -> u32 {
+        self.unplaced
+            .iter()
+            .filter(|u| &u.workload == workload)
+            .map(|u| u.replicas)
+            .sum()
+    }
+}

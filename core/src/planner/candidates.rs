@@ -1,0 +1,192 @@
+//! Static candidates: for each distinct set of scheduling rules, which pools of which clusters
+//! a replica may use, with a preference score, and why every other cluster is refused.
+//!
+//! Workloads that share their rules (cluster selector, node selector, affinity, tolerations,
+//! zone spread) share one [`Candidates`], so the cost grows with the number of distinct rule
+//! sets, not with the number of workloads. Resources are not checked here: they change as
+//! replicas are placed.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::index::Index;
+use crate::cluster::{Cluster, Labels, NodePool, Taint};
+use crate::explain::Reason;
+use crate::problem::Problem;
+use crate::rules::{
+    node_selector_failure, required_affinity_matches, untolerated_hard_taint, untolerated_soft_taints,
+};
+use crate::workload::{
+    LabelSelector, PlacementPolicy, PodTemplate, PreferredTerm, Toleration, TopologyKey, WhenUnsatisfiable,
+    Workload,
+};
+
+/// The rules that decide static feasibility, borrowed from a workload.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Rules<'a> {
+    pub cluster_selector: &'a LabelSelector,
+    pub node_selector: &'a Labels,
+    pub required: &'a [LabelSelector],
+    pub preferred: &'a [PreferredTerm],
+    pub tolerations: &'a [Toleration],
+    pub needs_zone: bool,
+}
+
+impl<'a> Rules<'a> {
+    pub fn of(workload: &'a Workload) -> Self {
+        let PodTemplate {
+            node_selector,
+            affinity,
+            tolerations,
+            topology_spread,
+            ..
+        } = &workload.template;
+        let PlacementPolicy { cluster_selector, .. } = &workload.policy;
+        Rules {
+            cluster_selector,
+            node_selector,
+            required: &affinity.required,
+            preferred: &affinity.preferred,
+            tolerations,
+            needs_zone: topology_spread.iter().any(|t| {
+                t.topology_key == TopologyKey::Zone
+                    && t.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
+            }),
+        }
+    }
+}
+
+/// A pool a replica may use, with its preference score (higher is better).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolChoice {
+    pub pool: usize,
+    pub score: i64,
+}
+
+/// The static verdict for one cluster.
+pub(crate) type ClusterVerdict = Result<Vec<PoolChoice>, Reason>;
+
+/// Static verdicts for one rule set, one per cluster.
+pub(crate) struct Candidates {
+    pub clusters: Vec<ClusterVerdict>,
+}
+
+/// Groups workloads by rule set: returns the rule sets and, per workload, its set's index.
+pub(crate) fn group_by_rules(problem: &Problem) -> (Vec<Rules<'_>>, Vec<usize>) {
+    let mut ids: HashMap<Rules<'_>, usize> = HashMap::new();
+    let mut sets = Vec::new();
+    let of_workload = problem
+        .workloads
+        .iter()
+        .map(|w| {
+            let rules = Rules::of(w);
+            *ids.entry(rules).or_insert_with(|| {
+                sets.push(rules);
+                sets.len() - 1
+            })
+        })
+        .collect();
+    (sets, of_workload)
+}
+
+/// Computes the candidates of every rule set, in parallel.
+pub(crate) fn compute(problem: &Problem, index: &Index, sets: &[Rules<'_>]) -> Vec<Candidates> {
+    sets.par_iter()
+        .map(|rules| Candidates {
+            clusters: problem
+                .clusters
+                .iter()
+                .enumerate()
+                .map(|(c, cluster)| cluster_verdict(cluster, index.cluster_pools[c].start, rules))
+                .collect(),
+        })
+        .collect()
+}
+
+/// How far a pool got through the checks, for choosing which refusal to report.
+fn pool_verdict(pool: &NodePool, rules: &Rules<'_>) -> Result<i64, (u8, Reason)> {
+    if let Some((key, value)) = node_selector_failure(rules.node_selector, &pool.labels) {
+        return Err((
+            0,
+            Reason::NodeSelector {
+                key: key.clone(),
+                value: value.clone(),
+            },
+        ));
+    }
+    if !required_affinity_matches(rules.required, &pool.labels) {
+        return Err((1, Reason::NodeAffinity));
+    }
+    if let Some(taint) = untolerated_hard_taint(&pool.taints, rules.tolerations) {
+        return Err((2, Reason::PoolTaint { taint: taint.clone() }));
+    }
+    if rules.needs_zone && pool.zone.is_none() {
+        return Err((3, Reason::NoZoneLabel));
+    }
+    Ok(preference(rules, &pool.labels, &pool.taints))
+}
+
+/// Preferred-affinity weights that match, minus 100 per untolerated `PreferNoSchedule` taint.
+fn preference(rules: &Rules<'_>, labels: &Labels, taints: &[Taint]) -> i64 {
+    let preferred: i64 = rules
+        .preferred
+        .iter()
+        .filter(|t| t.preference.matches(labels))
+        .map(|t| i64::from(t.weight))
+        .sum();
+    preferred - 100 * untolerated_soft_taints(taints, rules.tolerations) as i64
+}
+
+fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> ClusterVerdict {
+    if let Some(req) = rules.cluster_selector.first_failure(&cluster.selector_labels()) {
+        return Err(Reason::ClusterSelector {
+            requirement: req.to_string(),
+        });
+    }
+    if let Some(taint) = untolerated_hard_taint(&cluster.taints, rules.tolerations) {
+        return Err(Reason::ClusterTaint { taint: taint.clone() });
+    }
+    if cluster.pools.is_empty() {
+        return Err(Reason::NoPools);
+    }
+    let cluster_penalty = -100 * untolerated_soft_taints(&cluster.taints, rules.tolerations) as i64;
+    let mut choices = Vec::new();
+    let mut best_refusal: Option<(u8, Reason)> = None;
+    for (local, pool) in cluster.pools.iter().enumerate() {
+        match pool_verdict(pool, rules) {
+            Ok(score) => choices.push(PoolChoice {
+                pool: first_pool + local,
+                score: score + cluster_penalty,
+            }),
+            Err((stage, reason)) => {
+                if best_refusal.as_ref().is_none_or(|(best, _)| stage > *best) {
+                    best_refusal = Some((stage, reason));
+                }
+            }
+        }
+    }
+    if choices.is_empty() {
+        return Err(best_refusal.map(|(_, r)| r).unwrap_or(Reason::NoPools));
+    }
+    // Most preferred first; equal scores keep pool order.
+    choices.sort_by_key(|c| std::cmp::Reverse(c.score));
+    Ok(choices)
+}
+
+/// True when a replica already running in `pool` of `cluster` may stay there: the rules that
+/// evict or forbid still hold, while `NoSchedule` taints (which only stop new replicas) are
+/// ignored, as Kubernetes does.
+pub(crate) fn may_keep(cluster: &Cluster, pool: &NodePool, rules: &Rules<'_>) -> bool {
+    use crate::cluster::TaintEffect::NoExecute;
+    let evicting = |taints: &[Taint]| {
+        taints
+            .iter()
+            .any(|t| t.effect == NoExecute && !rules.tolerations.iter().any(|tol| tol.tolerates(t)))
+    };
+    rules.cluster_selector.matches(&cluster.selector_labels())
+        && !evicting(&cluster.taints)
+        && node_selector_failure(rules.node_selector, &pool.labels).is_none()
+        && required_affinity_matches(rules.required, &pool.labels)
+        && !evicting(&pool.taints)
+}

@@ -1,0 +1,132 @@
+//! Dense indices over a problem: resources, regions, zones and pools become small integers so
+//! that the hot loops work on flat arrays instead of maps of strings.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::problem::Problem;
+use crate::resources::{ResourceName, Resources};
+
+/// A resource vector in dense form: only the non-zero `(resource index, amount)` pairs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Request {
+    pub items: Vec<(usize, i64)>,
+}
+
+/// Where one pool sits.
+#[derive(Clone, Debug)]
+pub(crate) struct PoolRef {
+    /// Index of its cluster in `Problem::clusters`.
+    pub cluster: usize,
+    /// Index in its cluster's `pools`.
+    pub local: usize,
+    /// Dense zone index, if the pool has a zone.
+    pub zone: Option<usize>,
+}
+
+/// Dense indices of one problem.
+pub(crate) struct Index {
+    /// Resource index to name; `pods` is always index 0.
+    pub resources: Vec<ResourceName>,
+    resource_ids: HashMap<ResourceName, usize>,
+    /// Every pool of the fleet, cluster by cluster.
+    pub pools: Vec<PoolRef>,
+    /// For each cluster, its range in `pools`.
+    pub cluster_pools: Vec<Range<usize>>,
+    /// For each cluster, its dense region index.
+    pub cluster_region: Vec<usize>,
+    /// Region names by index.
+    pub regions: Vec<String>,
+    /// How many distinct zones there are.
+    pub zone_count: usize,
+}
+
+impl Index {
+    pub fn new(problem: &Problem) -> Self {
+        let mut index = Index {
+            resources: Vec::new(),
+            resource_ids: HashMap::new(),
+            pools: Vec::new(),
+            cluster_pools: Vec::with_capacity(problem.clusters.len()),
+            cluster_region: Vec::with_capacity(problem.clusters.len()),
+            regions: Vec::new(),
+            zone_count: 0,
+        };
+        index.resource_id(ResourceName::PODS);
+        let mut regions: HashMap<&str, usize> = HashMap::new();
+        let mut zones: HashMap<&str, usize> = HashMap::new();
+        for (c, cluster) in problem.clusters.iter().enumerate() {
+            let next = regions.len();
+            let region = *regions.entry(cluster.region.as_str()).or_insert(next);
+            if region == index.regions.len() {
+                index.regions.push(cluster.region.clone());
+            }
+            index.cluster_region.push(region);
+            let start = index.pools.len();
+            for (local, pool) in cluster.pools.iter().enumerate() {
+                let zone = pool.zone.as_deref().map(|z| {
+                    let next = zones.len();
+                    *zones.entry(z).or_insert(next)
+                });
+                index.pools.push(PoolRef {
+                    cluster: c,
+                    local,
+                    zone,
+                });
+                for group in &pool.nodes {
+                    for (name, _) in group.free.iter() {
+                        index.resource_id(name.as_str());
+                    }
+                }
+            }
+            index.cluster_pools.push(start..index.pools.len());
+        }
+        for workload in &problem.workloads {
+            for container in workload
+                .template
+                .containers
+                .iter()
+                .chain(&workload.template.init_containers)
+            {
+                for (name, _) in container.requests.iter() {
+                    index.resource_id(name.as_str());
+                }
+            }
+        }
+        index.zone_count = zones.len();
+        index
+    }
+
+    fn resource_id(&mut self, name: &str) -> usize {
+        if let Some(&id) = self.resource_ids.get(name) {
+            return id;
+        }
+        let id = self.resources.len();
+        self.resources.push(ResourceName::new(name));
+        self.resource_ids.insert(ResourceName::new(name), id);
+        id
+    }
+
+    /// The dense form of a request; resources the index does not know are dropped (they
+    /// cannot occur for requests of the indexed problem).
+    pub fn request(&self, resources: &Resources) -> Request {
+        let mut items: Vec<(usize, i64)> = resources
+            .iter()
+            .filter(|(_, amount)| *amount > 0)
+            .filter_map(|(name, amount)| self.resource_ids.get(name).map(|&id| (id, amount)))
+            .collect();
+        items.sort_unstable();
+        Request { items }
+    }
+
+    /// The dense form of a free-resource set, one slot per known resource.
+    pub fn dense(&self, resources: &Resources) -> Vec<i64> {
+        let mut out = vec![0; self.resources.len()];
+        for (name, amount) in resources.iter() {
+            if let Some(&id) = self.resource_ids.get(name) {
+                out[id] = amount;
+            }
+        }
+        out
+    }
+}

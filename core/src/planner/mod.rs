@@ -1,0 +1,342 @@
+//! The fast planner: a greedy, deterministic placement in four phases.
+//!
+//! 1. **Index**: dense indices for resources, regions, zones and pools, and the free capacity
+//!    of every node group.
+//! 2. **Candidates**: for each distinct rule set, the pools a replica may use in each cluster
+//!    and why every other cluster is refused (in parallel).
+//! 3. **Distribute**: workloads in priority order (then by name) take shared capacity; each
+//!    one's target is divided seat by seat (see [`seats`]).
+//! 4. **Assemble**: placements, unplaced replicas with a reason per cluster, explanations.
+
+mod candidates;
+mod capacity;
+mod index;
+mod seats;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candidates::{Candidates, group_by_rules};
+use capacity::Capacity;
+use index::{Index, Request};
+use seats::{Distributor, Job, Stop, stable_hash};
+
+use crate::cluster::{Health, PoolName};
+use crate::error::Error;
+use crate::explain::Reason;
+use crate::plan::{
+    ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced,
+};
+use crate::problem::Problem;
+use crate::resources::ResourceName;
+use crate::workload::WorkloadId;
+
+/// Options of a planning run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Explain every workload and cluster pair, not only those with unplaced replicas.
+    pub explain: bool,
+}
+
+/// Wall-clock time spent in each phase of one planning run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhaseTimings {
+    /// Building dense indices and node capacity.
+    pub index: Duration,
+    /// Static candidates per rule set.
+    pub candidates: Duration,
+    /// Dividing every workload's target.
+    pub distribute: Duration,
+    /// Ordering placements and reasons into the plan.
+    pub assemble: Duration,
+}
+
+impl PhaseTimings {
+    /// The sum of all phases.
+    pub fn total(&self) -> Duration {
+        self.index + self.candidates + self.distribute + self.assemble
+    }
+}
+
+/// Plans `problem` with the fast planner.
+///
+/// # Errors
+/// When [`Problem::validate`] fails. Shortages of capacity are not errors: they appear in
+/// [`Plan::unplaced`].
+pub fn plan(problem: &Problem, options: &PlanOptions) -> Result<Plan, Error> {
+    plan_with_timings(problem, options).map(|(plan, _)| plan)
+}
+
+/// Plans `problem` and reports the time spent in each phase.
+///
+/// # Errors
+/// As [`plan`].
+pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Plan, PhaseTimings), Error> {
+    problem.validate()?;
+    let mut timings = PhaseTimings::default();
+
+    let started = Instant::now();
+    let index = Index::new(problem);
+    let mut capacity = Capacity::new(problem, &index);
+    timings.index = started.elapsed();
+
+    let started = Instant::now();
+    let (rule_sets, rules_of) = group_by_rules(problem);
+    let candidates = candidates::compute(problem, &index, &rule_sets);
+    timings.candidates = started.elapsed();
+
+    let started = Instant::now();
+    let context = Context::new(problem, &index);
+    let running = running_by_workload(problem, &index);
+    let mut by_priority: Vec<usize> = (0..problem.workloads.len()).collect();
+    by_priority.sort_by(|&a, &b| {
+        let (wa, wb) = (&problem.workloads[a], &problem.workloads[b]);
+        wb.template
+            .priority
+            .cmp(&wa.template.priority)
+            .then(wa.id.cmp(&wb.id))
+    });
+    let mut results: Vec<WorkloadResult> = Vec::with_capacity(problem.workloads.len());
+    results.resize_with(problem.workloads.len(), WorkloadResult::default);
+    let mut distributor = Distributor::default();
+    let mut summary = Summary {
+        workloads: problem.workloads.len(),
+        ..Summary::default()
+    };
+    for &w in &by_priority {
+        let workload = &problem.workloads[w];
+        let request = index.request(&workload.template.effective_requests());
+        let job = Job {
+            problem,
+            index: &index,
+            workload,
+            rules: &rule_sets[rules_of[w]],
+            candidates: &candidates[rules_of[w]],
+            request: &request,
+            running: running.get(&workload.id).map_or(&[], Vec::as_slice),
+            workload_hash: stable_hash(&[&workload.id.namespace, &workload.id.name]),
+            cluster_hashes: &context.cluster_hashes,
+        };
+        let outcome = distributor.run(&job, &mut capacity);
+        summary.target += u64::from(workload.replicas);
+        summary.placed += outcome.placed;
+        summary.unplaced += u64::from(outcome.unplaced);
+        summary.kept += outcome.kept;
+        summary.removed += outcome.removed;
+        let explain = options.explain || outcome.unplaced > 0;
+        results[w] = context.record(
+            &job,
+            &distributor,
+            &capacity,
+            outcome.unplaced,
+            explain,
+            options.explain,
+        );
+    }
+    timings.distribute = started.elapsed();
+
+    let started = Instant::now();
+    let mut by_name: Vec<usize> = (0..problem.workloads.len()).collect();
+    by_name.sort_by(|&a, &b| problem.workloads[a].id.cmp(&problem.workloads[b].id));
+    let mut plan = Plan {
+        format: PLAN_FORMAT,
+        placements: Vec::with_capacity(results.iter().map(|r| r.placements.len()).sum()),
+        unplaced: Vec::new(),
+        explanations: Vec::new(),
+        summary,
+    };
+    for w in by_name {
+        let result = std::mem::take(&mut results[w]);
+        plan.placements.extend(result.placements);
+        plan.unplaced.extend(result.unplaced);
+        plan.explanations.extend(result.explanations);
+    }
+    timings.assemble = started.elapsed();
+    Ok((plan, timings))
+}
+
+/// What one workload contributes to the plan.
+#[derive(Default)]
+struct WorkloadResult {
+    placements: Vec<Placement>,
+    unplaced: Option<Unplaced>,
+    explanations: Vec<Explanation>,
+}
+
+/// Per-run data shared by every workload.
+struct Context<'p> {
+    problem: &'p Problem,
+    /// Cluster indices in name order.
+    clusters_by_name: Vec<usize>,
+    cluster_hashes: Vec<u64>,
+    regions: Vec<Arc<str>>,
+}
+
+impl<'p> Context<'p> {
+    fn new(problem: &'p Problem, index: &Index) -> Self {
+        let mut clusters_by_name: Vec<usize> = (0..problem.clusters.len()).collect();
+        clusters_by_name.sort_by(|&a, &b| problem.clusters[a].name.cmp(&problem.clusters[b].name));
+        Context {
+            problem,
+            clusters_by_name,
+            cluster_hashes: problem
+                .clusters
+                .iter()
+                .map(|c| stable_hash(&[c.name.as_str()]))
+                .collect(),
+            regions: index.regions.iter().map(|r| Arc::from(r.as_str())).collect(),
+        }
+    }
+
+    /// Turns the distributor's state after one workload into plan entries.
+    fn record(
+        &self,
+        job: &Job<'_>,
+        distributor: &Distributor,
+        capacity: &Capacity,
+        unplaced: u32,
+        with_reasons: bool,
+        explain_all: bool,
+    ) -> WorkloadResult {
+        let id = &job.workload.id;
+        let mut result = WorkloadResult::default();
+        let mut slot_of_cluster: HashMap<usize, usize> = HashMap::new();
+        for (s, slot) in distributor.slots.iter().enumerate() {
+            slot_of_cluster.insert(slot.cluster, s);
+            if slot.seats == 0 {
+                continue;
+            }
+            let cluster = &self.problem.clusters[slot.cluster];
+            let mut pools: Vec<PoolReplicas> = distributor.pools[slot.pools.clone()]
+                .iter()
+                .filter(|p| p.seats() > 0)
+                .map(|p| PoolReplicas {
+                    pool: self.pool_name(job.index, p.pool),
+                    replicas: p.seats(),
+                })
+                .collect();
+            pools.sort_by(|a, b| a.pool.cmp(&b.pool));
+            result.placements.push(Placement {
+                workload: id.clone(),
+                cluster: cluster.name.clone(),
+                region: self.regions[job.index.cluster_region[slot.cluster]].clone(),
+                replicas: slot.seats,
+                pools,
+            });
+        }
+        result.placements.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        if !with_reasons {
+            return result;
+        }
+        let mut reasons = Vec::new();
+        for &c in &self.clusters_by_name {
+            let slot = slot_of_cluster.get(&c).map(|&s| &distributor.slots[s]);
+            let reason = match slot {
+                Some(slot) => match &slot.stop {
+                    None => None,
+                    Some(Stop::Because(reason)) => Some(reason.clone()),
+                    Some(Stop::Full) => Some(self.shortage(job, distributor, slot.pools.clone(), capacity)),
+                },
+                None => Some(self.refusal(job.candidates, c)),
+            };
+            let cluster = &self.problem.clusters[c];
+            if explain_all {
+                result.explanations.push(Explanation {
+                    workload: id.clone(),
+                    cluster: cluster.name.clone(),
+                    replicas: slot.map_or(0, |s| s.seats),
+                    reason: reason.clone(),
+                });
+            }
+            if let Some(reason) = reason {
+                reasons.push(ClusterReason {
+                    cluster: cluster.name.clone(),
+                    reason,
+                });
+            }
+        }
+        if unplaced > 0 {
+            result.unplaced = Some(Unplaced {
+                workload: id.clone(),
+                replicas: unplaced,
+                reasons,
+            });
+        }
+        result
+    }
+
+    fn pool_name(&self, index: &Index, pool: usize) -> PoolName {
+        let r = &index.pools[pool];
+        self.problem.clusters[r.cluster].pools[r.local].name.clone()
+    }
+
+    /// Why a cluster with no slot takes nothing.
+    fn refusal(&self, candidates: &Candidates, c: usize) -> Reason {
+        match (&candidates.clusters[c], self.problem.clusters[c].health) {
+            (Err(reason), _) => reason.clone(),
+            (Ok(_), Health::Draining) => Reason::ClusterDraining,
+            (Ok(_), health) => Reason::ClusterUnhealthy { health },
+        }
+    }
+
+    /// Why a cluster whose pools are full takes no more.
+    fn shortage(
+        &self,
+        job: &Job<'_>,
+        distributor: &Distributor,
+        pools: std::ops::Range<usize>,
+        capacity: &Capacity,
+    ) -> Reason {
+        let pools = distributor.pools[pools].iter().map(|p| p.pool);
+        match capacity.shortage(pools, job.request) {
+            Some((resource, largest_free)) => Reason::Insufficient {
+                resource: job.index.resources[resource].clone(),
+                needs: amount(job.request, resource),
+                largest_free,
+            },
+            None => Reason::Insufficient {
+                resource: ResourceName::new(ResourceName::PODS),
+                needs: 1,
+                largest_free: 0,
+            },
+        }
+    }
+}
+
+fn amount(request: &Request, resource: usize) -> i64 {
+    request
+        .items
+        .iter()
+        .find(|(r, _)| *r == resource)
+        .map_or(0, |(_, a)| *a)
+}
+
+/// Current replicas grouped by workload: `(cluster, pool, replicas)` sorted by cluster.
+fn running_by_workload<'p>(
+    problem: &'p Problem,
+    index: &Index,
+) -> HashMap<&'p WorkloadId, Vec<(usize, usize, u32)>> {
+    let clusters: HashMap<&str, usize> = problem
+        .clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    let mut out: HashMap<&WorkloadId, Vec<(usize, usize, u32)>> = HashMap::new();
+    for r in &problem.current {
+        let (Some(&c), true) = (clusters.get(r.cluster.as_str()), r.replicas > 0) else {
+            continue;
+        };
+        let Some(local) = problem.clusters[c].pools.iter().position(|p| p.name == r.pool) else {
+            continue;
+        };
+        out.entry(&r.workload)
+            .or_default()
+            .push((c, index.cluster_pools[c].start + local, r.replicas));
+    }
+    for list in out.values_mut() {
+        list.sort_unstable();
+    }
+    out
+}

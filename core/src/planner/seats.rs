@@ -1,0 +1,652 @@
+//! Dividing one workload's replica target over its clusters and pools, one seat at a time.
+//!
+//! The division works like a parliament's apportionment, the method Karmada also uses:
+//!
+//! 1. **Keep** replicas that run where the rules still allow them (stability), trimmed to the
+//!    per-cluster and per-region maximums.
+//! 2. **Scale down** when more are kept than the target: remove one seat at a time from the
+//!    cluster that the Webster (Sainte-Laguë) method would have filled last, never below a
+//!    minimum while another cluster is above its own.
+//! 3. **Scale up** when fewer are kept: give one seat at a time to the cluster with the
+//!    highest priority: clusters below their minimum first, then clusters in regions below
+//!    theirs, then the highest Webster quotient `weight / (2 * seats + 1)` (or, for `pack`,
+//!    the most preferred cluster). Ties go to fewer seats, then to a hash of workload and
+//!    cluster names, so that small workloads do not all land on the same cluster.
+//!
+//! Because each step depends only on the seats given so far, never on the target, a larger
+//! target only ever adds seats and a smaller one only ever removes them (house monotonicity).
+//! A seat needs room: a pool with a node where one more replica fits, the cluster and region
+//! below their maximums, and every hard topology spread constraint still within its skew.
+//! Within a cluster, seats go round-robin over the most preferred pools that have room.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::ops::Range;
+
+use super::candidates::{Candidates, Rules, may_keep};
+use super::capacity::Capacity;
+use super::index::{Index, Request};
+use crate::cluster::Health;
+use crate::explain::Reason;
+use crate::problem::Problem;
+use crate::workload::{Strategy, TopologyKey, WhenUnsatisfiable, Workload};
+
+/// Replicas of the workload that run now: `(cluster, pool, replicas)`, sorted by cluster.
+pub(crate) type RunningHere = [(usize, usize, u32)];
+
+/// Why a cluster stopped taking seats during the scale-up.
+#[derive(Clone, Debug)]
+pub(crate) enum Stop {
+    /// A fixed reason.
+    Because(Reason),
+    /// No pool has room: the reason is worked out from the capacity left.
+    Full,
+}
+
+/// One cluster's share of the workload.
+#[derive(Clone, Debug)]
+pub(crate) struct Slot {
+    pub cluster: usize,
+    region: usize,
+    weight: u64,
+    min: u32,
+    max: u32,
+    pub seats: u32,
+    accepts_new: bool,
+    hash: u64,
+    best_score: i64,
+    /// The slot's pools in `Distributor::pools`, most preferred first.
+    pub pools: Range<usize>,
+    cursor: usize,
+    /// Why the cluster took no more; `None` while it could take more.
+    pub stop: Option<Stop>,
+}
+
+/// One pool's share of the workload.
+#[derive(Clone, Debug)]
+pub(crate) struct PoolSlot {
+    pub pool: usize,
+    score: i64,
+    pub kept: u32,
+    pub new: u32,
+    /// Replicas that still fit, computed on first use; `Some(0)` for pools that keep running
+    /// replicas but take no new ones.
+    remaining: Option<u64>,
+}
+
+impl PoolSlot {
+    pub fn seats(&self) -> u32 {
+        self.kept + self.new
+    }
+}
+
+/// One hard topology spread constraint's bookkeeping.
+struct Spread {
+    key: TopologyKey,
+    max_skew: u32,
+    counts: Vec<u32>,
+    eligible: Vec<bool>,
+    min: u32,
+}
+
+impl Spread {
+    fn recompute_min(&mut self) {
+        self.min = self
+            .counts
+            .iter()
+            .zip(&self.eligible)
+            .filter(|(_, e)| **e)
+            .map(|(c, _)| *c)
+            .min()
+            .unwrap_or(0);
+    }
+
+    fn allows(&self, domain: usize) -> bool {
+        self.counts[domain] + 1 <= self.min + self.max_skew
+    }
+}
+
+/// The priority of a cluster for the next seat; larger is served first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SeatKey {
+    tier: Reverse<u8>,
+    rank: Rank,
+    hash: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rank {
+    /// Webster quotient `weight / (2 * seats + 1)`; ties to fewer seats.
+    Share { weight: u64, seats: u32 },
+    /// Fill order for `pack`: higher weight, clusters already running the workload, better
+    /// pool preference.
+    Pack { weight: u64, running: bool, score: i64 },
+}
+
+impl Ord for Rank {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (
+                Rank::Share {
+                    weight: wa,
+                    seats: sa,
+                },
+                Rank::Share {
+                    weight: wb,
+                    seats: sb,
+                },
+            ) => {
+                let a = u128::from(*wa) * u128::from(2 * u64::from(*sb) + 1);
+                let b = u128::from(*wb) * u128::from(2 * u64::from(*sa) + 1);
+                a.cmp(&b).then(sb.cmp(sa))
+            }
+            (
+                Rank::Pack {
+                    weight: wa,
+                    running: ra,
+                    score: pa,
+                },
+                Rank::Pack {
+                    weight: wb,
+                    running: rb,
+                    score: pb,
+                },
+            ) => (wa, ra, pa).cmp(&(wb, rb, pb)),
+            (Rank::Share { .. }, Rank::Pack { .. }) => Ordering::Less,
+            (Rank::Pack { .. }, Rank::Share { .. }) => Ordering::Greater,
+        }
+    }
+}
+
+impl PartialOrd for Rank {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SeatKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.tier, self.rank, self.hash).cmp(&(other.tier, other.rank, other.hash))
+    }
+}
+
+impl PartialOrd for SeatKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What one workload got.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub placed: u64,
+    pub unplaced: u32,
+    pub kept: u64,
+    pub removed: u64,
+}
+
+/// Divides workloads one after another, reusing its buffers.
+#[derive(Default)]
+pub(crate) struct Distributor {
+    pub slots: Vec<Slot>,
+    pub pools: Vec<PoolSlot>,
+    region_seats: Vec<u32>,
+    region_min: Vec<u32>,
+    region_max: Vec<u32>,
+    spreads: Vec<Spread>,
+    heap: BinaryHeap<(SeatKey, usize)>,
+    blocked: Vec<usize>,
+}
+
+/// A stable 64-bit hash (FNV-1a) for deterministic tie-breaking.
+pub(crate) fn stable_hash(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Mixes two hashes (splitmix64 finaliser).
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.rotate_left(32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// What the distributor reads for one workload.
+pub(crate) struct Job<'a> {
+    pub problem: &'a Problem,
+    pub index: &'a Index,
+    pub workload: &'a Workload,
+    pub rules: &'a Rules<'a>,
+    pub candidates: &'a Candidates,
+    pub request: &'a Request,
+    pub running: &'a RunningHere,
+    pub workload_hash: u64,
+    pub cluster_hashes: &'a [u64],
+}
+
+impl Distributor {
+    /// Divides one workload and takes the capacity its new replicas use.
+    pub fn run(&mut self, job: &Job<'_>, capacity: &mut Capacity) -> Outcome {
+        let mut outcome = Outcome::default();
+        self.build_slots(job, &mut outcome);
+        self.apply_maximums(job);
+        let target = job.workload.replicas;
+        let kept: u32 = self.slots.iter().map(|s| s.seats).sum();
+        outcome.removed += u64::from(kept.saturating_sub(target));
+        if kept > target {
+            for _ in target..kept {
+                self.remove_seat(job.workload.policy.strategy, |_| true);
+            }
+        }
+        outcome.kept = self.slots.iter().map(|s| u64::from(s.seats)).sum();
+        let placed = if kept < target {
+            self.scale_up(job, capacity, target - kept)
+        } else {
+            0
+        };
+        outcome.placed = outcome.kept + u64::from(placed);
+        outcome.unplaced = target - outcome.placed as u32;
+        for p in &self.pools {
+            if p.new > 0 {
+                capacity.take(p.pool, job.request, u64::from(p.new));
+            }
+        }
+        outcome
+    }
+
+    /// Creates a slot for every cluster that may hold replicas, and counts kept replicas.
+    fn build_slots(&mut self, job: &Job<'_>, outcome: &mut Outcome) {
+        self.slots.clear();
+        self.pools.clear();
+        let policy = &job.workload.policy;
+        let regions = job.index.regions.len();
+        self.region_seats.clear();
+        self.region_seats.resize(regions, 0);
+        self.region_min.clear();
+        self.region_max.clear();
+        for name in &job.index.regions {
+            self.region_min.push(policy.region_min.get(name).unwrap_or(0));
+            self.region_max
+                .push(policy.region_max.get(name).unwrap_or(u32::MAX));
+        }
+        let mut running = job.running.iter().peekable();
+        for (c, cluster) in job.problem.clusters.iter().enumerate() {
+            let mut here = Vec::new();
+            while let Some(&&(rc, pool, n)) = running.peek() {
+                if rc != c {
+                    break;
+                }
+                here.push((pool, n));
+                running.next();
+            }
+            let verdict = &job.candidates.clusters[c];
+            if !cluster.health.keeps_running() {
+                outcome.removed += here.iter().map(|&(_, n)| u64::from(n)).sum::<u64>();
+                continue;
+            }
+            let weight = match policy.strategy {
+                Strategy::Spread => 1,
+                Strategy::Weighted | Strategy::Pack => {
+                    u64::from(policy.cluster_weights.get(cluster.name.as_str()).unwrap_or(1))
+                        * u64::from(policy.region_weights.get(&cluster.region).unwrap_or(1))
+                }
+            };
+            let start = self.pools.len();
+            if let Ok(choices) = verdict {
+                self.pools.extend(choices.iter().map(|choice| PoolSlot {
+                    pool: choice.pool,
+                    score: choice.score,
+                    kept: 0,
+                    new: 0,
+                    remaining: None,
+                }));
+            }
+            for &(pool, n) in &here {
+                let local = pool - job.index.cluster_pools[c].start;
+                if let Some(slot) = self.pools[start..].iter_mut().find(|p| p.pool == pool) {
+                    slot.kept += n;
+                } else if may_keep(cluster, &cluster.pools[local], job.rules) {
+                    self.pools.push(PoolSlot {
+                        pool,
+                        score: i64::MIN,
+                        kept: n,
+                        new: 0,
+                        remaining: Some(0),
+                    });
+                } else {
+                    outcome.removed += u64::from(n);
+                }
+            }
+            if self.pools.len() == start {
+                continue;
+            }
+            let stop = match verdict {
+                Err(reason) => Some(Stop::Because(reason.clone())),
+                Ok(_) if cluster.health == Health::Cordoned => Some(Stop::Because(Reason::ClusterCordoned)),
+                Ok(_) if weight == 0 => Some(Stop::Because(Reason::ZeroWeight)),
+                Ok(_) => None,
+            };
+            let seats: u32 = self.pools[start..].iter().map(|p| p.kept).sum();
+            let region = job.index.cluster_region[c];
+            self.region_seats[region] += seats;
+            self.slots.push(Slot {
+                cluster: c,
+                region,
+                weight,
+                min: policy.cluster_min.get(cluster.name.as_str()).unwrap_or(0),
+                max: policy.cluster_max.get(cluster.name.as_str()).unwrap_or(u32::MAX),
+                seats,
+                accepts_new: stop.is_none(),
+                hash: mix(job.workload_hash, job.cluster_hashes[c]),
+                best_score: self.pools[start].score,
+                pools: start..self.pools.len(),
+                cursor: start,
+                stop,
+            });
+        }
+    }
+
+    /// Trims kept replicas to the per-cluster and per-region maximums.
+    fn apply_maximums(&mut self, job: &Job<'_>) {
+        for s in 0..self.slots.len() {
+            while self.slots[s].seats > self.slots[s].max {
+                self.remove_from_slot(s);
+            }
+        }
+        for region in 0..self.region_max.len() {
+            while self.region_seats[region] > self.region_max[region] {
+                self.remove_seat(job.workload.policy.strategy, |slot| slot.region == region);
+            }
+        }
+    }
+
+    /// Removes one seat from the slot that should give one up first, among those `allowed`.
+    fn remove_seat(&mut self, strategy: Strategy, allowed: impl Fn(&Slot) -> bool) {
+        let protected = |slot: &Slot, region_seats: &[u32], region_min: &[u32]| {
+            slot.seats <= slot.min || region_seats[slot.region] <= region_min[slot.region]
+        };
+        let best = (0..self.slots.len())
+            .filter(|&s| self.slots[s].seats > 0 && allowed(&self.slots[s]))
+            .max_by(|&a, &b| {
+                let (sa, sb) = (&self.slots[a], &self.slots[b]);
+                // Clusters that take no new replicas give theirs up first, then clusters
+                // above their minimums, then the seat Webster would have given last.
+                (!sa.accepts_new)
+                    .cmp(&!sb.accepts_new)
+                    .then(
+                        (!protected(sa, &self.region_seats, &self.region_min)).cmp(&!protected(
+                            sb,
+                            &self.region_seats,
+                            &self.region_min,
+                        )),
+                    )
+                    .then_with(|| match strategy {
+                        // Last Webster seat: smallest weight / (2 * seats - 1).
+                        Strategy::Spread | Strategy::Weighted => {
+                            let qa = u128::from(sa.weight) * u128::from(2 * u64::from(sb.seats) - 1);
+                            let qb = u128::from(sb.weight) * u128::from(2 * u64::from(sa.seats) - 1);
+                            qb.cmp(&qa).then(sa.seats.cmp(&sb.seats))
+                        }
+                        Strategy::Pack => (sb.weight, sb.best_score).cmp(&(sa.weight, sa.best_score)),
+                    })
+                    .then(sb.hash.cmp(&sa.hash))
+            });
+        if let Some(s) = best {
+            self.remove_from_slot(s);
+        }
+    }
+
+    /// Removes one seat from the least preferred pool of slot `s` that has one.
+    fn remove_from_slot(&mut self, s: usize) {
+        let range = self.slots[s].pools.clone();
+        let Some(p) = range
+            .rev()
+            .filter(|&p| self.pools[p].seats() > 0)
+            .min_by_key(|&p| (self.pools[p].score, Reverse(self.pools[p].seats())))
+        else {
+            return;
+        };
+        let pool = &mut self.pools[p];
+        if pool.new > 0 {
+            pool.new -= 1;
+        } else {
+            pool.kept -= 1;
+        }
+        self.slots[s].seats -= 1;
+        let region = self.slots[s].region;
+        self.region_seats[region] -= 1;
+    }
+
+    fn key(&self, s: usize, strategy: Strategy) -> SeatKey {
+        let slot = &self.slots[s];
+        let tier = if slot.seats < slot.min {
+            0
+        } else if self.region_seats[slot.region] < self.region_min[slot.region] {
+            1
+        } else {
+            2
+        };
+        let rank = match strategy {
+            Strategy::Spread | Strategy::Weighted => Rank::Share {
+                weight: slot.weight,
+                seats: slot.seats,
+            },
+            Strategy::Pack => Rank::Pack {
+                weight: slot.weight,
+                running: slot.seats > 0,
+                score: slot.best_score,
+            },
+        };
+        SeatKey {
+            tier: Reverse(tier),
+            rank,
+            hash: slot.hash,
+        }
+    }
+
+    /// The domain of a cluster-level spread key for slot `s`.
+    fn cluster_domain(&self, key: TopologyKey, s: usize) -> Option<usize> {
+        match key {
+            TopologyKey::Cluster => Some(self.slots[s].cluster),
+            TopologyKey::Region => Some(self.slots[s].region),
+            TopologyKey::Zone => None,
+        }
+    }
+
+    /// Sets up the hard topology spread constraints from the seats kept so far.
+    fn build_spreads(&mut self, job: &Job<'_>) {
+        self.spreads.clear();
+        for t in &job.workload.template.topology_spread {
+            if t.when_unsatisfiable != WhenUnsatisfiable::DoNotSchedule {
+                continue;
+            }
+            let domains = match t.topology_key {
+                TopologyKey::Cluster => job.problem.clusters.len(),
+                TopologyKey::Region => job.index.regions.len(),
+                TopologyKey::Zone => job.index.zone_count,
+            };
+            let mut spread = Spread {
+                key: t.topology_key,
+                max_skew: t.max_skew.max(1),
+                counts: vec![0; domains],
+                eligible: vec![false; domains],
+                min: 0,
+            };
+            for (s, slot) in self.slots.iter().enumerate() {
+                for p in &self.pools[slot.pools.clone()] {
+                    let domain = self
+                        .cluster_domain(t.topology_key, s)
+                        .or(job.index.pools[p.pool].zone);
+                    let Some(domain) = domain else { continue };
+                    spread.counts[domain] += p.kept;
+                    if slot.accepts_new && p.remaining != Some(0) {
+                        spread.eligible[domain] = true;
+                    }
+                }
+            }
+            spread.recompute_min();
+            self.spreads.push(spread);
+        }
+    }
+
+    /// Gives up to `wanted` new seats; returns how many were given.
+    fn scale_up(&mut self, job: &Job<'_>, capacity: &Capacity, wanted: u32) -> u32 {
+        let strategy = job.workload.policy.strategy;
+        self.build_spreads(job);
+        self.heap.clear();
+        self.blocked.clear();
+        for s in 0..self.slots.len() {
+            if self.slots[s].accepts_new {
+                self.heap.push((self.key(s, strategy), s));
+            }
+        }
+        let mut given = 0;
+        while given < wanted {
+            let Some((key, s)) = self.heap.pop() else { break };
+            let now = self.key(s, strategy);
+            if now != key {
+                self.heap.push((now, s));
+                continue;
+            }
+            let slot = &self.slots[s];
+            if slot.seats >= slot.max {
+                self.slots[s].stop = Some(Stop::Because(Reason::ClusterMax { max: slot.max }));
+                continue;
+            }
+            if self.region_seats[slot.region] >= self.region_max[slot.region] {
+                let region = &job.index.regions[slot.region];
+                let max = self.region_max[slot.region];
+                self.slots[s].stop = Some(Stop::Because(Reason::RegionMax {
+                    region: region.clone(),
+                    max,
+                }));
+                continue;
+            }
+            if let Some(spread) = self
+                .spreads
+                .iter()
+                .find(|sp| self.cluster_domain(sp.key, s).is_some_and(|d| !sp.allows(d)))
+            {
+                let reason = Reason::TopologySpread {
+                    key: spread.key,
+                    max_skew: spread.max_skew,
+                };
+                self.slots[s].stop = Some(Stop::Because(reason));
+                self.blocked.push(s);
+                continue;
+            }
+            match self.pick_pool(s, job, capacity) {
+                PoolPick::Pool(p) => {
+                    given += 1;
+                    if self.seat(s, p, job) {
+                        let unblocked = std::mem::take(&mut self.blocked);
+                        for &b in &unblocked {
+                            self.slots[b].stop = None;
+                            self.heap.push((self.key(b, strategy), b));
+                        }
+                        self.blocked = unblocked;
+                        self.blocked.clear();
+                    }
+                    self.heap.push((self.key(s, strategy), s));
+                }
+                PoolPick::Blocked(reason) => {
+                    self.slots[s].stop = Some(Stop::Because(reason));
+                    self.blocked.push(s);
+                }
+                PoolPick::Full => self.slots[s].stop = Some(Stop::Full),
+            }
+        }
+        given
+    }
+
+    /// Records a new seat in pool slot `p` of slot `s`; returns true when the smallest count
+    /// of a spread constraint rose (so blocked clusters may go on).
+    fn seat(&mut self, s: usize, p: usize, job: &Job<'_>) -> bool {
+        let pool = &mut self.pools[p];
+        pool.new += 1;
+        if let Some(r) = pool.remaining.as_mut() {
+            *r -= 1;
+        }
+        let zone = job.index.pools[pool.pool].zone;
+        self.slots[s].seats += 1;
+        let region = self.slots[s].region;
+        self.region_seats[region] += 1;
+        let mut min_rose = false;
+        for i in 0..self.spreads.len() {
+            let Some(domain) = self.cluster_domain(self.spreads[i].key, s).or(zone) else {
+                continue;
+            };
+            let spread = &mut self.spreads[i];
+            spread.counts[domain] += 1;
+            if spread.eligible[domain] && spread.counts[domain] - 1 == spread.min {
+                let before = spread.min;
+                spread.recompute_min();
+                min_rose |= spread.min > before;
+            }
+        }
+        min_rose
+    }
+
+    /// Chooses the pool for the next seat of slot `s`: round-robin over the most preferred
+    /// pools with room whose zone the spread constraints allow.
+    fn pick_pool(&mut self, s: usize, job: &Job<'_>, capacity: &Capacity) -> PoolPick {
+        let range = self.slots[s].pools.clone();
+        let mut tier_start = range.start;
+        let mut zone_blocked = None;
+        while tier_start < range.end {
+            let score = self.pools[tier_start].score;
+            let tier_end = (tier_start..range.end)
+                .find(|&p| self.pools[p].score != score)
+                .unwrap_or(range.end);
+            let len = tier_end - tier_start;
+            let cursor = self.slots[s].cursor;
+            let first = if (tier_start..tier_end).contains(&cursor) {
+                cursor - tier_start
+            } else {
+                0
+            };
+            for k in 0..len {
+                let p = tier_start + (first + k) % len;
+                let pool = &mut self.pools[p];
+                let remaining = *pool
+                    .remaining
+                    .get_or_insert_with(|| capacity.fit(pool.pool, job.request));
+                if remaining == 0 {
+                    continue;
+                }
+                let zone = job.index.pools[pool.pool].zone;
+                if let Some(spread) = self
+                    .spreads
+                    .iter()
+                    .find(|sp| sp.key == TopologyKey::Zone && zone.is_some_and(|z| !sp.allows(z)))
+                {
+                    zone_blocked = Some(Reason::TopologySpread {
+                        key: spread.key,
+                        max_skew: spread.max_skew,
+                    });
+                    continue;
+                }
+                self.slots[s].cursor = if p + 1 == tier_end { tier_start } else { p + 1 };
+                return PoolPick::Pool(p);
+            }
+            tier_start = tier_end;
+        }
+        match zone_blocked {
+            Some(reason) => PoolPick::Blocked(reason),
+            None => PoolPick::Full,
+        }
+    }
+}
+
+enum PoolPick {
+    Pool(usize),
+    Blocked(Reason),
+    Full,
+}

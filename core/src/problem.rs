@@ -1,0 +1,177 @@
+//! The placement problem: the fleet, the workloads, and where replicas run now.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{Cluster, ClusterName, PoolName};
+use crate::error::Error;
+use crate::workload::{Workload, WorkloadId};
+
+/// Replicas of one workload that run now in one pool of one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Running {
+    /// The workload.
+    pub workload: WorkloadId,
+    /// The cluster they run in.
+    pub cluster: ClusterName,
+    /// The pool they run in.
+    pub pool: PoolName,
+    /// How many replicas.
+    pub replicas: u32,
+}
+
+/// Everything the planner needs: clusters, workloads and the current state.
+///
+/// The free resources of each pool already account for the replicas listed in `current`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The workload clusters.
+    pub clusters: Vec<Cluster>,
+    /// The workloads to place.
+    pub workloads: Vec<Workload>,
+    /// Replicas running now.
+    #[serde(default)]
+    pub current: Vec<Running>,
+}
+
+impl Problem {
+    /// Checks what the planner relies on: at least one cluster, unique cluster, pool and
+    /// workload names, and current replicas that name known clusters, pools and workloads.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.clusters.is_empty() {
+            return Err(Error::EmptyFleet);
+        }
+        let mut clusters = BTreeMap::new();
+        for cluster in &self.clusters {
+            if clusters.insert(&cluster.name, cluster).is_some() {
+                return Err(Error::DuplicateCluster {
+                    cluster: cluster.name.clone(),
+                });
+            }
+            let mut pools = BTreeSet::new();
+            for pool in &cluster.pools {
+                if !pools.insert(&pool.name) {
+                    return Err(Error::DuplicatePool {
+                        cluster: cluster.name.clone(),
+                        pool: pool.name.clone(),
+                    });
+                }
+            }
+        }
+        let mut workloads = BTreeSet::new();
+        for workload in &self.workloads {
+            if !workloads.insert(&workload.id) {
+                return Err(Error::DuplicateWorkload {
+                    workload: workload.id.clone(),
+                });
+            }
+            for term in &workload.template.affinity.preferred {
+                if !(1..=100).contains(&term.weight) {
+                    return Err(Error::InvalidPreferenceWeight {
+                        workload: workload.id.clone(),
+                        weight: term.weight,
+                    });
+                }
+            }
+            for (resource, amount) in workload
+                .template
+                .containers
+                .iter()
+                .chain(&workload.template.init_containers)
+                .flat_map(|c| c.requests.iter())
+            {
+                if amount < 0 {
+                    return Err(Error::NegativeRequest {
+                        workload: workload.id.clone(),
+                        resource: resource.clone(),
+                    });
+                }
+            }
+        }
+        for running in &self.current {
+            let Some(cluster) = clusters.get(&running.cluster) else {
+                return Err(Error::UnknownCluster {
+                    workload: running.workload.clone(),
+                    cluster: running.cluster.clone(),
+                });
+            };
+            if !cluster.pools.iter().any(|p| p.name == running.pool) {
+                return Err(Error::UnknownPool {
+                    workload: running.workload.clone(),
+                    cluster: running.cluster.clone(),
+                    pool: running.pool.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::NodePool;
+    use crate::resources::Resources;
+
+    fn problem() -> Problem {
+        let mut c = Cluster::new("a", "r1");
+        c.pools
+            .push(NodePool::uniform("p", 2, Resources::new().with("cpu", 1000)));
+        Problem {
+            clusters: vec![c],
+            workloads: vec![Workload::new("ns", "w", 1, Resources::new())],
+            current: vec![],
+        }
+    }
+
+    #[test]
+    fn a_well_formed_problem_validates() {
+        problem().validate().unwrap();
+    }
+
+    #[test]
+    fn an_empty_fleet_is_rejected() {
+        let p = Problem::default();
+        assert!(matches!(p.validate(), Err(Error::EmptyFleet)));
+    }
+
+    #[test]
+    fn duplicates_are_rejected_by_name() {
+        let mut p = problem();
+        p.clusters.push(p.clusters[0].clone());
+        assert_eq!(p.validate().unwrap_err().to_string(), "duplicate cluster `a`");
+        let mut p = problem();
+        let pool = p.clusters[0].pools[0].clone();
+        p.clusters[0].pools.push(pool);
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "cluster `a` has two node pools named `p`"
+        );
+        let mut p = problem();
+        p.workloads.push(p.workloads[0].clone());
+        assert_eq!(p.validate().unwrap_err().to_string(), "duplicate workload `ns/w`");
+    }
+
+    #[test]
+    fn current_replicas_must_name_known_places() {
+        let mut p = problem();
+        p.current.push(Running {
+            workload: WorkloadId::new("ns", "w"),
+            cluster: "b".into(),
+            pool: "p".into(),
+            replicas: 1,
+        });
+        assert!(matches!(p.validate(), Err(Error::UnknownCluster { .. })));
+        p.current[0].cluster = "a".into();
+        p.current[0].pool = "q".into();
+        assert!(matches!(p.validate(), Err(Error::UnknownPool { .. })));
+    }
+
+    #[test]
+    fn negative_requests_and_bad_weights_are_rejected() {
+        let mut p = problem();
+        p.workloads[0].template.containers[0].requests.set("cpu", -1);
+        assert!(matches!(p.validate(), Err(Error::NegativeRequest { .. })));
+    }
+}
