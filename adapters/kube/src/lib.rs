@@ -1,0 +1,1 @@
+//! Kubernetes adapter (being written).

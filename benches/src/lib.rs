@@ -1,0 +1,1 @@
+//! Synthetic fleets (being written).

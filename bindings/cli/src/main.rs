@@ -1,0 +1,2 @@
+//! The fleetplan command line (being written).
+fn main() {}
