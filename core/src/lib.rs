@@ -97,3 +97,8 @@ pub use workload::{
     PodTemplate, PreferredTerm, Strategy, Toleration, TolerationOperator, TopologyKey, TopologySpread,
     WhenUnsatisfiable, Workload, WorkloadId, WorkloadKind,
 };
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

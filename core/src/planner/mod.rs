@@ -201,9 +201,7 @@ impl<'p> Context<'p> {
     ) -> WorkloadResult {
         let id = &job.workload.id;
         let mut result = WorkloadResult::default();
-        let mut slot_of_cluster: HashMap<usize, usize> = HashMap::new();
-        for (s, slot) in distributor.slots.iter().enumerate() {
-            slot_of_cluster.insert(slot.cluster, s);
+        for slot in &distributor.slots {
             if slot.seats == 0 {
                 continue;
             }
@@ -229,6 +227,12 @@ impl<'p> Context<'p> {
         if !with_reasons {
             return result;
         }
+        let slot_of_cluster: HashMap<usize, usize> = distributor
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(s, slot)| (slot.cluster, s))
+            .collect();
         let mut reasons = Vec::new();
         for &c in &self.clusters_by_name {
             let slot = slot_of_cluster.get(&c).map(|&s| &distributor.slots[s]);

@@ -235,17 +235,16 @@ impl Distributor {
     /// Divides one workload and takes the capacity its new replicas use.
     pub fn run(&mut self, job: &Job<'_>, capacity: &mut Capacity) -> Outcome {
         let mut outcome = Outcome::default();
-        self.build_slots(job, &mut outcome);
+        self.build_slots(job);
         self.apply_maximums(job);
         let target = job.workload.replicas;
         let kept: u32 = self.slots.iter().map(|s| s.seats).sum();
-        outcome.removed += u64::from(kept.saturating_sub(target));
-        if kept > target {
-            for _ in target..kept {
-                self.remove_seat(job.workload.policy.strategy, |_| true);
-            }
+        for _ in target..kept {
+            self.remove_seat(job.workload.policy.strategy, |_| true);
         }
+        let running: u64 = job.running.iter().map(|&(_, _, n)| u64::from(n)).sum();
         outcome.kept = self.slots.iter().map(|s| u64::from(s.seats)).sum();
+        outcome.removed = running - outcome.kept;
         let placed = if kept < target {
             self.scale_up(job, capacity, target - kept)
         } else {
@@ -262,7 +261,7 @@ impl Distributor {
     }
 
     /// Creates a slot for every cluster that may hold replicas, and counts kept replicas.
-    fn build_slots(&mut self, job: &Job<'_>, outcome: &mut Outcome) {
+    fn build_slots(&mut self, job: &Job<'_>) {
         self.slots.clear();
         self.pools.clear();
         let policy = &job.workload.policy;
@@ -288,7 +287,6 @@ impl Distributor {
             }
             let verdict = &job.candidates.clusters[c];
             if !cluster.health.keeps_running() {
-                outcome.removed += here.iter().map(|&(_, n)| u64::from(n)).sum::<u64>();
                 continue;
             }
             let weight = match policy.strategy {
@@ -320,8 +318,6 @@ impl Distributor {
                         new: 0,
                         remaining: Some(0),
                     });
-                } else {
-                    outcome.removed += u64::from(n);
                 }
             }
             if self.pools.len() == start {
