@@ -1,1 +1,38 @@
-//! Kubernetes adapter (being written).
+//! # fleetplan-kube: Kubernetes YAML in, a fleetplan problem out
+//!
+//! This adapter reads, offline, the two halves of a placement question and turns them into a
+//! [`fleetplan::Problem`]:
+//!
+//! - **the apps**: ordinary Kubernetes YAML. `apps/v1` Deployments and `batch/v1` Jobs become
+//!   workloads (pod template, replica target, and a placement policy from `fleetplan.io/`
+//!   annotations, see [`annotations`]); every other object is carried along unplanned as a
+//!   [`CarriedObject`].
+//! - **the fleet**: either the project's concise fleet YAML (synthetic what-ifs), or one
+//!   kubectl dump (`kubectl get nodes,pods -A -o yaml`) per cluster, or both.
+//!
+//! ```no_run
+//! let scenario = fleetplan_kube::load_scenario(std::path::Path::new("examples/shop"))?;
+//! let plan = fleetplan::plan(&scenario.problem, &fleetplan::PlanOptions::default())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Every error is a [`LoadError`] whose message names the file, the object (`Kind
+//! namespace/name`) and the field path, as far as they are known. The loader never panics
+//! on bad input and never returns a half-loaded scenario.
+
+pub mod annotations;
+mod dump;
+mod error;
+mod fleet;
+mod kinds;
+mod pod;
+mod quantity;
+mod scenario;
+mod selector;
+mod source;
+mod workloads;
+
+pub use dump::{META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS};
+pub use error::{LoadError, Location, QuantityError};
+pub use quantity::parse_quantity;
+pub use scenario::{CarriedObject, Scenario, load, load_scenario};

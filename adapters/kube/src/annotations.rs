@@ -1,0 +1,220 @@
+//! The placement policy of a workload, read from `fleetplan.io/` annotations on the
+//! Deployment or Job metadata (not on its pod template).
+//!
+//! | annotation | value | default | meaning |
+//! | --- | --- | --- | --- |
+//! | `fleetplan.io/cluster-selector` | label-selector string: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, `k>N`, `k<N`, comma-separated | everything | which clusters are eligible, over cluster labels plus the implicit `fleetplan.io/cluster` (name) and `fleetplan.io/region` |
+//! | `fleetplan.io/strategy` | `spread`, `weighted` or `pack` | `spread` | how the replicas are divided: equal shares, shares by weight, or as few clusters as possible |
+//! | `fleetplan.io/cluster-weights` | `name=N,name2=N,*=N` | 1 each | cluster weights for `weighted` (and preference order for `pack`) |
+//! | `fleetplan.io/region-weights` | `name=N,*=N` | 1 each | region weights, multiplied into the cluster weights |
+//! | `fleetplan.io/cluster-min` | `name=N,*=N` | none | minimum replicas per cluster |
+//! | `fleetplan.io/cluster-max` | `name=N,*=N` | none | maximum replicas per cluster |
+//! | `fleetplan.io/region-min` | `name=N,*=N` | none | minimum replicas per region |
+//! | `fleetplan.io/region-max` | `name=N,*=N` | none | maximum replicas per region |
+//!
+//! In the `name=N` lists, `*` sets the value for every name not listed; N is a non-negative
+//! integer; whitespace around names and numbers is ignored; a name may appear once. Any other
+//! annotation key under `fleetplan.io/` is an error (typo protection). Annotations outside
+//! `fleetplan.io/` are ignored.
+
+use std::collections::BTreeMap;
+
+use fleetplan::{PerName, PlacementPolicy, Strategy};
+
+use crate::selector::parse_selector;
+
+/// The prefix of the annotations this module reads.
+pub const PREFIX: &str = "fleetplan.io/";
+/// Which clusters are eligible (label-selector string).
+pub const CLUSTER_SELECTOR: &str = "fleetplan.io/cluster-selector";
+/// `spread`, `weighted` or `pack`.
+pub const STRATEGY: &str = "fleetplan.io/strategy";
+/// Cluster weights, `name=N` list.
+pub const CLUSTER_WEIGHTS: &str = "fleetplan.io/cluster-weights";
+/// Region weights, `name=N` list.
+pub const REGION_WEIGHTS: &str = "fleetplan.io/region-weights";
+/// Minimum replicas per cluster, `name=N` list.
+pub const CLUSTER_MIN: &str = "fleetplan.io/cluster-min";
+/// Maximum replicas per cluster, `name=N` list.
+pub const CLUSTER_MAX: &str = "fleetplan.io/cluster-max";
+/// Minimum replicas per region, `name=N` list.
+pub const REGION_MIN: &str = "fleetplan.io/region-min";
+/// Maximum replicas per region, `name=N` list.
+pub const REGION_MAX: &str = "fleetplan.io/region-max";
+
+/// Every annotation key this module knows.
+pub const KNOWN_KEYS: [&str; 8] = [
+    CLUSTER_SELECTOR,
+    STRATEGY,
+    CLUSTER_WEIGHTS,
+    REGION_WEIGHTS,
+    CLUSTER_MIN,
+    CLUSTER_MAX,
+    REGION_MIN,
+    REGION_MAX,
+];
+
+/// Why an annotation could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AnnotationError {
+    /// A `fleetplan.io/` key that is not known.
+    Unknown(String),
+    /// A known key with a bad value.
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads the placement policy from an object's annotations.
+pub(crate) fn placement_policy(annotations: &BTreeMap<String, String>) -> Result<PlacementPolicy, AnnotationError> {
+    let mut policy = PlacementPolicy::default();
+    for (key, value) in annotations.iter().filter(|(k, _)| k.starts_with(PREFIX)) {
+        let invalid = |message: String| AnnotationError::Invalid {
+            key: key.clone(),
+            message: format!("invalid value {value:?}: {message}"),
+        };
+        match key.as_str() {
+            CLUSTER_SELECTOR => policy.cluster_selector = parse_selector(value).map_err(invalid)?,
+            STRATEGY => {
+                policy.strategy = match value.trim() {
+                    "spread" => Strategy::Spread,
+                    "weighted" => Strategy::Weighted,
+                    "pack" => Strategy::Pack,
+                    _ => return Err(invalid("expected `spread`, `weighted` or `pack`".into())),
+                }
+            }
+            CLUSTER_WEIGHTS => policy.cluster_weights = per_name(value).map_err(invalid)?,
+            REGION_WEIGHTS => policy.region_weights = per_name(value).map_err(invalid)?,
+            CLUSTER_MIN => policy.cluster_min = per_name(value).map_err(invalid)?,
+            CLUSTER_MAX => policy.cluster_max = per_name(value).map_err(invalid)?,
+            REGION_MIN => policy.region_min = per_name(value).map_err(invalid)?,
+            REGION_MAX => policy.region_max = per_name(value).map_err(invalid)?,
+            _ => return Err(AnnotationError::Unknown(key.clone())),
+        }
+    }
+    Ok(policy)
+}
+
+/// Reads `name=N,name2=N,*=N`.
+fn per_name(value: &str) -> Result<PerName, String> {
+    let mut result = PerName::default();
+    if value.trim().is_empty() {
+        return Ok(result);
+    }
+    for entry in value.split(',') {
+        let Some((name, number)) = entry.split_once('=') else {
+            return Err(format!("expected `name=N`, found `{}`", entry.trim()));
+        };
+        let (name, number) = (name.trim(), number.trim());
+        if name.is_empty() {
+            return Err(format!("`{}` has no name", entry.trim()));
+        }
+        let n: u32 = number
+            .parse()
+            .map_err(|_| format!("`{name}` must be a non-negative integer, found `{number}`"))?;
+        let repeated = if name == "*" {
+            result.default.replace(n).is_some()
+        } else {
+            result.named.insert(name.to_string(), n).is_some()
+        };
+        if repeated {
+            return Err(format!("`{name}` is given twice"));
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetplan::Operator;
+
+    fn policy(pairs: &[(&str, &str)]) -> Result<PlacementPolicy, AnnotationError> {
+        placement_policy(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    fn invalid(pairs: &[(&str, &str)]) -> (String, String) {
+        match policy(pairs) {
+            Err(AnnotationError::Invalid { key, message }) => (key, message),
+            other => panic!("expected an invalid value, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_annotations_give_the_default_policy() {
+        assert_eq!(policy(&[("other.io/x", "y")]).unwrap(), PlacementPolicy::default());
+    }
+
+    #[test]
+    fn cluster_selector() {
+        let p = policy(&[(CLUSTER_SELECTOR, "tier=prod,!legacy")]).unwrap();
+        let ops: Vec<_> = p.cluster_selector.requirements.iter().map(|r| r.operator).collect();
+        assert_eq!(ops, [Operator::In, Operator::DoesNotExist]);
+        let (key, message) = invalid(&[(CLUSTER_SELECTOR, "tier in prod")]);
+        assert_eq!(key, CLUSTER_SELECTOR);
+        assert_eq!(message, "invalid value \"tier in prod\": expected `(` at character 9, found `prod`");
+    }
+
+    #[test]
+    fn strategy() {
+        for (text, strategy) in [("spread", Strategy::Spread), ("weighted", Strategy::Weighted), ("pack", Strategy::Pack)] {
+            assert_eq!(policy(&[(STRATEGY, text)]).unwrap().strategy, strategy);
+        }
+        let (key, message) = invalid(&[(STRATEGY, "Pack")]);
+        assert_eq!(key, STRATEGY);
+        assert_eq!(message, "invalid value \"Pack\": expected `spread`, `weighted` or `pack`");
+    }
+
+    #[test]
+    fn per_name_keys() {
+        let p = policy(&[
+            (CLUSTER_WEIGHTS, "east-a=3, west=1"),
+            (REGION_WEIGHTS, "us-east-1=2,*=1"),
+            (CLUSTER_MIN, "*=1"),
+            (CLUSTER_MAX, "east-a=10"),
+            (REGION_MIN, "eu=2"),
+            (REGION_MAX, "*=0"),
+        ])
+        .unwrap();
+        assert_eq!((p.cluster_weights.get("east-a"), p.cluster_weights.get("west")), (Some(3), Some(1)));
+        assert_eq!(p.cluster_weights.get("other"), None);
+        assert_eq!((p.region_weights.get("us-east-1"), p.region_weights.get("x")), (Some(2), Some(1)));
+        assert_eq!(p.cluster_min.get("any"), Some(1));
+        assert_eq!(p.cluster_max.get("east-a"), Some(10));
+        assert_eq!(p.region_min.get("eu"), Some(2));
+        assert_eq!(p.region_max.get("eu"), Some(0));
+        assert!(policy(&[(CLUSTER_MAX, " ")]).unwrap().cluster_max.is_empty());
+    }
+
+    #[test]
+    fn per_name_errors_name_the_annotation() {
+        for key in [CLUSTER_WEIGHTS, REGION_WEIGHTS, CLUSTER_MIN, CLUSTER_MAX, REGION_MIN, REGION_MAX] {
+            let cases = [
+                ("a=-1", "`a` must be a non-negative integer, found `-1`"),
+                ("a=1.5", "`a` must be a non-negative integer, found `1.5`"),
+                ("a=x", "`a` must be a non-negative integer, found `x`"),
+                ("a", "expected `name=N`, found `a`"),
+                ("=3", "`=3` has no name"),
+                ("a=1,a=2", "`a` is given twice"),
+                ("*=1,*=2", "`*` is given twice"),
+                ("a=1,", "expected `name=N`, found ``"),
+            ];
+            for (value, expected) in cases {
+                let (k, message) = invalid(&[(key, value)]);
+                assert_eq!(k, key);
+                assert_eq!(message, format!("invalid value {value:?}: {expected}"));
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_fleetplan_keys_are_rejected() {
+        assert_eq!(
+            policy(&[("fleetplan.io/cluster-selecter", "a=b")]),
+            Err(AnnotationError::Unknown("fleetplan.io/cluster-selecter".into()))
+        );
+    }
+}

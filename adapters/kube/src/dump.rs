@@ -1,0 +1,485 @@
+//! kubectl dumps: one file per cluster holding `kubectl get nodes,pods -A -o yaml` (a `v1
+//! List` of Nodes and Pods, or plain multi-document Node/Pod YAML), read into a [`Cluster`]
+//! and the replicas of planned workloads running there. The file stem is the cluster name.
+//! Objects of other kinds in a dump are ignored.
+//!
+//! **Region and zones.** From the node labels `topology.kubernetes.io/region` and
+//! `topology.kubernetes.io/zone`. All nodes must agree on the region unless `_clusters.yaml`
+//! gives it.
+//!
+//! **Pools.** Nodes (sorted by name) are grouped by identical labels, taints and allocatable
+//! resources, ignoring the per-node labels in [`PER_NODE_LABELS`] and the node-state taints
+//! (every `node.kubernetes.io/` key and those in [`STATE_TAINTS`]). A pool is named after the
+//! first of [`POOL_NAME_LABELS`] its nodes carry, suffixed with `-<zone>` when that name spans
+//! several zones, else `pool-1`, `pool-2`, ...; a name still taken gets `-2`, `-3`, ...
+//!
+//! **Capacity.** A node that is unschedulable (`spec.unschedulable`), whose `Ready` condition
+//! is not `True`, or that carries a node-state taint with effect NoSchedule or NoExecute
+//! contributes no capacity (its pool is kept). The free resources of a node are its
+//! allocatable resources less the requests of the pods bound to it (`spec.nodeName`) that
+//! have not Succeeded or Failed, never below zero.
+//!
+//! **Running replicas.** A bound pod on a Ready node counts as a running replica of a planned
+//! workload in its namespace when it is owned by a ReplicaSet named `<deployment>-<hash>`, or
+//! by a Job of the workload's name, or else when all of the workload's
+//! `spec.selector.matchLabels` (if any) are among its labels.
+//!
+//! **`_clusters.yaml`.** An optional file in the fleet directory with per-cluster metadata:
+//! `clusters: {east-a: {labels: {...}, taints: [...], health: NotReady, region: us-east-1}}`.
+//! Unknown fields and names that match no dump are errors.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use fleetplan::{
+    Cluster, Health, Labels, NodeGroup, NodePool, PoolName, Resources, Running, Taint, TaintEffect, WorkloadId,
+    WorkloadKind,
+};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use serde::Deserialize;
+
+use crate::error::{LoadError, Location};
+use crate::fleet::{REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, merge_groups, taints};
+use crate::pod::{amounts, pod_requests, taint_effect};
+use crate::source::{Document, Site, deserialize, read_documents};
+use crate::workloads::{AppWorkload, DEFAULT_NAMESPACE};
+
+/// The name of the optional per-cluster metadata file.
+pub const META_FILE: &str = "_clusters.yaml";
+
+/// Labels that differ from node to node and so do not split pools.
+pub const PER_NODE_LABELS: [&str; 8] = [
+    "kubernetes.io/hostname",
+    "k3s.io/hostname",
+    "k3s.io/internal-ip",
+    "k3s.io/external-ip",
+    "alpha.eksctl.io/instance-id",
+    "topology.k8s.aws/network-node-layer-1",
+    "topology.k8s.aws/network-node-layer-2",
+    "topology.k8s.aws/network-node-layer-3",
+];
+
+/// Taints that describe a node's state rather than its pool (besides every
+/// `node.kubernetes.io/` key).
+pub const STATE_TAINTS: [&str; 4] = [
+    "node.cloudprovider.kubernetes.io/uninitialized",
+    "node.cloudprovider.kubernetes.io/shutdown",
+    "ToBeDeletedByClusterAutoscaler",
+    "karpenter.sh/disrupted",
+];
+
+/// The node labels that name a pool, in order of preference.
+pub const POOL_NAME_LABELS: [&str; 5] = [
+    "eks.amazonaws.com/nodegroup",
+    "karpenter.sh/nodepool",
+    "cloud.google.com/gke-nodepool",
+    "kubernetes.azure.com/agentpool",
+    "fleetplan.io/pool",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetaFile {
+    #[serde(default)]
+    clusters: BTreeMap<String, MetaSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetaSpec {
+    #[serde(default)]
+    labels: Labels,
+    #[serde(default)]
+    taints: Vec<TaintSpec>,
+    #[serde(default)]
+    health: Health,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+/// Metadata for one dumped cluster, from `_clusters.yaml`.
+pub(crate) struct ClusterMeta {
+    labels: Labels,
+    taints: Vec<Taint>,
+    health: Health,
+    region: Option<String>,
+    /// Where it was given (`clusters.<name>` in the file).
+    pub at: Location,
+}
+
+/// True when `file` is a `_clusters.yaml` metadata file.
+pub(crate) fn is_meta_file(file: &Path) -> bool {
+    file.file_name().is_some_and(|n| n == META_FILE)
+}
+
+/// Reads a `_clusters.yaml` file into metadata by cluster name, adding to `into`.
+pub(crate) fn read_meta(file: &Path, into: &mut BTreeMap<String, ClusterMeta>) -> Result<(), LoadError> {
+    for document in read_documents(file)? {
+        let meta: MetaFile = deserialize(&document.value, file, None)?;
+        for (name, spec) in meta.clusters {
+            let field = format!("clusters.{name}");
+            let site = Site {
+                file: file.to_path_buf(),
+                object: format!("cluster {name}"),
+            };
+            let at = Location {
+                file: file.to_path_buf(),
+                object: None,
+                field: Some(field.clone()),
+            };
+            if spec.region.as_deref() == Some("") {
+                return Err(site.invalid(format!("{field}.region"), "must not be empty"));
+            }
+            let meta = ClusterMeta {
+                taints: taints(&spec.taints, &site, &format!("{field}.taints"))?,
+                labels: spec.labels,
+                health: spec.health,
+                region: spec.region,
+                at: at.clone(),
+            };
+            if let Some(first) = into.insert(name, meta) {
+                return Err(LoadError::Invalid {
+                    at,
+                    message: format!("metadata for this cluster is given twice (first in {})", first.at.file.display()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A cluster read from a dump and the replicas of planned workloads running there.
+pub(crate) struct DumpCluster {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// Running replicas by workload and pool.
+    pub running: Vec<Running>,
+}
+
+/// The cluster name of a dump file: its stem.
+pub(crate) fn cluster_name(file: &Path) -> Result<String, LoadError> {
+    file.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| LoadError::Invalid {
+            at: Location::file(file),
+            message: "the file name does not give a cluster name".into(),
+        })
+}
+
+struct NodeInfo {
+    name: String,
+    site: Site,
+    /// Labels that define the pool (per-node labels removed).
+    labels: Labels,
+    /// Taints that define the pool (state taints removed), sorted.
+    taints: Vec<Taint>,
+    allocatable: Resources,
+    ready: bool,
+    usable: bool,
+    used: Resources,
+}
+
+struct BoundPod {
+    node: usize,
+    namespace: String,
+    owners: Vec<OwnerReference>,
+    labels: Labels,
+}
+
+/// Reads one cluster's dump.
+pub(crate) fn read_dump(
+    file: &Path,
+    documents: &[Document],
+    meta: Option<&ClusterMeta>,
+    apps: &[AppWorkload],
+) -> Result<DumpCluster, LoadError> {
+    let name = cluster_name(file)?;
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for document in documents {
+        let header = document.header()?;
+        match (header.api_version.as_str(), header.kind.as_str()) {
+            ("v1", "Node") => {
+                let site = Site::of(file, &header);
+                let node: Node = deserialize(&document.value, file, Some(&site.object))?;
+                nodes.push(node_info(&node, header.name, site)?);
+            }
+            ("v1", "Pod") => {
+                let namespace = header.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+                let site = Site::of(file, &header);
+                let pod: Pod = deserialize(&document.value, file, Some(&site.object))?;
+                pods.push((pod, namespace, site));
+            }
+            _ => {}
+        }
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(pair) = nodes.windows(2).find(|w| w.first().map(|n| &n.name) == w.get(1).map(|n| &n.name)) {
+        if let Some(second) = pair.get(1) {
+            return Err(second.site.invalid("metadata.name", "this node is listed twice"));
+        }
+    }
+    let bound = bind_pods(&mut nodes, pods)?;
+    let (pools, node_pool) = pools(&nodes);
+    let mut running: BTreeMap<(WorkloadId, usize), u32> = BTreeMap::new();
+    for pod in &bound {
+        let (Some(node), Some(pool)) = (nodes.get(pod.node), node_pool.get(pod.node)) else {
+            continue;
+        };
+        if !node.ready {
+            continue;
+        }
+        if let Some(id) = owning_workload(pod, apps) {
+            let count = running.entry((id.clone(), *pool)).or_default();
+            *count = count.saturating_add(1);
+        }
+    }
+    let region = region(&name, file, &nodes, meta)?;
+    let mut cluster = Cluster::new(&name, &region);
+    if let Some(meta) = meta {
+        cluster.labels = meta.labels.clone();
+        cluster.taints = meta.taints.clone();
+        cluster.health = meta.health;
+    }
+    cluster.pools = pools;
+    let running = running
+        .into_iter()
+        .filter_map(|((workload, pool), replicas)| {
+            cluster.pools.get(pool).map(|p| Running {
+                workload,
+                cluster: cluster.name.clone(),
+                pool: p.name.clone(),
+                replicas,
+            })
+        })
+        .collect();
+    Ok(DumpCluster { cluster, running })
+}
+
+fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadError> {
+    let labels: Labels = node
+        .metadata
+        .labels
+        .iter()
+        .flatten()
+        .filter(|(k, _)| !PER_NODE_LABELS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut pool_taints = Vec::new();
+    let mut blocked = false;
+    let spec = node.spec.as_ref();
+    for (i, t) in spec.and_then(|s| s.taints.as_ref()).into_iter().flatten().enumerate() {
+        let effect = taint_effect(&t.effect).map_err(|m| site.invalid(format!("spec.taints[{i}].effect"), m))?;
+        if t.key.starts_with("node.kubernetes.io/") || STATE_TAINTS.contains(&t.key.as_str()) {
+            blocked |= effect != TaintEffect::PreferNoSchedule;
+            continue;
+        }
+        pool_taints.push(Taint {
+            key: t.key.clone(),
+            value: t.value.clone().unwrap_or_default(),
+            effect,
+        });
+    }
+    pool_taints.sort();
+    pool_taints.dedup();
+    let status = node.status.as_ref();
+    let allocatable = match status.and_then(|s| s.allocatable.as_ref()) {
+        Some(a) => amounts(a, &site, "status.allocatable")?,
+        None => Resources::new(),
+    };
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let unschedulable = spec.and_then(|s| s.unschedulable) == Some(true);
+    Ok(NodeInfo {
+        name,
+        site,
+        labels,
+        taints: pool_taints,
+        allocatable,
+        ready,
+        usable: ready && !unschedulable && !blocked,
+        used: Resources::new(),
+    })
+}
+
+/// Adds the requests of bound, unfinished pods to their nodes; returns those pods.
+fn bind_pods(nodes: &mut [NodeInfo], pods: Vec<(Pod, String, Site)>) -> Result<Vec<BoundPod>, LoadError> {
+    let mut bound = Vec::new();
+    for (pod, namespace, site) in pods {
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            continue;
+        }
+        let Some(spec) = &pod.spec else { continue };
+        let Some(node_name) = spec.node_name.as_deref() else { continue };
+        let Ok(node) = nodes.binary_search_by(|n| n.name.as_str().cmp(node_name)) else {
+            continue;
+        };
+        let requests = pod_requests(spec, &site, "spec")?;
+        if let Some(info) = nodes.get_mut(node) {
+            info.used.add(&requests);
+        }
+        bound.push(BoundPod {
+            node,
+            namespace,
+            owners: pod.metadata.owner_references.clone().unwrap_or_default(),
+            labels: pod.metadata.labels.clone().unwrap_or_default(),
+        });
+    }
+    Ok(bound)
+}
+
+/// Groups nodes into pools; returns the pools and the pool of each node.
+fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
+    let mut pools: Vec<NodePool> = Vec::new();
+    let mut groups: Vec<Vec<NodeGroup>> = Vec::new();
+    let mut node_pool = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let index = match pools
+            .iter()
+            .position(|p| p.labels == node.labels && p.taints == node.taints && p.allocatable == node.allocatable)
+        {
+            Some(index) => index,
+            None => {
+                pools.push(NodePool {
+                    name: PoolName::from(""),
+                    zone: node.labels.get(ZONE_NODE_LABEL).cloned(),
+                    labels: node.labels.clone(),
+                    taints: node.taints.clone(),
+                    allocatable: node.allocatable.clone(),
+                    nodes: Vec::new(),
+                });
+                groups.push(Vec::new());
+                pools.len() - 1
+            }
+        };
+        node_pool.push(index);
+        if node.usable {
+            if let Some(g) = groups.get_mut(index) {
+                g.push(NodeGroup {
+                    count: 1,
+                    free: free(&node.allocatable, &node.used),
+                });
+            }
+        }
+    }
+    let names = pool_names(&pools);
+    for ((pool, nodes), name) in pools.iter_mut().zip(groups).zip(names) {
+        pool.nodes = merge_groups(nodes);
+        pool.name = PoolName::from(name.as_str());
+    }
+    (pools, node_pool)
+}
+
+/// `allocatable` less `used`, never below zero, over the allocatable resources.
+fn free(allocatable: &Resources, used: &Resources) -> Resources {
+    allocatable
+        .iter()
+        .map(|(name, amount)| (name.as_str(), amount.saturating_sub(used.get(name.as_str())).max(0)))
+        .collect()
+}
+
+/// Names pools by their naming label (with the zone when the name spans zones), else
+/// `pool-N`, and makes the names unique in order.
+fn pool_names(pools: &[NodePool]) -> Vec<String> {
+    let bases: Vec<Option<&String>> = pools
+        .iter()
+        .map(|p| POOL_NAME_LABELS.iter().find_map(|l| p.labels.get(*l)))
+        .collect();
+    let mut names: Vec<Option<String>> = Vec::new();
+    for (pool, base) in pools.iter().zip(&bases) {
+        names.push(base.map(|base| {
+            let zones_of_base: Vec<&Option<String>> =
+                pools.iter().zip(&bases).filter(|(_, b)| **b == Some(base)).map(|(p, _)| &p.zone).collect();
+            let spans_zones = zones_of_base.iter().any(|z| **z != pool.zone);
+            match &pool.zone {
+                Some(zone) if spans_zones => format!("{base}-{zone}"),
+                _ => base.clone(),
+            }
+        }));
+    }
+    let mut taken: Vec<String> = names.iter().flatten().cloned().collect();
+    let mut counter = 0;
+    let mut result = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    for name in names {
+        let name = name.unwrap_or_else(|| loop {
+            counter += 1;
+            let candidate = format!("pool-{counter}");
+            if !taken.contains(&candidate) {
+                taken.push(candidate.clone());
+                break candidate;
+            }
+        });
+        let mut unique = name.clone();
+        let mut suffix = 1;
+        while used.contains(&unique) {
+            suffix += 1;
+            unique = format!("{name}-{suffix}");
+        }
+        used.push(unique.clone());
+        result.push(unique);
+    }
+    result
+}
+
+/// The region of a dumped cluster: the metadata's, else the one all nodes agree on.
+fn region(name: &str, file: &Path, nodes: &[NodeInfo], meta: Option<&ClusterMeta>) -> Result<String, LoadError> {
+    if let Some(region) = meta.and_then(|m| m.region.clone()) {
+        return Ok(region);
+    }
+    let mut regions: BTreeMap<&str, &str> = BTreeMap::new();
+    for node in nodes {
+        if let Some(region) = node.labels.get(REGION_NODE_LABEL) {
+            regions.entry(region.as_str()).or_insert(node.name.as_str());
+        }
+    }
+    let mut found = regions.iter();
+    match (found.next(), found.next()) {
+        (Some((region, _)), None) => Ok(region.to_string()),
+        (None, _) => Err(LoadError::Invalid {
+            at: Location::file(file),
+            message: format!(
+                "no node of cluster `{name}` has the label {REGION_NODE_LABEL}; give the region in {META_FILE}"
+            ),
+        }),
+        (Some(_), Some(_)) => {
+            let list: Vec<String> = regions.iter().map(|(r, n)| format!("{r} (node {n})")).collect();
+            Err(LoadError::Invalid {
+                at: Location::file(file),
+                message: format!(
+                    "the nodes of cluster `{name}` disagree on {REGION_NODE_LABEL}: {}; give the region in {META_FILE}",
+                    list.join(", ")
+                ),
+            })
+        }
+    }
+}
+
+/// The planned workload a pod belongs to, if any.
+fn owning_workload<'a>(pod: &BoundPod, apps: &'a [AppWorkload]) -> Option<&'a WorkloadId> {
+    let in_namespace = || apps.iter().filter(|a| *a.workload.id.namespace == *pod.namespace);
+    for owner in &pod.owners {
+        let (kind, name) = match owner.kind.as_str() {
+            "ReplicaSet" => match owner.name.rsplit_once('-') {
+                Some((deployment, _)) => (WorkloadKind::Deployment, deployment),
+                None => continue,
+            },
+            "Job" => (WorkloadKind::Job, owner.name.as_str()),
+            _ => continue,
+        };
+        if let Some(app) = in_namespace().find(|a| a.workload.kind == kind && *a.workload.id.name == *name) {
+            return Some(&app.workload.id);
+        }
+    }
+    in_namespace()
+        .find(|a| !a.match_labels.is_empty() && a.match_labels.iter().all(|(k, v)| pod.labels.get(k) == Some(v)))
+        .map(|a| &a.workload.id)
+}
+

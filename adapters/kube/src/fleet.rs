@@ -1,0 +1,434 @@
+//! The concise fleet YAML, the project's own schema for synthetic what-ifs, read into
+//! [`Cluster`]s and the replicas running now.
+//!
+//! ```yaml
+//! apiVersion: fleetplan.io/v1
+//! kind: Fleet
+//! clusters:
+//!   - name: east-a
+//!     region: us-east-1
+//!     labels: {tier: prod}                               # optional
+//!     taints: [{key: k, value: v, effect: NoSchedule}]   # optional
+//!     health: Ready                 # Ready|NotReady|Unreachable|Cordoned|Draining, default Ready
+//!     pools:
+//!       - name: general
+//!         zone: us-east-1a          # optional
+//!         count: 10                 # nodes
+//!         labels: {disktype: ssd}   # optional
+//!         taints: []                # optional
+//!         allocatable: {cpu: "4", memory: 16Gi, pods: 110, nvidia.com/gpu: 1}
+//! current:                          # optional: replicas running now
+//!   - {workload: shop/web, cluster: east-a, pool: general, replicas: 3}
+//! ```
+//!
+//! Unknown fields are errors. Pool nodes carry their labels plus
+//! `topology.kubernetes.io/region` (the cluster's region) and, with a zone,
+//! `topology.kubernetes.io/zone`. `pods` defaults to 110 per node. Each `current` entry takes
+//! its workload's effective requests from the pool's nodes, first fit in node order; a
+//! `workload` without a `/` is in namespace `default`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use fleetplan::{Cluster, Health, Labels, NodeGroup, NodePool, PoolName, ResourceName, Resources, Taint, WorkloadId};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{LoadError, Location};
+use crate::pod::{amounts, taint_effect};
+use crate::source::{Site, deserialize};
+
+/// The node label holding the region.
+pub(crate) const REGION_NODE_LABEL: &str = "topology.kubernetes.io/region";
+/// The node label holding the zone.
+pub(crate) const ZONE_NODE_LABEL: &str = "topology.kubernetes.io/zone";
+/// Pod slots of a node that does not say.
+const DEFAULT_PODS: i64 = 110;
+
+/// The `apiVersion` of the concise fleet form.
+pub(crate) const API_VERSION: &str = "fleetplan.io/v1";
+/// The `kind` of the concise fleet form.
+pub(crate) const KIND: &str = "Fleet";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FleetSpec {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    clusters: Vec<ClusterSpec>,
+    #[serde(default)]
+    current: Vec<CurrentSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterSpec {
+    name: String,
+    region: String,
+    #[serde(default)]
+    labels: Labels,
+    #[serde(default)]
+    taints: Vec<TaintSpec>,
+    #[serde(default)]
+    health: Health,
+    #[serde(default)]
+    pools: Vec<PoolSpec>,
+}
+
+/// A taint as written in the project's own files: `{key, value, effect}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TaintSpec {
+    key: String,
+    #[serde(default)]
+    value: String,
+    effect: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolSpec {
+    name: String,
+    #[serde(default)]
+    zone: Option<String>,
+    count: u32,
+    #[serde(default)]
+    labels: Labels,
+    #[serde(default)]
+    taints: Vec<TaintSpec>,
+    #[serde(default)]
+    allocatable: BTreeMap<String, Quantity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CurrentSpec {
+    workload: String,
+    cluster: String,
+    pool: String,
+    replicas: u32,
+}
+
+/// Replicas running now, as a concise fleet file lists them, not yet checked.
+#[derive(Clone, Debug)]
+pub(crate) struct CurrentEntry {
+    /// Where the entry is (`current[i]`).
+    pub at: Location,
+    /// The workload.
+    pub workload: WorkloadId,
+    /// The cluster.
+    pub cluster: String,
+    /// The pool.
+    pub pool: String,
+    /// How many replicas.
+    pub replicas: u32,
+}
+
+/// What one concise fleet document holds.
+pub(crate) struct ConciseFleet {
+    /// The clusters, each with the location of its entry.
+    pub clusters: Vec<(Cluster, Location)>,
+    /// The `current` entries.
+    pub current: Vec<CurrentEntry>,
+}
+
+/// True when a document is in the concise form (its kind is `Fleet` or its apiVersion is
+/// the project's).
+pub(crate) fn is_concise(value: &Value) -> bool {
+    value.get("kind").and_then(Value::as_str) == Some(KIND)
+        || value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("fleetplan.io/"))
+}
+
+/// Reads one concise fleet document of `file`.
+pub(crate) fn read_concise(value: &Value, file: &Path) -> Result<ConciseFleet, LoadError> {
+    let spec: FleetSpec = deserialize(value, file, None)?;
+    let at = |field: String| Location {
+        file: file.to_path_buf(),
+        object: None,
+        field: Some(field),
+    };
+    let invalid = |field: String, message: String| LoadError::Invalid { at: at(field), message };
+    if spec.api_version != API_VERSION || spec.kind != KIND {
+        return Err(invalid(
+            "apiVersion".into(),
+            format!("expected `{API_VERSION}` `{KIND}`, found `{}` `{}`", spec.api_version, spec.kind),
+        ));
+    }
+    let mut clusters = Vec::new();
+    for (i, c) in spec.clusters.into_iter().enumerate() {
+        let field = format!("clusters[{i}]");
+        if c.name.is_empty() {
+            return Err(invalid(format!("{field}.name"), "must not be empty".into()));
+        }
+        if c.region.is_empty() {
+            return Err(invalid(format!("{field}.region"), "must not be empty".into()));
+        }
+        let site = Site {
+            file: file.to_path_buf(),
+            object: format!("cluster {}", c.name),
+        };
+        let mut cluster = Cluster::new(&c.name, &c.region);
+        cluster.labels = c.labels;
+        cluster.health = c.health;
+        cluster.taints = taints(&c.taints, &site, &format!("{field}.taints"))?;
+        let mut names = BTreeSet::new();
+        for (j, p) in c.pools.into_iter().enumerate() {
+            let field = format!("{field}.pools[{j}]");
+            if p.name.is_empty() || !names.insert(p.name.clone()) {
+                let message = if p.name.is_empty() { "must not be empty".into() } else { format!("pool `{}` is defined twice", p.name) };
+                return Err(site.invalid(format!("{field}.name"), message));
+            }
+            cluster.pools.push(pool(p, &c.region, &site, &field)?);
+        }
+        clusters.push((cluster, at(field)));
+    }
+    let mut current = Vec::new();
+    for (i, c) in spec.current.into_iter().enumerate() {
+        let (namespace, name) = c.workload.split_once('/').unwrap_or(("default", &c.workload));
+        if namespace.is_empty() || name.is_empty() || name.contains('/') {
+            return Err(invalid(
+                format!("current[{i}].workload"),
+                format!("expected `namespace/name`, found `{}`", c.workload),
+            ));
+        }
+        current.push(CurrentEntry {
+            at: at(format!("current[{i}]")),
+            workload: WorkloadId::new(namespace, name),
+            cluster: c.cluster,
+            pool: c.pool,
+            replicas: c.replicas,
+        });
+    }
+    Ok(ConciseFleet { clusters, current })
+}
+
+fn pool(p: PoolSpec, region: &str, site: &Site, field: &str) -> Result<NodePool, LoadError> {
+    let mut allocatable = amounts(&p.allocatable, site, &format!("{field}.allocatable"))?;
+    if !p.allocatable.contains_key(ResourceName::PODS) {
+        allocatable.set(ResourceName::PODS, DEFAULT_PODS);
+    }
+    let mut labels = p.labels;
+    labels.insert(REGION_NODE_LABEL.into(), region.into());
+    if let Some(zone) = &p.zone {
+        labels.insert(ZONE_NODE_LABEL.into(), zone.clone());
+    }
+    Ok(NodePool {
+        name: PoolName::from(p.name.as_str()),
+        zone: p.zone,
+        labels,
+        taints: taints(&p.taints, site, &format!("{field}.taints"))?,
+        nodes: if p.count > 0 {
+            vec![NodeGroup {
+                count: p.count,
+                free: allocatable.clone(),
+            }]
+        } else {
+            Vec::new()
+        },
+        allocatable,
+    })
+}
+
+/// Converts taints as written in the project's files.
+pub(crate) fn taints(specs: &[TaintSpec], site: &Site, field: &str) -> Result<Vec<Taint>, LoadError> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let effect = taint_effect(&t.effect).map_err(|m| site.invalid(format!("{field}[{i}].effect"), m))?;
+            if t.key.is_empty() {
+                return Err(site.invalid(format!("{field}[{i}].key"), "must not be empty"));
+            }
+            Ok(Taint {
+                key: t.key.clone(),
+                value: t.value.clone(),
+                effect,
+            })
+        })
+        .collect()
+}
+
+/// How many replicas needing `need` fit on a node with `free`.
+pub(crate) fn fits(free: &Resources, need: &Resources) -> u64 {
+    need.iter()
+        .filter(|(_, amount)| *amount > 0)
+        .map(|(name, amount)| u64::try_from(free.get(name.as_str()) / amount).unwrap_or(0))
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// `free` less `n` times `need`.
+fn minus(free: &Resources, need: &Resources, n: u64) -> Resources {
+    let mut result = free.clone();
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    for (name, amount) in need.iter() {
+        let left = free.get(name.as_str()).saturating_sub(amount.saturating_mul(n));
+        result.set(name.as_str(), left);
+    }
+    result
+}
+
+/// Takes `replicas` replicas needing `need` from `nodes`, first fit in node order, and
+/// returns how many did not fit. Groups with equal free resources are merged afterwards.
+pub(crate) fn occupy(nodes: &mut Vec<NodeGroup>, need: &Resources, replicas: u32) -> u32 {
+    let mut left = u64::from(replicas);
+    let mut out = Vec::new();
+    for group in nodes.drain(..) {
+        let per_node = fits(&group.free, need);
+        if left == 0 || per_node == 0 {
+            out.push(group);
+            continue;
+        }
+        let count = u64::from(group.count);
+        let full = count.min(left / per_node);
+        if full > 0 {
+            out.push(NodeGroup {
+                count: u32::try_from(full).unwrap_or(u32::MAX),
+                free: minus(&group.free, need, per_node),
+            });
+            left -= full * per_node;
+        }
+        let mut rest = count - full;
+        if rest > 0 && left > 0 {
+            // Fewer than `per_node` replicas are left: they all go on the next node.
+            out.push(NodeGroup {
+                count: 1,
+                free: minus(&group.free, need, left),
+            });
+            left = 0;
+            rest -= 1;
+        }
+        if rest > 0 {
+            out.push(NodeGroup {
+                count: u32::try_from(rest).unwrap_or(u32::MAX),
+                free: group.free,
+            });
+        }
+    }
+    *nodes = merge_groups(out);
+    u32::try_from(left).unwrap_or(u32::MAX)
+}
+
+/// Merges groups with equal free resources, in order of first appearance.
+pub(crate) fn merge_groups(groups: Vec<NodeGroup>) -> Vec<NodeGroup> {
+    let mut merged: Vec<NodeGroup> = Vec::new();
+    for group in groups {
+        match merged.iter_mut().find(|g| g.free == group.free) {
+            Some(g) => g.count = g.count.saturating_add(group.count),
+            None => merged.push(group),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(cpu: i64, pods: i64) -> Resources {
+        Resources::new().with("cpu", cpu).with("pods", pods)
+    }
+
+    #[test]
+    fn occupy_fills_nodes_first_fit() {
+        let mut nodes = vec![NodeGroup {
+            count: 3,
+            free: res(1000, 110),
+        }];
+        let need = res(300, 1);
+        // 3 per node: 7 replicas fill two nodes and put one on the third.
+        assert_eq!(occupy(&mut nodes, &need, 7), 0);
+        assert_eq!(
+            nodes,
+            vec![
+                NodeGroup { count: 2, free: res(100, 107) },
+                NodeGroup { count: 1, free: res(700, 109) },
+            ]
+        );
+        // 2 more: none fit the full nodes; the third takes them.
+        assert_eq!(occupy(&mut nodes, &need, 2), 0);
+        assert_eq!(nodes, vec![NodeGroup { count: 3, free: res(100, 107) }]);
+        // Nothing is left.
+        assert_eq!(occupy(&mut nodes, &need, 2), 2);
+    }
+
+    #[test]
+    fn occupy_respects_pod_slots_and_missing_resources() {
+        let mut nodes = vec![NodeGroup { count: 1, free: res(10_000, 2) }];
+        assert_eq!(occupy(&mut nodes, &res(100, 1), 5), 3);
+        let mut nodes = vec![NodeGroup { count: 1, free: res(10_000, 2) }];
+        let gpu = Resources::new().with("nvidia.com/gpu", 1).with("pods", 1);
+        assert_eq!(occupy(&mut nodes, &gpu, 1), 1);
+    }
+
+    #[test]
+    fn merge_keeps_first_appearance_order() {
+        let groups = vec![
+            NodeGroup { count: 1, free: res(1, 1) },
+            NodeGroup { count: 2, free: res(2, 1) },
+            NodeGroup { count: 3, free: res(1, 1) },
+        ];
+        assert_eq!(
+            merge_groups(groups),
+            vec![NodeGroup { count: 4, free: res(1, 1) }, NodeGroup { count: 2, free: res(2, 1) }]
+        );
+    }
+
+    fn concise(text: &str) -> Result<ConciseFleet, LoadError> {
+        let value: Value = serde_norway::from_str(text).unwrap();
+        read_concise(&value, Path::new("fleet/f.yaml"))
+    }
+
+    #[test]
+    fn concise_pools_get_topology_labels_and_default_pods() {
+        let f = concise(
+            "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- name: a\n  region: r1\n  health: Cordoned\n  \
+             taints: [{key: k, effect: NoExecute}]\n  pools:\n  - {name: p, zone: r1a, count: 2, allocatable: {cpu: 4, memory: 1Gi}}\n",
+        )
+        .unwrap();
+        let (c, _) = &f.clusters[0];
+        assert_eq!(c.health, Health::Cordoned);
+        assert_eq!(c.taints[0].to_string(), "k:NoExecute");
+        let p = &c.pools[0];
+        assert_eq!(p.labels[ZONE_NODE_LABEL], "r1a");
+        assert_eq!(p.labels[REGION_NODE_LABEL], "r1");
+        assert_eq!(p.allocatable, Resources::new().with("cpu", 4000).with("memory", 1 << 30).with("pods", 110));
+        assert_eq!(p.node_count(), 2);
+    }
+
+    #[test]
+    fn concise_errors_name_the_field() {
+        let err = |text: &str| concise(text).err().map(|e| e.to_string()).unwrap_or_default();
+        let head = "apiVersion: fleetplan.io/v1\nkind: Fleet\n";
+        assert!(
+            err(&format!("{head}clusters:\n- {{name: a, region: r, pool: []}}\n"))
+                .starts_with("fleet/f.yaml: clusters[0].pool: unknown field `pool`, expected one of `name`"),
+        );
+        assert_eq!(
+            err(&format!("{head}clusters:\n- name: a\n  region: r\n  pools: [{{name: p, count: 1, allocatable: {{cpu: -1}}}}]\n")),
+            "fleet/f.yaml: cluster a: clusters[0].pools[0].allocatable.cpu: quantity \"-1\" for cpu must not be negative"
+        );
+        assert_eq!(
+            err(&format!("{head}clusters:\n- name: a\n  region: r\n  taints: [{{key: k, effect: Never}}]\n")),
+            "fleet/f.yaml: cluster a: clusters[0].taints[0].effect: unknown effect `Never`; expected NoSchedule, PreferNoSchedule or NoExecute"
+        );
+        assert_eq!(
+            err(&format!("{head}clusters:\n- name: a\n  region: r\n  pools: [{{name: p, count: 1}}, {{name: p, count: 1}}]\n")),
+            "fleet/f.yaml: cluster a: clusters[0].pools[1].name: pool `p` is defined twice"
+        );
+        assert!(err(&format!("{head}clusters:\n- {{name: a, region: r, health: Sick}}\n")).contains("clusters[0].health: unknown variant `Sick`"));
+        assert_eq!(
+            err(&format!("{head}current: [{{workload: a/b/c, cluster: x, pool: p, replicas: 1}}]\n")),
+            "fleet/f.yaml: current[0].workload: expected `namespace/name`, found `a/b/c`"
+        );
+        assert_eq!(
+            err("apiVersion: fleetplan.io/v2\nkind: Fleet\n"),
+            "fleet/f.yaml: apiVersion: expected `fleetplan.io/v1` `Fleet`, found `fleetplan.io/v2` `Fleet`"
+        );
+    }
+}

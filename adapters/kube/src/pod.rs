@@ -1,0 +1,310 @@
+//! The one conversion of a Kubernetes pod spec into the core's [`PodTemplate`], shared by
+//! Deployments, Jobs and (for their requests) the pods of a kubectl dump.
+//!
+//! What is kept: labels; container and init container requests (an init container with
+//! `restartPolicy: Always` is a sidecar); `nodeSelector`; required and preferred node affinity
+//! (`matchExpressions` only); tolerations; topology spread constraints whose key is
+//! `topology.kubernetes.io/region`, `topology.kubernetes.io/zone` or `fleetplan.io/cluster`.
+//!
+//! What is not: spread constraints with any other key (`kubernetes.io/hostname` and other
+//! node-level keys: the cluster's own scheduler spreads inside a cluster, so they are
+//! skipped); pod affinity and anti-affinity; a spread constraint's `labelSelector`,
+//! `minDomains` and node policies (the constraint is taken to count the workload's own
+//! replicas). Requests follow the Kubernetes rule: a resource with a limit and no request
+//! requests its limit.
+
+use std::collections::BTreeMap;
+
+use fleetplan::{
+    Container, LabelRequirement, LabelSelector, Labels, NodeAffinity, Operator, PodTemplate, PreferredTerm,
+    Resources, TaintEffect, Toleration, TolerationOperator, TopologyKey, TopologySpread, WhenUnsatisfiable,
+};
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::error::LoadError;
+use crate::quantity::parse_non_negative;
+use crate::source::Site;
+
+/// The scheduling part of `spec`, found at `prefix` (such as `spec.template.spec`) in the
+/// object that `site` names.
+pub(crate) fn pod_template(
+    spec: &core::PodSpec,
+    labels: Labels,
+    priority: i32,
+    site: &Site,
+    prefix: &str,
+) -> Result<PodTemplate, LoadError> {
+    if spec.resources.as_ref().is_some_and(has_amounts) {
+        return Err(site.invalid(
+            format!("{prefix}.resources"),
+            "pod-level resources are not supported; give the requests per container",
+        ));
+    }
+    let (containers, init_containers) = containers(spec, site, prefix)?;
+    Ok(PodTemplate {
+        labels,
+        containers,
+        init_containers,
+        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        affinity: node_affinity(spec, site, prefix)?,
+        tolerations: tolerations(spec, site, prefix)?,
+        topology_spread: topology_spread(spec, site, prefix)?,
+        priority,
+    })
+}
+
+/// What a pod takes from its node, as the scheduler counts it: the effective requests of its
+/// containers (see [`PodTemplate::effective_requests`]), pod-level requests where given,
+/// plus the pod overhead.
+pub(crate) fn pod_requests(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Resources, LoadError> {
+    let (containers, init_containers) = containers(spec, site, prefix)?;
+    let template = PodTemplate {
+        containers,
+        init_containers,
+        ..PodTemplate::default()
+    };
+    let mut requests = template.effective_requests();
+    if let Some(resources) = &spec.resources {
+        let pod_level = requests_of(resources, site, &format!("{prefix}.resources"))?;
+        for (name, amount) in pod_level.iter() {
+            requests.set(name.as_str(), amount);
+        }
+    }
+    if let Some(overhead) = &spec.overhead {
+        requests.add(&amounts(overhead, site, &format!("{prefix}.overhead"))?);
+    }
+    Ok(requests)
+}
+
+fn has_amounts(r: &core::ResourceRequirements) -> bool {
+    r.requests.as_ref().is_some_and(|m| !m.is_empty()) || r.limits.as_ref().is_some_and(|m| !m.is_empty())
+}
+
+type Containers = (Vec<Container>, Vec<Container>);
+
+fn containers(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Containers, LoadError> {
+    let mut app = Vec::new();
+    for (i, c) in spec.containers.iter().enumerate() {
+        app.push(container(c, false, site, &format!("{prefix}.containers[{i}]"))?);
+    }
+    let mut init = Vec::new();
+    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
+        let sidecar = c.restart_policy.as_deref() == Some("Always");
+        init.push(container(c, sidecar, site, &format!("{prefix}.initContainers[{i}]"))?);
+    }
+    Ok((app, init))
+}
+
+fn container(c: &core::Container, sidecar: bool, site: &Site, field: &str) -> Result<Container, LoadError> {
+    let requests = match &c.resources {
+        Some(resources) => requests_of(resources, site, &format!("{field}.resources"))?,
+        None => Resources::new(),
+    };
+    Ok(Container {
+        name: c.name.clone(),
+        requests,
+        sidecar,
+    })
+}
+
+/// Requests, with each resource that has a limit but no request requesting its limit.
+fn requests_of(resources: &core::ResourceRequirements, site: &Site, field: &str) -> Result<Resources, LoadError> {
+    let empty = BTreeMap::new();
+    let requests = resources.requests.as_ref().unwrap_or(&empty);
+    let mut result = amounts(requests, site, &format!("{field}.requests"))?;
+    let limits_only: BTreeMap<String, Quantity> = resources
+        .limits
+        .iter()
+        .flatten()
+        .filter(|(name, _)| !requests.contains_key(*name))
+        .map(|(name, q)| (name.clone(), q.clone()))
+        .collect();
+    result.add(&amounts(&limits_only, site, &format!("{field}.limits"))?);
+    Ok(result)
+}
+
+/// Reads a map of quantities (non-negative) at `field`.
+pub(crate) fn amounts(
+    quantities: &BTreeMap<String, Quantity>,
+    site: &Site,
+    field: &str,
+) -> Result<Resources, LoadError> {
+    let mut result = Resources::new();
+    for (name, quantity) in quantities {
+        let amount = parse_non_negative(&quantity.0, name).map_err(|source| LoadError::Quantity {
+            at: site.at(format!("{field}.{name}")),
+            source,
+        })?;
+        result.set(name, amount);
+    }
+    Ok(result)
+}
+
+fn node_affinity(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<NodeAffinity, LoadError> {
+    let mut result = NodeAffinity::default();
+    let Some(affinity) = spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()) else {
+        return Ok(result);
+    };
+    let field = format!("{prefix}.affinity.nodeAffinity");
+    if let Some(required) = &affinity.required_during_scheduling_ignored_during_execution {
+        for (i, term) in required.node_selector_terms.iter().enumerate() {
+            let field = format!("{field}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]");
+            result.required.push(selector_term(term, site, &field)?);
+        }
+    }
+    for (i, term) in affinity
+        .preferred_during_scheduling_ignored_during_execution
+        .iter()
+        .flatten()
+        .enumerate()
+    {
+        let field = format!("{field}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
+        if !(1..=100).contains(&term.weight) {
+            return Err(site.invalid(
+                format!("{field}.weight"),
+                format!("must be between 1 and 100 (got {})", term.weight),
+            ));
+        }
+        result.preferred.push(PreferredTerm {
+            weight: term.weight,
+            preference: selector_term(&term.preference, site, &format!("{field}.preference"))?,
+        });
+    }
+    Ok(result)
+}
+
+fn selector_term(term: &core::NodeSelectorTerm, site: &Site, field: &str) -> Result<LabelSelector, LoadError> {
+    if term.match_fields.as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(site.invalid(
+            format!("{field}.matchFields"),
+            "matchFields is not supported (it selects single nodes); use matchExpressions on node labels",
+        ));
+    }
+    let mut requirements = Vec::new();
+    for (i, expression) in term.match_expressions.iter().flatten().enumerate() {
+        let field = format!("{field}.matchExpressions[{i}]");
+        requirements.push(requirement(
+            &expression.key,
+            &expression.operator,
+            expression.values.clone().unwrap_or_default(),
+            site,
+            &field,
+        )?);
+    }
+    Ok(LabelSelector { requirements })
+}
+
+/// A requirement with the value count Kubernetes demands of its operator.
+fn requirement(
+    key: &str,
+    operator: &str,
+    values: Vec<String>,
+    site: &Site,
+    field: &str,
+) -> Result<LabelRequirement, LoadError> {
+    let operator = match operator {
+        "In" => Operator::In,
+        "NotIn" => Operator::NotIn,
+        "Exists" => Operator::Exists,
+        "DoesNotExist" => Operator::DoesNotExist,
+        "Gt" => Operator::Gt,
+        "Lt" => Operator::Lt,
+        other => {
+            return Err(site.invalid(
+                format!("{field}.operator"),
+                format!("unknown operator `{other}`; expected In, NotIn, Exists, DoesNotExist, Gt or Lt"),
+            ));
+        }
+    };
+    let problem = match operator {
+        Operator::In | Operator::NotIn if values.is_empty() => Some("needs at least one value"),
+        Operator::Exists | Operator::DoesNotExist if !values.is_empty() => Some("takes no values"),
+        Operator::Gt | Operator::Lt if values.len() != 1 || values.iter().any(|v| v.parse::<i64>().is_err()) => {
+            Some("takes exactly one integer value")
+        }
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        return Err(site.invalid(format!("{field}.values"), format!("operator {operator:?} {problem}")));
+    }
+    Ok(LabelRequirement {
+        key: key.to_string(),
+        operator,
+        values,
+    })
+}
+
+fn tolerations(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Vec<Toleration>, LoadError> {
+    let mut result = Vec::new();
+    for (i, t) in spec.tolerations.iter().flatten().enumerate() {
+        let field = format!("{prefix}.tolerations[{i}]");
+        let operator = match t.operator.as_deref() {
+            None | Some("") | Some("Equal") => TolerationOperator::Equal,
+            Some("Exists") => TolerationOperator::Exists,
+            Some(other) => {
+                return Err(site.invalid(
+                    format!("{field}.operator"),
+                    format!("unsupported operator `{other}`; expected Equal or Exists"),
+                ));
+            }
+        };
+        let effect = match t.effect.as_deref() {
+            None | Some("") => None,
+            Some(effect) => Some(taint_effect(effect).map_err(|m| site.invalid(format!("{field}.effect"), m))?),
+        };
+        result.push(Toleration {
+            key: t.key.clone().unwrap_or_default(),
+            operator,
+            value: t.value.clone().unwrap_or_default(),
+            effect,
+        });
+    }
+    Ok(result)
+}
+
+/// Reads a taint effect; the error lists the valid ones.
+pub(crate) fn taint_effect(effect: &str) -> Result<TaintEffect, String> {
+    match effect {
+        "NoSchedule" => Ok(TaintEffect::NoSchedule),
+        "PreferNoSchedule" => Ok(TaintEffect::PreferNoSchedule),
+        "NoExecute" => Ok(TaintEffect::NoExecute),
+        other => Err(format!(
+            "unknown effect `{other}`; expected NoSchedule, PreferNoSchedule or NoExecute"
+        )),
+    }
+}
+
+fn topology_spread(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Vec<TopologySpread>, LoadError> {
+    let mut result = Vec::new();
+    for (i, c) in spec.topology_spread_constraints.iter().flatten().enumerate() {
+        let field = format!("{prefix}.topologySpreadConstraints[{i}]");
+        let topology_key = match c.topology_key.as_str() {
+            "topology.kubernetes.io/region" => TopologyKey::Region,
+            "topology.kubernetes.io/zone" => TopologyKey::Zone,
+            fleetplan::CLUSTER_NAME_LABEL => TopologyKey::Cluster,
+            // Node-level keys (kubernetes.io/hostname, ...) are the cluster scheduler's job.
+            _ => continue,
+        };
+        let max_skew = u32::try_from(c.max_skew)
+            .ok()
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| site.invalid(format!("{field}.maxSkew"), format!("must be at least 1 (got {})", c.max_skew)))?;
+        let when_unsatisfiable = match c.when_unsatisfiable.as_str() {
+            "" | "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
+            "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
+            other => {
+                return Err(site.invalid(
+                    format!("{field}.whenUnsatisfiable"),
+                    format!("unknown value `{other}`; expected DoNotSchedule or ScheduleAnyway"),
+                ));
+            }
+        };
+        result.push(TopologySpread {
+            max_skew,
+            topology_key,
+            when_unsatisfiable,
+        });
+    }
+    Ok(result)
+}

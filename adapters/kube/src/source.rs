@@ -1,0 +1,319 @@
+//! Files and YAML documents: finding the `*.yaml`/`*.yml` files under a path, splitting them
+//! into documents (expanding `v1 List` items), reading each document's identity, and
+//! deserializing a document into a typed value with the failing field path in the error.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{LoadError, Location};
+
+/// The YAML files under `path`: the path itself when it is a file, else every `*.yaml` and
+/// `*.yml` file below it (recursively, symlinked directories not followed), sorted by path.
+pub(crate) fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let read = |source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    walk(path, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let read = |source| LoadError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let entry = entry.map_err(read)?;
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(read)?;
+        if file_type.is_dir() {
+            walk(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") && path.is_file() {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// One object read from a file: a YAML document, or one item of a `v1 List` document.
+#[derive(Clone, Debug)]
+pub(crate) struct Document {
+    /// The file.
+    pub file: PathBuf,
+    /// The 1-based number of the document in the file.
+    pub number: usize,
+    /// The index among the items of a `v1 List`, when it is one.
+    pub item: Option<usize>,
+    /// The content.
+    pub value: Value,
+}
+
+/// Reads the non-empty documents of a YAML file, with the items of `v1 List` documents
+/// expanded into documents of their own.
+pub(crate) fn read_documents(file: &Path) -> Result<Vec<Document>, LoadError> {
+    let text = std::fs::read_to_string(file).map_err(|source| LoadError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let yaml_error = |e: serde_norway::Error| {
+        let location = e.location();
+        let mut message = e.to_string();
+        // The location is reported separately; drop the parser's own copy of it.
+        if let Some(at) = message.find(" at line ") {
+            message.truncate(at);
+        }
+        LoadError::Yaml {
+            file: file.to_path_buf(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message,
+        }
+    };
+    let mut documents = Vec::new();
+    for (index, document) in serde_norway::Deserializer::from_str(&text).enumerate() {
+        let value: Value = serde::Deserialize::deserialize(document).map_err(yaml_error)?;
+        let number = index + 1;
+        match value {
+            Value::Null => {}
+            Value::Object(ref map)
+                if map.get("apiVersion").and_then(Value::as_str) == Some("v1")
+                    && map.get("kind").and_then(Value::as_str) == Some("List") =>
+            {
+                let items = match map.get("items") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(items)) => items.clone(),
+                    Some(_) => {
+                        return Err(LoadError::Type {
+                            at: Location {
+                                file: file.to_path_buf(),
+                                object: Some(format!("document {number} (List)")),
+                                field: Some("items".into()),
+                            },
+                            message: "expected a sequence".into(),
+                        });
+                    }
+                };
+                for (item, value) in items.into_iter().enumerate() {
+                    documents.push(Document {
+                        file: file.to_path_buf(),
+                        number,
+                        item: Some(item),
+                        value,
+                    });
+                }
+            }
+            value => documents.push(Document {
+                file: file.to_path_buf(),
+                number,
+                item: None,
+                value,
+            }),
+        }
+    }
+    Ok(documents)
+}
+
+/// What an object says it is: apiVersion, kind, name and namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// `apiVersion`, such as `apps/v1`.
+    pub api_version: String,
+    /// `kind`, such as `Deployment`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when given.
+    pub namespace: Option<String>,
+}
+
+impl Header {
+    /// The API group: `apps` for `apps/v1`, empty for the core group (`v1`).
+    pub fn group(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or("", |(group, _)| group)
+    }
+
+    /// The API version without the group: `v1` for `apps/v1`.
+    pub fn version(&self) -> &str {
+        self.api_version.rsplit_once('/').map_or(&self.api_version, |(_, v)| v)
+    }
+}
+
+impl Document {
+    /// How the document is named before its identity is known: `document 2` or
+    /// `document 1, items[3]`.
+    pub fn label(&self) -> String {
+        match self.item {
+            Some(item) => format!("document {}, items[{item}]", self.number),
+            None => format!("document {}", self.number),
+        }
+    }
+
+    /// Reads apiVersion, kind and metadata name and namespace; all but the namespace are
+    /// required.
+    pub fn header(&self) -> Result<Header, LoadError> {
+        let at = |field: &str| Location {
+            file: self.file.clone(),
+            object: Some(self.label()),
+            field: Some(field.to_string()),
+        };
+        let Value::Object(map) = &self.value else {
+            return Err(LoadError::Type {
+                at: Location {
+                    file: self.file.clone(),
+                    object: Some(self.label()),
+                    field: None,
+                },
+                message: "expected a mapping (a Kubernetes object)".into(),
+            });
+        };
+        let string = |value: Option<&Value>, field: &str| -> Result<Option<String>, LoadError> {
+            match value {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(LoadError::Type {
+                    at: at(field),
+                    message: "expected a string".into(),
+                }),
+            }
+        };
+        let required = |value: Option<&Value>, field: &str| -> Result<String, LoadError> {
+            match string(value, field)? {
+                Some(s) if !s.is_empty() => Ok(s),
+                _ => Err(LoadError::Invalid {
+                    at: at(field),
+                    message: "missing".into(),
+                }),
+            }
+        };
+        let api_version = required(map.get("apiVersion"), "apiVersion")?;
+        let kind = required(map.get("kind"), "kind")?;
+        let metadata = match map.get("metadata") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => Some(m),
+            Some(_) => {
+                return Err(LoadError::Type {
+                    at: at("metadata"),
+                    message: "expected a mapping".into(),
+                });
+            }
+        };
+        let name = required(metadata.and_then(|m| m.get("name")), "metadata.name")?;
+        let namespace = string(metadata.and_then(|m| m.get("namespace")), "metadata.namespace")?;
+        Ok(Header {
+            api_version,
+            kind,
+            name,
+            namespace: namespace.filter(|n| !n.is_empty()),
+        })
+    }
+}
+
+/// Names one object of one file for error messages, and builds locations in it.
+#[derive(Clone, Debug)]
+pub(crate) struct Site {
+    /// The file.
+    pub file: PathBuf,
+    /// The object, such as `Deployment shop/web`.
+    pub object: String,
+}
+
+impl Site {
+    /// A site for the object `header` describes, in `file`.
+    pub fn of(file: &Path, header: &Header) -> Self {
+        let object = match &header.namespace {
+            Some(ns) => format!("{} {ns}/{}", header.kind, header.name),
+            None => format!("{} {}", header.kind, header.name),
+        };
+        Site {
+            file: file.to_path_buf(),
+            object,
+        }
+    }
+
+    /// The location of `field` in the object.
+    pub fn at(&self, field: impl Into<String>) -> Location {
+        Location {
+            file: self.file.clone(),
+            object: Some(self.object.clone()),
+            field: Some(field.into()),
+        }
+    }
+
+    /// An [`LoadError::Invalid`] at `field`.
+    pub fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> LoadError {
+        LoadError::Invalid {
+            at: self.at(field),
+            message: message.into(),
+        }
+    }
+}
+
+/// Deserializes `value` into `T`; a type error names the failing field inside the object.
+pub(crate) fn deserialize<T: DeserializeOwned>(
+    value: &Value,
+    file: &Path,
+    object: Option<&str>,
+) -> Result<T, LoadError> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        LoadError::Type {
+            at: Location {
+                file: file.to_path_buf(),
+                object: object.map(str::to_string),
+                field: (path != ".").then_some(path),
+            },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documents(text: &str) -> Result<Vec<Document>, LoadError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.yaml");
+        std::fs::write(&file, text).unwrap();
+        read_documents(&file)
+    }
+
+    #[test]
+    fn empty_documents_are_skipped_and_lists_expanded() {
+        let docs = documents(
+            "---\n---\napiVersion: v1\nkind: List\nitems:\n- {a: 1}\n- {b: 2}\n---\n# only a comment\n---\nc: 3\n",
+        )
+        .unwrap();
+        let labels: Vec<String> = docs.iter().map(Document::label).collect();
+        assert_eq!(labels, ["document 2, items[0]", "document 2, items[1]", "document 4"]);
+    }
+
+    #[test]
+    fn malformed_yaml_reports_line_and_column() {
+        let e = documents("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        let LoadError::Yaml { line, .. } = &e else { panic!("{e}") };
+        assert!(line.is_some(), "{e}");
+        assert!(e.to_string().contains("x.yaml: malformed YAML at line "), "{e}");
+    }
+
+    #[test]
+    fn headers_require_kind_and_name() {
+        let docs = documents("apiVersion: v1\nmetadata: {name: a}\n").unwrap();
+        assert!(docs[0].header().unwrap_err().to_string().ends_with("x.yaml: document 1: kind: missing"));
+        let docs = documents("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: ns}\n").unwrap();
+        assert!(docs[0].header().unwrap_err().to_string().ends_with("document 1: metadata.name: missing"));
+        let docs = documents("kind: ConfigMap\n").unwrap();
+        assert!(docs[0].header().unwrap_err().to_string().ends_with("document 1: apiVersion: missing"));
+        let docs = documents("- 1\n").unwrap();
+        assert!(docs[0].header().unwrap_err().to_string().ends_with("document 1: expected a mapping (a Kubernetes object)"));
+    }
+}
