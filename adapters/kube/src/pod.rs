@@ -308,3 +308,224 @@ fn topology_spread(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Ve
     }
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> Site {
+        Site {
+            file: "apps/web.yaml".into(),
+            object: "Deployment shop/web".into(),
+        }
+    }
+
+    fn spec(yaml: &str) -> core::PodSpec {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    fn template(yaml: &str) -> Result<PodTemplate, LoadError> {
+        pod_template(&spec(yaml), Labels::new(), 7, &site(), "spec.template.spec")
+    }
+
+    fn error(yaml: &str) -> String {
+        template(yaml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn requests_default_to_limits_per_resource() {
+        let t = template(
+            "containers:\n- name: a\n  resources:\n    requests: {cpu: 250m}\n    limits: {cpu: '1', memory: 1Gi, nvidia.com/gpu: 1}\n\
+             - name: b\n  resources: {limits: {cpu: 500m}}\n- name: c\n",
+        )
+        .unwrap();
+        let a = &t.containers[0].requests;
+        assert_eq!((a.get("cpu"), a.get("memory"), a.get("nvidia.com/gpu")), (250, 1 << 30, 1));
+        assert_eq!(t.containers[1].requests, Resources::new().with("cpu", 500));
+        assert!(t.containers[2].requests.is_empty());
+        assert_eq!(t.priority, 7);
+    }
+
+    #[test]
+    fn init_containers_and_sidecars() {
+        let t = template(
+            "containers:\n- {name: app, resources: {requests: {cpu: 100m}}}\ninitContainers:\n\
+             - {name: proxy, restartPolicy: Always, resources: {requests: {cpu: 50m}}}\n\
+             - {name: migrate, resources: {requests: {cpu: '2'}}}\n",
+        )
+        .unwrap();
+        let init: Vec<(&str, bool)> = t.init_containers.iter().map(|c| (c.name.as_str(), c.sidecar)).collect();
+        assert_eq!(init, [("proxy", true), ("migrate", false)]);
+        // The migration runs beside the sidecar: 2000 + 50 > 100 + 50.
+        assert_eq!(t.effective_requests().get("cpu"), 2050);
+    }
+
+    #[test]
+    fn pod_requests_add_overhead_and_pod_level_requests() {
+        let s = spec(
+            "containers:\n- {name: a, resources: {requests: {cpu: 100m, memory: 1Mi}}}\n\
+             overhead: {cpu: 10m}\nresources: {requests: {memory: 2Mi}}\n",
+        );
+        let r = pod_requests(&s, &site(), "spec").unwrap();
+        assert_eq!((r.get("cpu"), r.get("memory"), r.get("pods")), (110, 2 << 20, 1));
+        assert_eq!(
+            pod_template(&s, Labels::new(), 0, &site(), "spec.template.spec").unwrap_err().to_string(),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.resources: pod-level resources are not \
+             supported; give the requests per container"
+        );
+    }
+
+    #[test]
+    fn bad_and_negative_quantities_name_the_field() {
+        assert_eq!(
+            error("containers:\n- {name: a, resources: {requests: {cpu: lots}}}\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[0].resources.requests.cpu: invalid \
+             quantity \"lots\" for cpu: expected a decimal number with an optional suffix (Ki, Mi, Gi, Ti, Pi, Ei, \
+             n, u, m, k, M, G, T, P, E or an exponent such as e3)"
+        );
+        assert_eq!(
+            error("containers: []\ninitContainers:\n- {name: a, resources: {limits: {memory: -1Gi}}}\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.initContainers[0].resources.limits.memory: \
+             quantity \"-1Gi\" for memory must not be negative"
+        );
+    }
+
+    #[test]
+    fn node_selector_and_affinity() {
+        let t = template(
+            "containers: []\nnodeSelector: {disktype: ssd}\naffinity:\n  nodeAffinity:\n    \
+             requiredDuringSchedulingIgnoredDuringExecution:\n      nodeSelectorTerms:\n      \
+             - matchExpressions:\n        - {key: a, operator: In, values: [x, y]}\n        \
+             - {key: b, operator: NotIn, values: [z]}\n        - {key: c, operator: Exists}\n      \
+             - matchExpressions:\n        - {key: d, operator: DoesNotExist}\n        \
+             - {key: e, operator: Gt, values: ['3']}\n        - {key: f, operator: Lt, values: ['9']}\n    \
+             preferredDuringSchedulingIgnoredDuringExecution:\n    \
+             - {weight: 40, preference: {matchExpressions: [{key: g, operator: In, values: [v]}]}}\n",
+        )
+        .unwrap();
+        assert_eq!(t.node_selector["disktype"], "ssd");
+        let terms: Vec<String> = t.affinity.required.iter().map(|s| s.to_string()).collect();
+        assert_eq!(terms, ["a in (x,y),b!=z,c", "!d,e>3,f<9"]);
+        assert_eq!(t.affinity.preferred[0].weight, 40);
+        assert_eq!(t.affinity.preferred[0].preference.to_string(), "g=v");
+    }
+
+    #[test]
+    fn affinity_errors() {
+        let required = |expr: &str| {
+            error(&format!(
+                "containers: []\naffinity: {{nodeAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: \
+                 {{nodeSelectorTerms: [{expr}]}}}}}}\n"
+            ))
+        };
+        let prefix = "apps/web.yaml: Deployment shop/web: spec.template.spec.affinity.nodeAffinity.\
+                      requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]";
+        assert_eq!(
+            required("{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}"),
+            format!(
+                "{prefix}.matchFields: matchFields is not supported (it selects single nodes); use \
+                 matchExpressions on node labels"
+            )
+        );
+        assert_eq!(
+            required("{matchExpressions: [{key: a, operator: Near}]}"),
+            format!(
+                "{prefix}.matchExpressions[0].operator: unknown operator `Near`; expected In, NotIn, Exists, \
+                 DoesNotExist, Gt or Lt"
+            )
+        );
+        assert_eq!(
+            required("{matchExpressions: [{key: a, operator: In}]}"),
+            format!("{prefix}.matchExpressions[0].values: operator In needs at least one value")
+        );
+        assert_eq!(
+            required("{matchExpressions: [{key: a, operator: Exists, values: [x]}]}"),
+            format!("{prefix}.matchExpressions[0].values: operator Exists takes no values")
+        );
+        assert_eq!(
+            required("{matchExpressions: [{key: a, operator: Gt, values: [x]}]}"),
+            format!("{prefix}.matchExpressions[0].values: operator Gt takes exactly one integer value")
+        );
+        for weight in [0, 101] {
+            assert_eq!(
+                error(&format!(
+                    "containers: []\naffinity: {{nodeAffinity: {{preferredDuringSchedulingIgnoredDuringExecution: \
+                     [{{weight: {weight}, preference: {{}}}}]}}}}\n"
+                )),
+                format!(
+                    "apps/web.yaml: Deployment shop/web: spec.template.spec.affinity.nodeAffinity.\
+                     preferredDuringSchedulingIgnoredDuringExecution[0].weight: must be between 1 and 100 (got {weight})"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn tolerations() {
+        let t = template(
+            "containers: []\ntolerations:\n- {key: a, value: b, effect: NoSchedule}\n\
+             - {key: c, operator: Exists, effect: PreferNoSchedule}\n- {operator: Exists}\n\
+             - {key: d, operator: Equal, value: e, effect: NoExecute, tolerationSeconds: 30}\n- {key: f, effect: ''}\n",
+        )
+        .unwrap();
+        let got: Vec<_> = t.tolerations.iter().map(|t| (t.key.as_str(), t.operator, t.value.as_str(), t.effect)).collect();
+        use TolerationOperator::*;
+        assert_eq!(
+            got,
+            [
+                ("a", Equal, "b", Some(TaintEffect::NoSchedule)),
+                ("c", Exists, "", Some(TaintEffect::PreferNoSchedule)),
+                ("", Exists, "", None),
+                ("d", Equal, "e", Some(TaintEffect::NoExecute)),
+                ("f", Equal, "", None),
+            ]
+        );
+        assert_eq!(
+            error("containers: []\ntolerations: [{key: a, effect: NoRun}]\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.tolerations[0].effect: unknown effect `NoRun`; \
+             expected NoSchedule, PreferNoSchedule or NoExecute"
+        );
+        assert_eq!(
+            error("containers: []\ntolerations: [{key: a, operator: Gt, value: '1'}]\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.tolerations[0].operator: unsupported operator \
+             `Gt`; expected Equal or Exists"
+        );
+    }
+
+    #[test]
+    fn topology_spread() {
+        let t = template(
+            "containers: []\ntopologySpreadConstraints:\n\
+             - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n\
+             - {maxSkew: 2, topologyKey: topology.kubernetes.io/region, whenUnsatisfiable: ScheduleAnyway}\n\
+             - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule}\n\
+             - {maxSkew: 3, topologyKey: fleetplan.io/cluster, whenUnsatisfiable: ''}\n",
+        )
+        .unwrap();
+        let got: Vec<_> = t.topology_spread.iter().map(|s| (s.max_skew, s.topology_key, s.when_unsatisfiable)).collect();
+        assert_eq!(
+            got,
+            [
+                (1, TopologyKey::Zone, WhenUnsatisfiable::DoNotSchedule),
+                (2, TopologyKey::Region, WhenUnsatisfiable::ScheduleAnyway),
+                (3, TopologyKey::Cluster, WhenUnsatisfiable::DoNotSchedule),
+            ]
+        );
+        assert_eq!(
+            error(
+                "containers: []\ntopologySpreadConstraints:\n\
+                 - {maxSkew: 0, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n"
+            ),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.topologySpreadConstraints[0].maxSkew: must be at \
+             least 1 (got 0)"
+        );
+        assert_eq!(
+            error(
+                "containers: []\ntopologySpreadConstraints:\n\
+                 - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: Never}\n"
+            ),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.topologySpreadConstraints[0].whenUnsatisfiable: \
+             unknown value `Never`; expected DoNotSchedule or ScheduleAnyway"
+        );
+    }
+}
