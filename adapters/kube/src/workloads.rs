@@ -270,3 +270,140 @@ impl Priorities {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apps(text: &str) -> Result<Apps, LoadError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("web.yaml");
+        std::fs::write(&file, text).unwrap();
+        load_apps(&file).map_err(|e| {
+            // Make messages independent of the temporary directory.
+            let text = e.to_string().replace(&dir.path().display().to_string(), "apps");
+            LoadError::Invalid {
+                at: Location::file(""),
+                message: text,
+            }
+        })
+    }
+
+    fn error(text: &str) -> String {
+        match apps(text) {
+            Err(LoadError::Invalid { message, .. }) => message,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n";
+    const TEMPLATE: &str = "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    \
+                            spec:\n      containers: [{name: app, resources: {requests: {cpu: 100m}}}]\n";
+
+    #[test]
+    fn deployments_and_jobs_become_workloads() {
+        let a = apps(&format!(
+            "{DEPLOYMENT}  annotations: {{fleetplan.io/strategy: pack, other/x: y}}\nspec:\n  replicas: 4\n{TEMPLATE}---\n\
+             apiVersion: batch/v1\nkind: Job\nmetadata: {{name: train}}\nspec:\n  parallelism: 3\n  template:\n    \
+             spec: {{containers: [{{name: t}}], restartPolicy: Never}}\n---\n\
+             apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: shop}}\n---\n\
+             apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: tls}}\n---\n"
+        ))
+        .unwrap();
+        let w: Vec<_> = a.workloads.iter().map(|a| (a.workload.id.to_string(), a.workload.kind, a.workload.replicas)).collect();
+        assert_eq!(w, [("shop/web".into(), WorkloadKind::Deployment, 4), ("default/train".into(), WorkloadKind::Job, 3)]);
+        let web = &a.workloads[0];
+        assert_eq!(web.workload.policy.strategy, fleetplan::Strategy::Pack);
+        assert_eq!(web.workload.template.labels["app"], "web");
+        assert_eq!(web.match_labels["app"], "web");
+        let carried: Vec<_> = a.carried.iter().map(|c| (c.kind.as_str(), c.namespace.as_deref())).collect();
+        assert_eq!(carried, [("Service", Some("shop")), ("Certificate", None)]);
+    }
+
+    #[test]
+    fn replicas_default_to_one_and_must_not_be_negative() {
+        let a = apps(&format!("{DEPLOYMENT}spec:\n{TEMPLATE}")).unwrap();
+        assert_eq!(a.workloads[0].workload.replicas, 1);
+        assert_eq!(
+            error(&format!("{DEPLOYMENT}spec:\n  replicas: -1\n{TEMPLATE}")),
+            "apps/web.yaml: Deployment shop/web: spec.replicas: must not be negative (got -1)"
+        );
+        assert_eq!(
+            error("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: -2\n  template: {spec: {containers: []}}\n"),
+            "apps/web.yaml: Job default/j: spec.parallelism: must not be negative (got -2)"
+        );
+    }
+
+    #[test]
+    fn priorities_resolve_from_classes() {
+        let classes = "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\n---\n\
+                       apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: low}\nvalue: 10\nglobalDefault: true\n---\n";
+        let job = |extra: &str, name: &str| {
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  template:\n    spec:\n      \
+                 containers: []\n{extra}---\n"
+            )
+        };
+        let a = apps(&format!(
+            "{classes}{}{}{}{}",
+            job("      priorityClassName: high\n", "a"),
+            job("", "b"),
+            job("      priority: 5\n      priorityClassName: high\n", "c"),
+            job("      priorityClassName: system-node-critical\n", "d"),
+        ))
+        .unwrap();
+        let p: Vec<i32> = a.workloads.iter().map(|w| w.workload.template.priority).collect();
+        assert_eq!(p, [1000, 10, 5, 2_000_001_000]);
+        assert_eq!(a.carried.len(), 2);
+        assert_eq!(
+            error(&job("      priorityClassName: urgent\n", "a")),
+            "apps/web.yaml: Job default/a: spec.template.spec.priorityClassName: unknown PriorityClass `urgent`; \
+             define it among the apps"
+        );
+        let a = apps(&job("", "a")).unwrap();
+        assert_eq!(a.workloads[0].workload.template.priority, 0);
+    }
+
+    #[test]
+    fn annotation_errors_name_file_object_and_annotation() {
+        assert_eq!(
+            error(&format!("{DEPLOYMENT}  annotations: {{fleetplan.io/stratgy: pack}}\nspec:\n{TEMPLATE}")),
+            format!(
+                "apps/web.yaml: Deployment shop/web: metadata.annotations[fleetplan.io/stratgy]: unknown annotation \
+                 `fleetplan.io/stratgy`; known keys: {}",
+                crate::annotations::KNOWN_KEYS.join(", ")
+            )
+        );
+        assert_eq!(
+            error(&format!("{DEPLOYMENT}  annotations: {{fleetplan.io/cluster-max: 'east=-1'}}\nspec:\n{TEMPLATE}")),
+            "apps/web.yaml: Deployment shop/web: metadata.annotations[fleetplan.io/cluster-max]: invalid value \
+             \"east=-1\": `east` must be a non-negative integer, found `-1`"
+        );
+    }
+
+    #[test]
+    fn kinds_and_identity_errors() {
+        assert_eq!(
+            error("apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: web}\n"),
+            "apps/web.yaml: Deploymnet web: kind: unknown kind `Deploymnet` in apiVersion `apps/v1`"
+        );
+        assert_eq!(
+            error("apiVersion: v1\nkind: Foo\nmetadata: {name: x, namespace: n}\n"),
+            "apps/web.yaml: Foo n/x: kind: unknown kind `Foo` in apiVersion `v1`"
+        );
+        assert_eq!(
+            error("apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: web}\n"),
+            "apps/web.yaml: Deployment web: apiVersion: `apps/v1beta2` is not supported for Deployment"
+        );
+        assert_eq!(error("kind: Service\nmetadata: {name: x}\n"), "apps/web.yaml: document 1: apiVersion: missing");
+        let twice = format!("{DEPLOYMENT}spec:\n{TEMPLATE}---\n{DEPLOYMENT}spec:\n{TEMPLATE}");
+        assert_eq!(
+            error(&twice),
+            "apps/web.yaml: Deployment shop/web: duplicate workload shop/web, first defined as Deployment in apps/web.yaml"
+        );
+        assert_eq!(
+            error(&format!("{DEPLOYMENT}spec:\n  replicas: many\n{TEMPLATE}")),
+            "apps/web.yaml: Deployment shop/web: spec.replicas: invalid type: string \"many\", expected i32"
+        );
+    }
+}
