@@ -99,6 +99,7 @@ struct MetaSpec {
 }
 
 /// Metadata for one dumped cluster, from `_clusters.yaml`.
+#[derive(Debug)]
 pub(crate) struct ClusterMeta {
     labels: Labels,
     taints: Vec<Taint>,
@@ -483,3 +484,220 @@ fn owning_workload<'a>(pod: &BoundPod, apps: &'a [AppWorkload]) -> Option<&'a Wo
         .map(|a| &a.workload.id)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetplan::{PodTemplate, Workload};
+
+    fn node(name: &str, zone: &str, group: Option<&str>, extra: &str) -> String {
+        let group = group.map(|g| format!(", eks.amazonaws.com/nodegroup: {g}")).unwrap_or_default();
+        format!(
+            "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: {name}\n    labels: {{kubernetes.io/hostname: {name}, \
+             topology.kubernetes.io/region: r1, topology.kubernetes.io/zone: {zone}{group}}}\n  {extra}status:\n    \
+             allocatable: {{cpu: '4', memory: 8Gi, pods: '110'}}\n    conditions: [{{type: Ready, status: 'True'}}]\n"
+        )
+    }
+
+    fn pod(name: &str, node: &str, owner: &str, labels: &str, phase: &str) -> String {
+        format!(
+            "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: {name}\n    namespace: shop\n    labels: {{{labels}}}\n    \
+             ownerReferences: [{owner}]\n  spec:\n    nodeName: {node}\n    containers:\n    - name: c\n      \
+             resources: {{requests: {{cpu: 500m, memory: 1Gi}}}}\n  status: {{phase: {phase}}}\n"
+        )
+    }
+
+    fn app(kind: WorkloadKind, name: &str, labels: &[(&str, &str)]) -> AppWorkload {
+        let mut workload = Workload::new("shop", name, 1, Resources::new());
+        workload.kind = kind;
+        workload.template = PodTemplate::default();
+        AppWorkload {
+            workload,
+            match_labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            file: "apps/x.yaml".into(),
+        }
+    }
+
+    fn dump(items: &str, meta: Option<&ClusterMeta>, apps: &[AppWorkload]) -> Result<DumpCluster, LoadError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("east.yaml");
+        std::fs::write(&file, format!("apiVersion: v1\nkind: List\nitems:\n{items}")).unwrap();
+        let documents = read_documents(&file)?;
+        read_dump(&file, &documents, meta, apps)
+    }
+
+    fn cpu_free(pool: &NodePool) -> Vec<(u32, i64)> {
+        pool.nodes.iter().map(|g| (g.count, g.free.get("cpu"))).collect()
+    }
+
+    #[test]
+    fn nodes_group_into_pools_by_labels_taints_and_allocatable() {
+        let items = [
+            node("n3", "r1a", Some("general"), ""),
+            node("n1", "r1a", Some("general"), ""),
+            node("n2", "r1b", Some("general"), ""),
+            node("n4", "r1a", Some("gpu"), "spec: {taints: [{key: gpu, value: 'true', effect: NoSchedule}]}\n  "),
+            node("n5", "r1a", None, ""),
+            node("n6", "r1a", None, "spec: {taints: [{key: dedicated, effect: NoSchedule}]}\n  "),
+        ]
+        .concat();
+        let d = dump(&items, None, &[]).unwrap();
+        let c = &d.cluster;
+        assert_eq!((c.name.as_str(), c.region.as_str()), ("east", "r1"));
+        let pools: Vec<(&str, Option<&str>, u64)> =
+            c.pools.iter().map(|p| (p.name.as_str(), p.zone.as_deref(), p.node_count())).collect();
+        assert_eq!(
+            pools,
+            [
+                ("general-r1a", Some("r1a"), 2),
+                ("general-r1b", Some("r1b"), 1),
+                ("gpu", Some("r1a"), 1),
+                ("pool-1", Some("r1a"), 1),
+                ("pool-2", Some("r1a"), 1),
+            ]
+        );
+        assert!(!c.pools[0].labels.contains_key("kubernetes.io/hostname"));
+        assert_eq!(c.pools[2].taints[0].to_string(), "gpu=true:NoSchedule");
+        assert_eq!(c.pools[0].allocatable.get("memory"), 8 << 30);
+    }
+
+    #[test]
+    fn pool_names_are_unique() {
+        let pool = |group: Option<&str>, zone: Option<&str>| {
+            let mut p = NodePool::uniform("", 1, Resources::new());
+            p.zone = zone.map(str::to_string);
+            if let Some(g) = group {
+                p.labels.insert("fleetplan.io/pool".into(), g.into());
+            }
+            p
+        };
+        let names = pool_names(&[
+            pool(Some("a"), Some("z")),
+            pool(Some("a"), Some("z")),
+            pool(Some("pool-1"), None),
+            pool(None, None),
+            pool(Some("b"), None),
+            pool(Some("b"), Some("z")),
+        ]);
+        assert_eq!(names, ["a", "a-2", "pool-1", "pool-2", "b", "b-z"]);
+    }
+
+    #[test]
+    fn free_subtracts_bound_unfinished_pods_and_unusable_nodes_count_nothing() {
+        let items = [
+            node("n1", "r1a", Some("g"), ""),
+            node("n2", "r1a", Some("g"), ""),
+            node("n3", "r1a", Some("g"), ""),
+            node("n4", "r1a", Some("g"), "spec: {unschedulable: true}\n  "),
+            node(
+                "n5",
+                "r1a",
+                Some("g"),
+                "spec: {taints: [{key: node.kubernetes.io/disk-pressure, effect: NoSchedule}]}\n  ",
+            ),
+            pod("p1", "n1", "", "", "Running"),
+            pod("p2", "n1", "", "", "Pending"),
+            pod("p3", "n2", "", "", "Running"),
+            pod("p4", "n2", "", "", "Succeeded"),
+            pod("p5", "n3", "", "", "Failed"),
+            pod("p6", "elsewhere", "", "", "Running"),
+        ]
+        .concat();
+        let d = dump(&items, None, &[]).unwrap();
+        assert_eq!(d.cluster.pools.len(), 1, "state taints and cordons do not split pools");
+        assert_eq!(cpu_free(&d.cluster.pools[0]), [(1, 3000), (1, 3500), (1, 4000)]);
+        let memory: Vec<i64> = d.cluster.pools[0].nodes.iter().map(|g| g.free.get("memory")).collect();
+        assert_eq!(memory, [6 << 30, 7 << 30, 8 << 30]);
+        assert_eq!(d.cluster.pools[0].nodes[0].free.get("pods"), 108);
+    }
+
+    #[test]
+    fn not_ready_nodes_keep_their_pool_but_offer_nothing() {
+        let items = node("n1", "r1a", Some("g"), "").replace("status: 'True'", "status: 'Unknown'");
+        let d = dump(&items, None, &[]).unwrap();
+        assert_eq!(d.cluster.pools[0].name.as_str(), "g");
+        assert!(d.cluster.pools[0].nodes.is_empty());
+    }
+
+    #[test]
+    fn bound_pods_match_planned_workloads() {
+        let rs = |name: &str| format!("{{apiVersion: apps/v1, kind: ReplicaSet, name: {name}, uid: u}}");
+        let job = |name: &str| format!("{{apiVersion: batch/v1, kind: Job, name: {name}, uid: u}}");
+        let items = [
+            node("n1", "r1a", Some("g"), ""),
+            node("n2", "r1b", Some("h"), ""),
+            pod("w1", "n1", &rs("web-5d9c8b7f6"), "", "Running"),
+            pod("w2", "n1", &rs("web-5d9c8b7f6"), "", "Running"),
+            pod("w3", "n2", &rs("web-5d9c8b7f6"), "", "Running"),
+            pod("x1", "n2", &rs("web-admin-77f"), "", "Running"),
+            pod("j1", "n2", &job("train"), "", "Running"),
+            pod("l1", "n2", "", "app: api, tier: x", "Running"),
+            pod("l2", "n2", "", "app: other", "Running"),
+            pod("done", "n1", &rs("web-5d9c8b7f6"), "", "Succeeded"),
+        ]
+        .concat();
+        let apps = [
+            app(WorkloadKind::Deployment, "web", &[("app", "web")]),
+            app(WorkloadKind::Job, "train", &[]),
+            app(WorkloadKind::Deployment, "api", &[("app", "api")]),
+        ];
+        let d = dump(&items, None, &apps).unwrap();
+        let running: Vec<(String, &str, u32)> =
+            d.running.iter().map(|r| (r.workload.to_string(), r.pool.as_str(), r.replicas)).collect();
+        assert_eq!(
+            running,
+            [
+                ("shop/api".into(), "h", 1),
+                ("shop/train".into(), "h", 1),
+                ("shop/web".into(), "g", 2),
+                ("shop/web".into(), "h", 1),
+            ]
+        );
+    }
+
+    fn meta(region: Option<&str>) -> ClusterMeta {
+        ClusterMeta {
+            labels: [("tier".to_string(), "prod".to_string())].into(),
+            taints: Vec::new(),
+            health: Health::Cordoned,
+            region: region.map(str::to_string),
+            at: Location::file("fleet/_clusters.yaml"),
+        }
+    }
+
+    #[test]
+    fn regions_must_agree_unless_the_metadata_says() {
+        let items = [node("n1", "r1a", None, ""), node("n2", "r2a", None, "").replace("region: r1", "region: r2")].concat();
+        let e = dump(&items, None, &[]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            e.ends_with(
+                "east.yaml: the nodes of cluster `east` disagree on topology.kubernetes.io/region: r1 (node n1), \
+                 r2 (node n2); give the region in _clusters.yaml"
+            ),
+            "{e}"
+        );
+        let d = dump(&items, Some(&meta(Some("us"))), &[]).unwrap();
+        assert_eq!(d.cluster.region, "us");
+        assert_eq!(d.cluster.health, Health::Cordoned);
+        assert_eq!(d.cluster.labels["tier"], "prod");
+        let e = dump(" []\n", Some(&meta(None)), &[]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("no node of cluster `east` has the label topology.kubernetes.io/region"), "{e}");
+    }
+
+    #[test]
+    fn metadata_files_are_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(META_FILE);
+        let read = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            let mut into = BTreeMap::new();
+            read_meta(&file, &mut into).map(|()| into).map_err(|e| e.to_string())
+        };
+        let m = read("clusters:\n  east: {labels: {a: b}, taints: [{key: k, effect: NoSchedule}], health: NotReady, region: r}\n")
+            .unwrap();
+        assert_eq!(m["east"].health, Health::NotReady);
+        assert_eq!(m["east"].taints[0].to_string(), "k:NoSchedule");
+        let e = read("clusters:\n  east: {zone: x}\n").unwrap_err();
+        assert!(e.contains("_clusters.yaml: clusters.east.zone: unknown field `zone`"), "{e}");
+    }
+}
