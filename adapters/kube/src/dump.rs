@@ -287,8 +287,14 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
     pool_taints.sort();
     pool_taints.dedup();
     let status = node.status.as_ref();
-    let allocatable = match status.and_then(|s| s.allocatable.as_ref()) {
-        Some(a) => amounts(a, &site, "status.allocatable")?,
+    // Zero amounts (`hugepages-2Mi: "0"`) are dropped: absent means zero, and pools should
+    // not split over how a node spells nothing.
+    let allocatable: Resources = match status.and_then(|s| s.allocatable.as_ref()) {
+        Some(a) => amounts(a, &site, "status.allocatable")?
+            .iter()
+            .filter(|(_, amount)| *amount != 0)
+            .map(|(name, amount)| (name.as_str(), amount))
+            .collect(),
         None => Resources::new(),
     };
     let ready = status
