@@ -69,7 +69,9 @@ pub(crate) enum AnnotationError {
 }
 
 /// Reads the placement policy from an object's annotations.
-pub(crate) fn placement_policy(annotations: &BTreeMap<String, String>) -> Result<PlacementPolicy, AnnotationError> {
+pub(crate) fn placement_policy(
+    annotations: &BTreeMap<String, String>,
+) -> Result<PlacementPolicy, AnnotationError> {
     let mut policy = PlacementPolicy::default();
     for (key, value) in annotations.iter().filter(|(k, _)| k.starts_with(PREFIX)) {
         let invalid = |message: String| AnnotationError::Invalid {
@@ -133,7 +135,12 @@ mod tests {
     use fleetplan::Operator;
 
     fn policy(pairs: &[(&str, &str)]) -> Result<PlacementPolicy, AnnotationError> {
-        placement_policy(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        placement_policy(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     fn invalid(pairs: &[(&str, &str)]) -> (String, String) {
@@ -145,27 +152,45 @@ mod tests {
 
     #[test]
     fn no_annotations_give_the_default_policy() {
-        assert_eq!(policy(&[("other.io/x", "y")]).unwrap(), PlacementPolicy::default());
+        assert_eq!(
+            policy(&[("other.io/x", "y")]).unwrap(),
+            PlacementPolicy::default()
+        );
     }
 
     #[test]
     fn cluster_selector() {
         let p = policy(&[(CLUSTER_SELECTOR, "tier=prod,!legacy")]).unwrap();
-        let ops: Vec<_> = p.cluster_selector.requirements.iter().map(|r| r.operator).collect();
+        let ops: Vec<_> = p
+            .cluster_selector
+            .requirements
+            .iter()
+            .map(|r| r.operator)
+            .collect();
         assert_eq!(ops, [Operator::In, Operator::DoesNotExist]);
         let (key, message) = invalid(&[(CLUSTER_SELECTOR, "tier in prod")]);
         assert_eq!(key, CLUSTER_SELECTOR);
-        assert_eq!(message, "invalid value \"tier in prod\": expected `(` at character 9, found `prod`");
+        assert_eq!(
+            message,
+            "invalid value \"tier in prod\": expected `(` at character 9, found `prod`"
+        );
     }
 
     #[test]
     fn strategy() {
-        for (text, strategy) in [("spread", Strategy::Spread), ("weighted", Strategy::Weighted), ("pack", Strategy::Pack)] {
+        for (text, strategy) in [
+            ("spread", Strategy::Spread),
+            ("weighted", Strategy::Weighted),
+            ("pack", Strategy::Pack),
+        ] {
             assert_eq!(policy(&[(STRATEGY, text)]).unwrap().strategy, strategy);
         }
         let (key, message) = invalid(&[(STRATEGY, "Pack")]);
         assert_eq!(key, STRATEGY);
-        assert_eq!(message, "invalid value \"Pack\": expected `spread`, `weighted` or `pack`");
+        assert_eq!(
+            message,
+            "invalid value \"Pack\": expected `spread`, `weighted` or `pack`"
+        );
     }
 
     #[test]
@@ -179,9 +204,15 @@ mod tests {
             (REGION_MAX, "*=0"),
         ])
         .unwrap();
-        assert_eq!((p.cluster_weights.get("east-a"), p.cluster_weights.get("west")), (Some(3), Some(1)));
+        assert_eq!(
+            (p.cluster_weights.get("east-a"), p.cluster_weights.get("west")),
+            (Some(3), Some(1))
+        );
         assert_eq!(p.cluster_weights.get("other"), None);
-        assert_eq!((p.region_weights.get("us-east-1"), p.region_weights.get("x")), (Some(2), Some(1)));
+        assert_eq!(
+            (p.region_weights.get("us-east-1"), p.region_weights.get("x")),
+            (Some(2), Some(1))
+        );
         assert_eq!(p.cluster_min.get("any"), Some(1));
         assert_eq!(p.cluster_max.get("east-a"), Some(10));
         assert_eq!(p.region_min.get("eu"), Some(2));
@@ -191,7 +222,14 @@ mod tests {
 
     #[test]
     fn per_name_errors_name_the_annotation() {
-        for key in [CLUSTER_WEIGHTS, REGION_WEIGHTS, CLUSTER_MIN, CLUSTER_MAX, REGION_MIN, REGION_MAX] {
+        for key in [
+            CLUSTER_WEIGHTS,
+            REGION_WEIGHTS,
+            CLUSTER_MIN,
+            CLUSTER_MAX,
+            REGION_MIN,
+            REGION_MAX,
+        ] {
             let cases = [
                 ("a=-1", "`a` must be a non-negative integer, found `-1`"),
                 ("a=1.5", "`a` must be a non-negative integer, found `1.5`"),

@@ -32,8 +32,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use fleetplan::{
-    Cluster, Health, Labels, NodeGroup, NodePool, PoolName, Resources, Running, Taint, TaintEffect, WorkloadId,
-    WorkloadKind,
+    Cluster, Health, Labels, NodeGroup, NodePool, PoolName, Resources, Running, Taint, TaintEffect,
+    WorkloadId, WorkloadKind,
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -141,8 +141,11 @@ pub(crate) fn read_meta(file: &Path, into: &mut BTreeMap<String, ClusterMeta>) -
             };
             if let Some(first) = into.insert(name, meta) {
                 return Err(LoadError::Invalid {
-                    at,
-                    message: format!("metadata for this cluster is given twice (first in {})", first.at.file.display()),
+                    at: Box::new(at),
+                    message: format!(
+                        "metadata for this cluster is given twice (first in {})",
+                        first.at.file.display()
+                    ),
                 });
             }
         }
@@ -165,7 +168,7 @@ pub(crate) fn cluster_name(file: &Path) -> Result<String, LoadError> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .ok_or_else(|| LoadError::Invalid {
-            at: Location::file(file),
+            at: Box::new(Location::file(file)),
             message: "the file name does not give a cluster name".into(),
         })
 }
@@ -209,7 +212,10 @@ pub(crate) fn read_dump(
                 nodes.push(node_info(&node, header.name, site)?);
             }
             ("v1", "Pod") => {
-                let namespace = header.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+                let namespace = header
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
                 let site = Site::of(file, &header);
                 let pod: Pod = deserialize(&document.value, file, Some(&site.object))?;
                 pods.push((pod, namespace, site));
@@ -218,10 +224,11 @@ pub(crate) fn read_dump(
         }
     }
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    if let Some(pair) = nodes.windows(2).find(|w| w.first().map(|n| &n.name) == w.get(1).map(|n| &n.name)) {
-        if let Some(second) = pair.get(1) {
-            return Err(second.site.invalid("metadata.name", "this node is listed twice"));
-        }
+    let repeated = nodes
+        .windows(2)
+        .find(|w| w.first().map(|n| &n.name) == w.get(1).map(|n| &n.name));
+    if let Some(second) = repeated.and_then(|w| w.get(1)) {
+        return Err(second.site.invalid("metadata.name", "this node is listed twice"));
     }
     let bound = bind_pods(&mut nodes, pods)?;
     let (pools, node_pool) = pools(&nodes);
@@ -272,8 +279,14 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
     let mut pool_taints = Vec::new();
     let mut blocked = false;
     let spec = node.spec.as_ref();
-    for (i, t) in spec.and_then(|s| s.taints.as_ref()).into_iter().flatten().enumerate() {
-        let effect = taint_effect(&t.effect).map_err(|m| site.invalid(format!("spec.taints[{i}].effect"), m))?;
+    for (i, t) in spec
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let effect =
+            taint_effect(&t.effect).map_err(|m| site.invalid(format!("spec.taints[{i}].effect"), m))?;
         if t.key.starts_with("node.kubernetes.io/") || STATE_TAINTS.contains(&t.key.as_str()) {
             blocked |= effect != TaintEffect::PreferNoSchedule;
             continue;
@@ -324,7 +337,9 @@ fn bind_pods(nodes: &mut [NodeInfo], pods: Vec<(Pod, String, Site)>) -> Result<V
             continue;
         }
         let Some(spec) = &pod.spec else { continue };
-        let Some(node_name) = spec.node_name.as_deref() else { continue };
+        let Some(node_name) = spec.node_name.as_deref() else {
+            continue;
+        };
         let Ok(node) = nodes.binary_search_by(|n| n.name.as_str().cmp(node_name)) else {
             continue;
         };
@@ -348,10 +363,9 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
     let mut groups: Vec<Vec<NodeGroup>> = Vec::new();
     let mut node_pool = Vec::with_capacity(nodes.len());
     for node in nodes {
-        let index = match pools
-            .iter()
-            .position(|p| p.labels == node.labels && p.taints == node.taints && p.allocatable == node.allocatable)
-        {
+        let index = match pools.iter().position(|p| {
+            p.labels == node.labels && p.taints == node.taints && p.allocatable == node.allocatable
+        }) {
             Some(index) => index,
             None => {
                 pools.push(NodePool {
@@ -367,13 +381,13 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
             }
         };
         node_pool.push(index);
-        if node.usable {
-            if let Some(g) = groups.get_mut(index) {
-                g.push(NodeGroup {
-                    count: 1,
-                    free: free(&node.allocatable, &node.used),
-                });
-            }
+        if node.usable
+            && let Some(g) = groups.get_mut(index)
+        {
+            g.push(NodeGroup {
+                count: 1,
+                free: free(&node.allocatable, &node.used),
+            });
         }
     }
     let names = pool_names(&pools);
@@ -388,7 +402,12 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
 fn free(allocatable: &Resources, used: &Resources) -> Resources {
     allocatable
         .iter()
-        .map(|(name, amount)| (name.as_str(), amount.saturating_sub(used.get(name.as_str())).max(0)))
+        .map(|(name, amount)| {
+            (
+                name.as_str(),
+                amount.saturating_sub(used.get(name.as_str())).max(0),
+            )
+        })
         .collect()
 }
 
@@ -402,8 +421,12 @@ fn pool_names(pools: &[NodePool]) -> Vec<String> {
     let mut names: Vec<Option<String>> = Vec::new();
     for (pool, base) in pools.iter().zip(&bases) {
         names.push(base.map(|base| {
-            let zones_of_base: Vec<&Option<String>> =
-                pools.iter().zip(&bases).filter(|(_, b)| **b == Some(base)).map(|(p, _)| &p.zone).collect();
+            let zones_of_base: Vec<&Option<String>> = pools
+                .iter()
+                .zip(&bases)
+                .filter(|(_, b)| **b == Some(base))
+                .map(|(p, _)| &p.zone)
+                .collect();
             let spans_zones = zones_of_base.iter().any(|z| **z != pool.zone);
             match &pool.zone {
                 Some(zone) if spans_zones => format!("{base}-{zone}"),
@@ -416,12 +439,14 @@ fn pool_names(pools: &[NodePool]) -> Vec<String> {
     let mut result = Vec::new();
     let mut used: Vec<String> = Vec::new();
     for name in names {
-        let name = name.unwrap_or_else(|| loop {
-            counter += 1;
-            let candidate = format!("pool-{counter}");
-            if !taken.contains(&candidate) {
-                taken.push(candidate.clone());
-                break candidate;
+        let name = name.unwrap_or_else(|| {
+            loop {
+                counter += 1;
+                let candidate = format!("pool-{counter}");
+                if !taken.contains(&candidate) {
+                    taken.push(candidate.clone());
+                    break candidate;
+                }
             }
         });
         let mut unique = name.clone();
@@ -437,7 +462,12 @@ fn pool_names(pools: &[NodePool]) -> Vec<String> {
 }
 
 /// The region of a dumped cluster: the metadata's, else the one all nodes agree on.
-fn region(name: &str, file: &Path, nodes: &[NodeInfo], meta: Option<&ClusterMeta>) -> Result<String, LoadError> {
+fn region(
+    name: &str,
+    file: &Path,
+    nodes: &[NodeInfo],
+    meta: Option<&ClusterMeta>,
+) -> Result<String, LoadError> {
     if let Some(region) = meta.and_then(|m| m.region.clone()) {
         return Ok(region);
     }
@@ -451,7 +481,7 @@ fn region(name: &str, file: &Path, nodes: &[NodeInfo], meta: Option<&ClusterMeta
     match (found.next(), found.next()) {
         (Some((region, _)), None) => Ok(region.to_string()),
         (None, _) => Err(LoadError::Invalid {
-            at: Location::file(file),
+            at: Box::new(Location::file(file)),
             message: format!(
                 "no node of cluster `{name}` has the label {REGION_NODE_LABEL}; give the region in {META_FILE}"
             ),
@@ -459,7 +489,7 @@ fn region(name: &str, file: &Path, nodes: &[NodeInfo], meta: Option<&ClusterMeta
         (Some(_), Some(_)) => {
             let list: Vec<String> = regions.iter().map(|(r, n)| format!("{r} (node {n})")).collect();
             Err(LoadError::Invalid {
-                at: Location::file(file),
+                at: Box::new(Location::file(file)),
                 message: format!(
                     "the nodes of cluster `{name}` disagree on {REGION_NODE_LABEL}: {}; give the region in {META_FILE}",
                     list.join(", ")
@@ -486,10 +516,11 @@ fn owning_workload<'a>(pod: &BoundPod, apps: &'a [AppWorkload]) -> Option<&'a Wo
         }
     }
     in_namespace()
-        .find(|a| !a.match_labels.is_empty() && a.match_labels.iter().all(|(k, v)| pod.labels.get(k) == Some(v)))
+        .find(|a| {
+            !a.match_labels.is_empty() && a.match_labels.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
+        })
         .map(|a| &a.workload.id)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -497,7 +528,9 @@ mod tests {
     use fleetplan::{PodTemplate, Workload};
 
     fn node(name: &str, zone: &str, group: Option<&str>, extra: &str) -> String {
-        let group = group.map(|g| format!(", eks.amazonaws.com/nodegroup: {g}")).unwrap_or_default();
+        let group = group
+            .map(|g| format!(", eks.amazonaws.com/nodegroup: {g}"))
+            .unwrap_or_default();
         format!(
             "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: {name}\n    labels: {{kubernetes.io/hostname: {name}, \
              topology.kubernetes.io/region: r1, topology.kubernetes.io/zone: {zone}{group}}}\n  {extra}status:\n    \
@@ -519,7 +552,10 @@ mod tests {
         workload.template = PodTemplate::default();
         AppWorkload {
             workload,
-            match_labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            match_labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             file: "apps/x.yaml".into(),
         }
     }
@@ -542,16 +578,29 @@ mod tests {
             node("n3", "r1a", Some("general"), ""),
             node("n1", "r1a", Some("general"), ""),
             node("n2", "r1b", Some("general"), ""),
-            node("n4", "r1a", Some("gpu"), "spec: {taints: [{key: gpu, value: 'true', effect: NoSchedule}]}\n  "),
+            node(
+                "n4",
+                "r1a",
+                Some("gpu"),
+                "spec: {taints: [{key: gpu, value: 'true', effect: NoSchedule}]}\n  ",
+            ),
             node("n5", "r1a", None, ""),
-            node("n6", "r1a", None, "spec: {taints: [{key: dedicated, effect: NoSchedule}]}\n  "),
+            node(
+                "n6",
+                "r1a",
+                None,
+                "spec: {taints: [{key: dedicated, effect: NoSchedule}]}\n  ",
+            ),
         ]
         .concat();
         let d = dump(&items, None, &[]).unwrap();
         let c = &d.cluster;
         assert_eq!((c.name.as_str(), c.region.as_str()), ("east", "r1"));
-        let pools: Vec<(&str, Option<&str>, u64)> =
-            c.pools.iter().map(|p| (p.name.as_str(), p.zone.as_deref(), p.node_count())).collect();
+        let pools: Vec<(&str, Option<&str>, u64)> = c
+            .pools
+            .iter()
+            .map(|p| (p.name.as_str(), p.zone.as_deref(), p.node_count()))
+            .collect();
         assert_eq!(
             pools,
             [
@@ -610,9 +659,17 @@ mod tests {
         ]
         .concat();
         let d = dump(&items, None, &[]).unwrap();
-        assert_eq!(d.cluster.pools.len(), 1, "state taints and cordons do not split pools");
+        assert_eq!(
+            d.cluster.pools.len(),
+            1,
+            "state taints and cordons do not split pools"
+        );
         assert_eq!(cpu_free(&d.cluster.pools[0]), [(1, 3000), (1, 3500), (1, 4000)]);
-        let memory: Vec<i64> = d.cluster.pools[0].nodes.iter().map(|g| g.free.get("memory")).collect();
+        let memory: Vec<i64> = d.cluster.pools[0]
+            .nodes
+            .iter()
+            .map(|g| g.free.get("memory"))
+            .collect();
         assert_eq!(memory, [6 << 30, 7 << 30, 8 << 30]);
         assert_eq!(d.cluster.pools[0].nodes[0].free.get("pods"), 108);
     }
@@ -648,8 +705,11 @@ mod tests {
             app(WorkloadKind::Deployment, "api", &[("app", "api")]),
         ];
         let d = dump(&items, None, &apps).unwrap();
-        let running: Vec<(String, &str, u32)> =
-            d.running.iter().map(|r| (r.workload.to_string(), r.pool.as_str(), r.replicas)).collect();
+        let running: Vec<(String, &str, u32)> = d
+            .running
+            .iter()
+            .map(|r| (r.workload.to_string(), r.pool.as_str(), r.replicas))
+            .collect();
         assert_eq!(
             running,
             [
@@ -673,8 +733,15 @@ mod tests {
 
     #[test]
     fn regions_must_agree_unless_the_metadata_says() {
-        let items = [node("n1", "r1a", None, ""), node("n2", "r2a", None, "").replace("region: r1", "region: r2")].concat();
-        let e = dump(&items, None, &[]).err().map(|e| e.to_string()).unwrap_or_default();
+        let items = [
+            node("n1", "r1a", None, ""),
+            node("n2", "r2a", None, "").replace("region: r1", "region: r2"),
+        ]
+        .concat();
+        let e = dump(&items, None, &[])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(
             e.ends_with(
                 "east.yaml: the nodes of cluster `east` disagree on topology.kubernetes.io/region: r1 (node n1), \
@@ -686,8 +753,14 @@ mod tests {
         assert_eq!(d.cluster.region, "us");
         assert_eq!(d.cluster.health, Health::Cordoned);
         assert_eq!(d.cluster.labels["tier"], "prod");
-        let e = dump(" []\n", Some(&meta(None)), &[]).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("no node of cluster `east` has the label topology.kubernetes.io/region"), "{e}");
+        let e = dump(" []\n", Some(&meta(None)), &[])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("no node of cluster `east` has the label topology.kubernetes.io/region"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -697,13 +770,18 @@ mod tests {
         let read = |text: &str| {
             std::fs::write(&file, text).unwrap();
             let mut into = BTreeMap::new();
-            read_meta(&file, &mut into).map(|()| into).map_err(|e| e.to_string())
+            read_meta(&file, &mut into)
+                .map(|()| into)
+                .map_err(|e| e.to_string())
         };
         let m = read("clusters:\n  east: {labels: {a: b}, taints: [{key: k, effect: NoSchedule}], health: NotReady, region: r}\n")
             .unwrap();
         assert_eq!(m["east"].health, Health::NotReady);
         assert_eq!(m["east"].taints[0].to_string(), "k:NoSchedule");
         let e = read("clusters:\n  east: {zone: x}\n").unwrap_err();
-        assert!(e.contains("_clusters.yaml: clusters.east.zone: unknown field `zone`"), "{e}");
+        assert!(
+            e.contains("_clusters.yaml: clusters.east.zone: unknown field `zone`"),
+            "{e}"
+        );
     }
 }

@@ -105,7 +105,7 @@ pub enum LoadError {
     #[error("{at}: unknown kind `{kind}` in apiVersion `{api_version}`")]
     UnknownKind {
         /// Where (the field is `kind`).
-        at: Location,
+        at: Box<Location>,
         /// The apiVersion given.
         api_version: String,
         /// The kind given.
@@ -116,7 +116,7 @@ pub enum LoadError {
     #[error("{at}: {message}")]
     Type {
         /// Where.
-        at: Location,
+        at: Box<Location>,
         /// What the deserializer said.
         message: String,
     },
@@ -124,7 +124,7 @@ pub enum LoadError {
     #[error("{at}: {source}")]
     Quantity {
         /// Where.
-        at: Location,
+        at: Box<Location>,
         /// What is wrong with it.
         #[source]
         source: QuantityError,
@@ -133,7 +133,7 @@ pub enum LoadError {
     #[error("{at}: unknown annotation `{key}`; known keys: {}", crate::annotations::KNOWN_KEYS.join(", "))]
     UnknownAnnotation {
         /// Where (the field is the annotation).
-        at: Location,
+        at: Box<Location>,
         /// The key given.
         key: String,
     },
@@ -141,7 +141,7 @@ pub enum LoadError {
     #[error("{at}: duplicate workload {id}, first defined as {first_kind} in {}", first_file.display())]
     DuplicateWorkload {
         /// Where the second one is.
-        at: Location,
+        at: Box<Location>,
         /// `namespace/name`.
         id: String,
         /// The kind of the first one.
@@ -153,7 +153,7 @@ pub enum LoadError {
     #[error("{at}: duplicate cluster `{cluster}`, first defined in {}", first_file.display())]
     DuplicateCluster {
         /// Where the second one is.
-        at: Location,
+        at: Box<Location>,
         /// The repeated name.
         cluster: String,
         /// The file of the first one.
@@ -170,7 +170,7 @@ pub enum LoadError {
     #[error("{at}: {message}")]
     Invalid {
         /// Where.
-        at: Location,
+        at: Box<Location>,
         /// What is wrong.
         message: String,
     },
@@ -207,7 +207,10 @@ mod tests {
             path: "apps/x.yaml".into(),
             source: std::io::Error::from_raw_os_error(2),
         };
-        assert_eq!(e.to_string(), "cannot read apps/x.yaml: No such file or directory");
+        assert_eq!(
+            e.to_string(),
+            "cannot read apps/x.yaml: No such file or directory"
+        );
     }
 
     #[test]
@@ -216,6 +219,9 @@ mod tests {
         assert_eq!(at.to_string(), "apps/web.yaml");
         at.object = Some("Deployment shop/web".into());
         at.field = Some("spec.replicas".into());
-        assert_eq!(at.to_string(), "apps/web.yaml: Deployment shop/web: spec.replicas");
+        assert_eq!(
+            at.to_string(),
+            "apps/web.yaml: Deployment shop/web: spec.replicas"
+        );
     }
 }

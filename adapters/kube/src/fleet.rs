@@ -30,7 +30,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use fleetplan::{Cluster, Health, Labels, NodeGroup, NodePool, PoolName, ResourceName, Resources, Taint, WorkloadId};
+use fleetplan::{
+    Cluster, Health, Labels, NodeGroup, NodePool, PoolName, ResourceName, Resources, Taint, WorkloadId,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
 use serde_json::Value;
@@ -152,11 +154,17 @@ pub(crate) fn read_concise(value: &Value, file: &Path) -> Result<ConciseFleet, L
         object: None,
         field: Some(field),
     };
-    let invalid = |field: String, message: String| LoadError::Invalid { at: at(field), message };
+    let invalid = |field: String, message: String| LoadError::Invalid {
+        at: Box::new(at(field)),
+        message,
+    };
     if spec.api_version != API_VERSION || spec.kind != KIND {
         return Err(invalid(
             "apiVersion".into(),
-            format!("expected `{API_VERSION}` `{KIND}`, found `{}` `{}`", spec.api_version, spec.kind),
+            format!(
+                "expected `{API_VERSION}` `{KIND}`, found `{}` `{}`",
+                spec.api_version, spec.kind
+            ),
         ));
     }
     let mut clusters = Vec::new();
@@ -180,7 +188,11 @@ pub(crate) fn read_concise(value: &Value, file: &Path) -> Result<ConciseFleet, L
         for (j, p) in c.pools.into_iter().enumerate() {
             let field = format!("{field}.pools[{j}]");
             if p.name.is_empty() || !names.insert(p.name.clone()) {
-                let message = if p.name.is_empty() { "must not be empty".into() } else { format!("pool `{}` is defined twice", p.name) };
+                let message = if p.name.is_empty() {
+                    "must not be empty".into()
+                } else {
+                    format!("pool `{}` is defined twice", p.name)
+                };
                 return Err(site.invalid(format!("{field}.name"), message));
             }
             cluster.pools.push(pool(p, &c.region, &site, &field)?);
@@ -240,7 +252,8 @@ pub(crate) fn taints(specs: &[TaintSpec], site: &Site, field: &str) -> Result<Ve
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let effect = taint_effect(&t.effect).map_err(|m| site.invalid(format!("{field}[{i}].effect"), m))?;
+            let effect =
+                taint_effect(&t.effect).map_err(|m| site.invalid(format!("{field}[{i}].effect"), m))?;
             if t.key.is_empty() {
                 return Err(site.invalid(format!("{field}[{i}].key"), "must not be empty"));
             }
@@ -346,22 +359,40 @@ mod tests {
         assert_eq!(
             nodes,
             vec![
-                NodeGroup { count: 2, free: res(100, 107) },
-                NodeGroup { count: 1, free: res(700, 109) },
+                NodeGroup {
+                    count: 2,
+                    free: res(100, 107)
+                },
+                NodeGroup {
+                    count: 1,
+                    free: res(700, 109)
+                },
             ]
         );
         // 2 more: none fit the full nodes; the third takes them.
         assert_eq!(occupy(&mut nodes, &need, 2), 0);
-        assert_eq!(nodes, vec![NodeGroup { count: 3, free: res(100, 107) }]);
+        assert_eq!(
+            nodes,
+            vec![NodeGroup {
+                count: 3,
+                free: res(100, 107)
+            }]
+        );
         // Nothing is left.
         assert_eq!(occupy(&mut nodes, &need, 2), 2);
     }
 
     #[test]
     fn occupy_respects_pod_slots_and_missing_resources() {
-        let mut nodes = vec![NodeGroup { count: 1, free: res(10_000, 2) }];
+        let mut nodes = vec![NodeGroup {
+            count: 1,
+            free: res(10_000, 2),
+        }];
         assert_eq!(occupy(&mut nodes, &res(100, 1), 5), 3);
-        let mut nodes = vec![NodeGroup { count: 1, free: res(10_000, 2) }];
+        let mut nodes = vec![NodeGroup {
+            count: 1,
+            free: res(10_000, 2),
+        }];
         let gpu = Resources::new().with("nvidia.com/gpu", 1).with("pods", 1);
         assert_eq!(occupy(&mut nodes, &gpu, 1), 1);
     }
@@ -369,13 +400,31 @@ mod tests {
     #[test]
     fn merge_keeps_first_appearance_order() {
         let groups = vec![
-            NodeGroup { count: 1, free: res(1, 1) },
-            NodeGroup { count: 2, free: res(2, 1) },
-            NodeGroup { count: 3, free: res(1, 1) },
+            NodeGroup {
+                count: 1,
+                free: res(1, 1),
+            },
+            NodeGroup {
+                count: 2,
+                free: res(2, 1),
+            },
+            NodeGroup {
+                count: 3,
+                free: res(1, 1),
+            },
         ];
         assert_eq!(
             merge_groups(groups),
-            vec![NodeGroup { count: 4, free: res(1, 1) }, NodeGroup { count: 2, free: res(2, 1) }]
+            vec![
+                NodeGroup {
+                    count: 4,
+                    free: res(1, 1)
+                },
+                NodeGroup {
+                    count: 2,
+                    free: res(2, 1)
+                }
+            ]
         );
     }
 
@@ -397,7 +446,13 @@ mod tests {
         let p = &c.pools[0];
         assert_eq!(p.labels[ZONE_NODE_LABEL], "r1a");
         assert_eq!(p.labels[REGION_NODE_LABEL], "r1");
-        assert_eq!(p.allocatable, Resources::new().with("cpu", 4000).with("memory", 1 << 30).with("pods", 110));
+        assert_eq!(
+            p.allocatable,
+            Resources::new()
+                .with("cpu", 4000)
+                .with("memory", 1 << 30)
+                .with("pods", 110)
+        );
         assert_eq!(p.node_count(), 2);
     }
 
@@ -410,20 +465,33 @@ mod tests {
                 .starts_with("fleet/f.yaml: clusters[0].pool: unknown field `pool`, expected one of `name`"),
         );
         assert_eq!(
-            err(&format!("{head}clusters:\n- name: a\n  region: r\n  pools: [{{name: p, count: 1, allocatable: {{cpu: -1}}}}]\n")),
+            err(&format!(
+                "{head}clusters:\n- name: a\n  region: r\n  pools: [{{name: p, count: 1, allocatable: {{cpu: -1}}}}]\n"
+            )),
             "fleet/f.yaml: cluster a: clusters[0].pools[0].allocatable.cpu: quantity \"-1\" for cpu must not be negative"
         );
         assert_eq!(
-            err(&format!("{head}clusters:\n- name: a\n  region: r\n  taints: [{{key: k, effect: Never}}]\n")),
+            err(&format!(
+                "{head}clusters:\n- name: a\n  region: r\n  taints: [{{key: k, effect: Never}}]\n"
+            )),
             "fleet/f.yaml: cluster a: clusters[0].taints[0].effect: unknown effect `Never`; expected NoSchedule, PreferNoSchedule or NoExecute"
         );
         assert_eq!(
-            err(&format!("{head}clusters:\n- name: a\n  region: r\n  pools: [{{name: p, count: 1}}, {{name: p, count: 1}}]\n")),
+            err(&format!(
+                "{head}clusters:\n- name: a\n  region: r\n  pools: [{{name: p, count: 1}}, {{name: p, count: 1}}]\n"
+            )),
             "fleet/f.yaml: cluster a: clusters[0].pools[1].name: pool `p` is defined twice"
         );
-        assert!(err(&format!("{head}clusters:\n- {{name: a, region: r, health: Sick}}\n")).contains("clusters[0].health: unknown variant `Sick`"));
+        assert!(
+            err(&format!(
+                "{head}clusters:\n- {{name: a, region: r, health: Sick}}\n"
+            ))
+            .contains("clusters[0].health: unknown variant `Sick`")
+        );
         assert_eq!(
-            err(&format!("{head}current: [{{workload: a/b/c, cluster: x, pool: p, replicas: 1}}]\n")),
+            err(&format!(
+                "{head}current: [{{workload: a/b/c, cluster: x, pool: p, replicas: 1}}]\n"
+            )),
             "fleet/f.yaml: current[0].workload: expected `namespace/name`, found `a/b/c`"
         );
         assert_eq!(

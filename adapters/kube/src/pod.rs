@@ -91,7 +91,12 @@ fn containers(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Contain
     let mut init = Vec::new();
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         let sidecar = c.restart_policy.as_deref() == Some("Always");
-        init.push(container(c, sidecar, site, &format!("{prefix}.initContainers[{i}]"))?);
+        init.push(container(
+            c,
+            sidecar,
+            site,
+            &format!("{prefix}.initContainers[{i}]"),
+        )?);
     }
     Ok((app, init))
 }
@@ -109,7 +114,11 @@ fn container(c: &core::Container, sidecar: bool, site: &Site, field: &str) -> Re
 }
 
 /// Requests, with each resource that has a limit but no request requesting its limit.
-fn requests_of(resources: &core::ResourceRequirements, site: &Site, field: &str) -> Result<Resources, LoadError> {
+fn requests_of(
+    resources: &core::ResourceRequirements,
+    site: &Site,
+    field: &str,
+) -> Result<Resources, LoadError> {
     let empty = BTreeMap::new();
     let requests = resources.requests.as_ref().unwrap_or(&empty);
     let mut result = amounts(requests, site, &format!("{field}.requests"))?;
@@ -149,7 +158,8 @@ fn node_affinity(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Node
     let field = format!("{prefix}.affinity.nodeAffinity");
     if let Some(required) = &affinity.required_during_scheduling_ignored_during_execution {
         for (i, term) in required.node_selector_terms.iter().enumerate() {
-            let field = format!("{field}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]");
+            let field =
+                format!("{field}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]");
             result.required.push(selector_term(term, site, &field)?);
         }
     }
@@ -174,7 +184,11 @@ fn node_affinity(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Node
     Ok(result)
 }
 
-fn selector_term(term: &core::NodeSelectorTerm, site: &Site, field: &str) -> Result<LabelSelector, LoadError> {
+fn selector_term(
+    term: &core::NodeSelectorTerm,
+    site: &Site,
+    field: &str,
+) -> Result<LabelSelector, LoadError> {
     if term.match_fields.as_ref().is_some_and(|f| !f.is_empty()) {
         return Err(site.invalid(
             format!("{field}.matchFields"),
@@ -220,13 +234,18 @@ fn requirement(
     let problem = match operator {
         Operator::In | Operator::NotIn if values.is_empty() => Some("needs at least one value"),
         Operator::Exists | Operator::DoesNotExist if !values.is_empty() => Some("takes no values"),
-        Operator::Gt | Operator::Lt if values.len() != 1 || values.iter().any(|v| v.parse::<i64>().is_err()) => {
+        Operator::Gt | Operator::Lt
+            if values.len() != 1 || values.iter().any(|v| v.parse::<i64>().is_err()) =>
+        {
             Some("takes exactly one integer value")
         }
         _ => None,
     };
     if let Some(problem) = problem {
-        return Err(site.invalid(format!("{field}.values"), format!("operator {operator:?} {problem}")));
+        return Err(site.invalid(
+            format!("{field}.values"),
+            format!("operator {operator:?} {problem}"),
+        ));
     }
     Ok(LabelRequirement {
         key: key.to_string(),
@@ -251,7 +270,9 @@ fn tolerations(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Vec<To
         };
         let effect = match t.effect.as_deref() {
             None | Some("") => None,
-            Some(effect) => Some(taint_effect(effect).map_err(|m| site.invalid(format!("{field}.effect"), m))?),
+            Some(effect) => {
+                Some(taint_effect(effect).map_err(|m| site.invalid(format!("{field}.effect"), m))?)
+            }
         };
         result.push(Toleration {
             key: t.key.clone().unwrap_or_default(),
@@ -275,7 +296,11 @@ pub(crate) fn taint_effect(effect: &str) -> Result<TaintEffect, String> {
     }
 }
 
-fn topology_spread(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Vec<TopologySpread>, LoadError> {
+fn topology_spread(
+    spec: &core::PodSpec,
+    site: &Site,
+    prefix: &str,
+) -> Result<Vec<TopologySpread>, LoadError> {
     let mut result = Vec::new();
     for (i, c) in spec.topology_spread_constraints.iter().flatten().enumerate() {
         let field = format!("{prefix}.topologySpreadConstraints[{i}]");
@@ -289,7 +314,12 @@ fn topology_spread(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Ve
         let max_skew = u32::try_from(c.max_skew)
             .ok()
             .filter(|s| *s >= 1)
-            .ok_or_else(|| site.invalid(format!("{field}.maxSkew"), format!("must be at least 1 (got {})", c.max_skew)))?;
+            .ok_or_else(|| {
+                site.invalid(
+                    format!("{field}.maxSkew"),
+                    format!("must be at least 1 (got {})", c.max_skew),
+                )
+            })?;
         let when_unsatisfiable = match c.when_unsatisfiable.as_str() {
             "" | "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
             "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
@@ -340,7 +370,10 @@ mod tests {
         )
         .unwrap();
         let a = &t.containers[0].requests;
-        assert_eq!((a.get("cpu"), a.get("memory"), a.get("nvidia.com/gpu")), (250, 1 << 30, 1));
+        assert_eq!(
+            (a.get("cpu"), a.get("memory"), a.get("nvidia.com/gpu")),
+            (250, 1 << 30, 1)
+        );
         assert_eq!(t.containers[1].requests, Resources::new().with("cpu", 500));
         assert!(t.containers[2].requests.is_empty());
         assert_eq!(t.priority, 7);
@@ -354,7 +387,11 @@ mod tests {
              - {name: migrate, resources: {requests: {cpu: '2'}}}\n",
         )
         .unwrap();
-        let init: Vec<(&str, bool)> = t.init_containers.iter().map(|c| (c.name.as_str(), c.sidecar)).collect();
+        let init: Vec<(&str, bool)> = t
+            .init_containers
+            .iter()
+            .map(|c| (c.name.as_str(), c.sidecar))
+            .collect();
         assert_eq!(init, [("proxy", true), ("migrate", false)]);
         // The migration runs beside the sidecar: 2000 + 50 > 100 + 50.
         assert_eq!(t.effective_requests().get("cpu"), 2050);
@@ -369,7 +406,9 @@ mod tests {
         let r = pod_requests(&s, &site(), "spec").unwrap();
         assert_eq!((r.get("cpu"), r.get("memory"), r.get("pods")), (110, 2 << 20, 1));
         assert_eq!(
-            pod_template(&s, Labels::new(), 0, &site(), "spec.template.spec").unwrap_err().to_string(),
+            pod_template(&s, Labels::new(), 0, &site(), "spec.template.spec")
+                .unwrap_err()
+                .to_string(),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.resources: pod-level resources are not \
              supported; give the requests per container"
         );
@@ -468,7 +507,11 @@ mod tests {
              - {key: d, operator: Equal, value: e, effect: NoExecute, tolerationSeconds: 30}\n- {key: f, effect: ''}\n",
         )
         .unwrap();
-        let got: Vec<_> = t.tolerations.iter().map(|t| (t.key.as_str(), t.operator, t.value.as_str(), t.effect)).collect();
+        let got: Vec<_> = t
+            .tolerations
+            .iter()
+            .map(|t| (t.key.as_str(), t.operator, t.value.as_str(), t.effect))
+            .collect();
         use TolerationOperator::*;
         assert_eq!(
             got,
@@ -502,7 +545,11 @@ mod tests {
              - {maxSkew: 3, topologyKey: fleetplan.io/cluster, whenUnsatisfiable: ''}\n",
         )
         .unwrap();
-        let got: Vec<_> = t.topology_spread.iter().map(|s| (s.max_skew, s.topology_key, s.when_unsatisfiable)).collect();
+        let got: Vec<_> = t
+            .topology_spread
+            .iter()
+            .map(|s| (s.max_skew, s.topology_key, s.when_unsatisfiable))
+            .collect();
         assert_eq!(
             got,
             [

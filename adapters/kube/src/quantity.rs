@@ -39,7 +39,10 @@ pub fn parse_quantity(s: &str, resource: &str) -> Result<i64, QuantityError> {
     let parsed = Parsed::read(s).ok_or_else(syntax)?;
     let cpu = resource == ResourceName::CPU;
     let pow10 = parsed.pow10 + if cpu { 3 } else { 0 } - parsed.fraction_digits;
-    let mut numerator = parsed.digits.checked_mul(1i128 << parsed.pow2).ok_or_else(range)?;
+    let mut numerator = parsed
+        .digits
+        .checked_mul(1i128 << parsed.pow2)
+        .ok_or_else(range)?;
     if parsed.negative {
         numerator = -numerator;
     }
@@ -74,7 +77,11 @@ pub(crate) fn parse_non_negative(s: &str, resource: &str) -> Result<i64, Quantit
 
 fn ceil_div(numerator: i128, divisor: i128) -> i128 {
     let quotient = numerator / divisor;
-    if numerator % divisor > 0 { quotient + 1 } else { quotient }
+    if numerator % divisor > 0 {
+        quotient + 1
+    } else {
+        quotient
+    }
 }
 
 /// A quantity split into its exact parts: `±digits × 10^(pow10 − fraction_digits) × 2^pow2`.
@@ -114,7 +121,11 @@ impl Parsed {
         if significant.len() > 36 {
             return None;
         }
-        let digits = if significant.is_empty() { 0 } else { significant.parse().ok()? };
+        let digits = if significant.is_empty() {
+            0
+        } else {
+            significant.parse().ok()?
+        };
         let (pow10, pow2) = suffix_scale(suffix)?;
         Some(Parsed {
             negative,
@@ -233,10 +244,22 @@ mod tests {
     #[test]
     fn limits_of_range() {
         assert_eq!(q("7Ei", "pods"), 7 << 60);
-        assert!(matches!(parse_quantity("8Ei", "pods"), Err(QuantityError::OutOfRange { .. })));
-        assert!(matches!(parse_quantity("8Ei", "cpu"), Err(QuantityError::OutOfRange { .. })));
-        assert!(matches!(parse_quantity("1e19", "memory"), Err(QuantityError::OutOfRange { .. })));
-        assert!(matches!(parse_quantity("1e1000", "memory"), Err(QuantityError::OutOfRange { .. })));
+        assert!(matches!(
+            parse_quantity("8Ei", "pods"),
+            Err(QuantityError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse_quantity("8Ei", "cpu"),
+            Err(QuantityError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse_quantity("1e19", "memory"),
+            Err(QuantityError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse_quantity("1e1000", "memory"),
+            Err(QuantityError::OutOfRange { .. })
+        ));
         assert_eq!(q("0e1000", "memory"), 0);
         assert_eq!(q("9223372036854775807", "memory"), i64::MAX);
         assert!(parse_quantity("9223372036854775808", "memory").is_err());

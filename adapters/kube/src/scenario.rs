@@ -83,7 +83,7 @@ impl Clusters {
         let name = cluster.name.to_string();
         if let Some(first_file) = self.origins.get(&name) {
             return Err(LoadError::DuplicateCluster {
-                at,
+                at: Box::new(at),
                 cluster: name,
                 first_file: first_file.clone(),
             });
@@ -118,11 +118,11 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
         }
         if let Some(other) = documents.iter().find(|d| !is_concise(&d.value)) {
             return Err(LoadError::Invalid {
-                at: Location {
+                at: Box::new(Location {
                     file: file.clone(),
                     object: Some(other.label()),
                     field: None,
-                },
+                }),
                 message: "a concise fleet file holds only `kind: Fleet` documents".into(),
             });
         }
@@ -137,7 +137,7 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
     for (name, m) in &meta {
         if !clusters.origins.contains_key(name) {
             return Err(LoadError::Invalid {
-                at: m.at.clone(),
+                at: Box::new(m.at.clone()),
                 message: format!("no dump for cluster `{name}`"),
             });
         }
@@ -155,9 +155,13 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
 }
 
 /// Takes a `current` entry's replicas from its pool and returns them as running.
-fn apply_current(entry: &CurrentEntry, clusters: &mut [Cluster], apps: &[AppWorkload]) -> Result<Running, LoadError> {
+fn apply_current(
+    entry: &CurrentEntry,
+    clusters: &mut [Cluster],
+    apps: &[AppWorkload],
+) -> Result<Running, LoadError> {
     let invalid = |message: String| LoadError::Invalid {
-        at: entry.at.clone(),
+        at: Box::new(entry.at.clone()),
         message,
     };
     let workload = apps
@@ -173,12 +177,21 @@ fn apply_current(entry: &CurrentEntry, clusters: &mut [Cluster], apps: &[AppWork
         .pools
         .iter_mut()
         .find(|p| p.name.as_str() == entry.pool)
-        .ok_or_else(|| invalid(format!("cluster `{}` has no pool `{}`", entry.cluster, entry.pool)))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "cluster `{}` has no pool `{}`",
+                entry.cluster, entry.pool
+            ))
+        })?;
     let need = workload.workload.template.effective_requests();
     let left = occupy(&mut pool.nodes, &need, entry.replicas);
     if left > 0 {
         let fitted = entry.replicas - left;
-        let room: u64 = pool.nodes.iter().map(|g| fits(&g.free, &need).saturating_mul(u64::from(g.count))).sum();
+        let room: u64 = pool
+            .nodes
+            .iter()
+            .map(|g| fits(&g.free, &need).saturating_mul(u64::from(g.count)))
+            .sum();
         return Err(invalid(format!(
             "{} replicas of `{}` do not fit in pool `{}` of cluster `{}`: only {fitted} fit (room left: {room})",
             entry.replicas, entry.workload, entry.pool, entry.cluster

@@ -157,11 +157,17 @@ impl Parser {
                 (Operator::NotIn, vec![self.value()])
             }
             Some(Token::Gt | Token::Lt) => {
-                let operator = if self.peek() == Some(&Token::Gt) { Operator::Gt } else { Operator::Lt };
+                let operator = if self.peek() == Some(&Token::Gt) {
+                    Operator::Gt
+                } else {
+                    Operator::Lt
+                };
                 self.next += 1;
                 let value = self.word("an integer")?;
                 if value.parse::<i64>().is_err() {
-                    return Err(format!("`{key}` is compared with `{value}`, which is not an integer"));
+                    return Err(format!(
+                        "`{key}` is compared with `{value}`, which is not an integer"
+                    ));
                 }
                 (operator, vec![value])
             }
@@ -187,7 +193,9 @@ impl Parser {
             match self.take() {
                 Some((Token::Comma, _)) => {}
                 Some((Token::Close, _)) => return Ok(values),
-                Some((token, at)) => return Err(format!("expected `,` or `)` at character {at}, found {token}")),
+                Some((token, at)) => {
+                    return Err(format!("expected `,` or `)` at character {at}, found {token}"));
+                }
                 None => return Err("expected `)`, found the end".to_string()),
             }
         }
@@ -195,7 +203,11 @@ impl Parser {
 }
 
 fn requirement(key: String, operator: Operator, values: Vec<String>) -> LabelRequirement {
-    LabelRequirement { key, operator, values }
+    LabelRequirement {
+        key,
+        operator,
+        values,
+    }
 }
 
 #[cfg(test)]
@@ -249,17 +261,26 @@ mod tests {
     #[test]
     fn bad_syntax_is_explained() {
         let err = |s: &str| parse_selector(s).unwrap_err();
-        assert_eq!(err("a b"), "expected an operator (=, ==, !=, in, notin, >, <) or `,` at character 3, found `b`");
+        assert_eq!(
+            err("a b"),
+            "expected an operator (=, ==, !=, in, notin, >, <) or `,` at character 3, found `b`"
+        );
         assert_eq!(err("env in a"), "expected `(` at character 8, found `a`");
         assert_eq!(err("env in ()"), "expected a value at character 9, found `)`");
         assert_eq!(err("env in (a"), "expected `)`, found the end");
-        assert_eq!(err("env in (a b)"), "expected `,` or `)` at character 11, found `b`");
+        assert_eq!(
+            err("env in (a b)"),
+            "expected `,` or `)` at character 11, found `b`"
+        );
         assert_eq!(err("a=1,"), "expected a label key, found the end");
         assert_eq!(err(",a"), "expected a label key at character 1, found `,`");
         assert_eq!(err("!"), "expected a label key after `!`, found the end");
         assert_eq!(err("a>b"), "`a` is compared with `b`, which is not an integer");
         assert_eq!(err("a$b"), "unexpected character `$` at character 2");
-        assert_eq!(err("a ("), "expected an operator (=, ==, !=, in, notin, >, <) or `,` at character 3, found `(`");
+        assert_eq!(
+            err("a ("),
+            "expected an operator (=, ==, !=, in, notin, >, <) or `,` at character 3, found `(`"
+        );
         assert_eq!(err("a=b=c"), "expected `,` at character 4, found `=`");
     }
 }

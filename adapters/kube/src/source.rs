@@ -93,11 +93,11 @@ pub(crate) fn read_documents(file: &Path) -> Result<Vec<Document>, LoadError> {
                     Some(Value::Array(items)) => items.clone(),
                     Some(_) => {
                         return Err(LoadError::Type {
-                            at: Location {
+                            at: Box::new(Location {
                                 file: file.to_path_buf(),
                                 object: Some(format!("document {number} (List)")),
                                 field: Some("items".into()),
-                            },
+                            }),
                             message: "expected a sequence".into(),
                         });
                     }
@@ -143,7 +143,9 @@ impl Header {
 
     /// The API version without the group: `v1` for `apps/v1`.
     pub fn version(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or(&self.api_version, |(_, v)| v)
+        self.api_version
+            .rsplit_once('/')
+            .map_or(&self.api_version, |(_, v)| v)
     }
 }
 
@@ -167,11 +169,11 @@ impl Document {
         };
         let Value::Object(map) = &self.value else {
             return Err(LoadError::Type {
-                at: Location {
+                at: Box::new(Location {
                     file: self.file.clone(),
                     object: Some(self.label()),
                     field: None,
-                },
+                }),
                 message: "expected a mapping (a Kubernetes object)".into(),
             });
         };
@@ -180,7 +182,7 @@ impl Document {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(_) => Err(LoadError::Type {
-                    at: at(field),
+                    at: Box::new(at(field)),
                     message: "expected a string".into(),
                 }),
             }
@@ -189,7 +191,7 @@ impl Document {
             match string(value, field)? {
                 Some(s) if !s.is_empty() => Ok(s),
                 _ => Err(LoadError::Invalid {
-                    at: at(field),
+                    at: Box::new(at(field)),
                     message: "missing".into(),
                 }),
             }
@@ -201,7 +203,7 @@ impl Document {
             Some(Value::Object(m)) => Some(m),
             Some(_) => {
                 return Err(LoadError::Type {
-                    at: at("metadata"),
+                    at: Box::new(at("metadata")),
                     message: "expected a mapping".into(),
                 });
             }
@@ -240,12 +242,12 @@ impl Site {
     }
 
     /// The location of `field` in the object.
-    pub fn at(&self, field: impl Into<String>) -> Location {
-        Location {
+    pub fn at(&self, field: impl Into<String>) -> Box<Location> {
+        Box::new(Location {
             file: self.file.clone(),
             object: Some(self.object.clone()),
             field: Some(field.into()),
-        }
+        })
     }
 
     /// An [`LoadError::Invalid`] at `field`.
@@ -266,11 +268,11 @@ pub(crate) fn deserialize<T: DeserializeOwned>(
     serde_path_to_error::deserialize(value.clone()).map_err(|e| {
         let path = e.path().to_string();
         LoadError::Type {
-            at: Location {
+            at: Box::new(Location {
                 file: file.to_path_buf(),
                 object: object.map(str::to_string),
                 field: (path != ".").then_some(path),
-            },
+            }),
             message: e.into_inner().to_string(),
         }
     })
@@ -294,13 +296,18 @@ mod tests {
         )
         .unwrap();
         let labels: Vec<String> = docs.iter().map(Document::label).collect();
-        assert_eq!(labels, ["document 2, items[0]", "document 2, items[1]", "document 4"]);
+        assert_eq!(
+            labels,
+            ["document 2, items[0]", "document 2, items[1]", "document 4"]
+        );
     }
 
     #[test]
     fn malformed_yaml_reports_line_and_column() {
         let e = documents("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
-        let LoadError::Yaml { line, .. } = &e else { panic!("{e}") };
+        let LoadError::Yaml { line, .. } = &e else {
+            panic!("{e}")
+        };
         assert!(line.is_some(), "{e}");
         assert!(e.to_string().contains("x.yaml: malformed YAML at line "), "{e}");
     }
@@ -308,12 +315,36 @@ mod tests {
     #[test]
     fn headers_require_kind_and_name() {
         let docs = documents("apiVersion: v1\nmetadata: {name: a}\n").unwrap();
-        assert!(docs[0].header().unwrap_err().to_string().ends_with("x.yaml: document 1: kind: missing"));
+        assert!(
+            docs[0]
+                .header()
+                .unwrap_err()
+                .to_string()
+                .ends_with("x.yaml: document 1: kind: missing")
+        );
         let docs = documents("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: ns}\n").unwrap();
-        assert!(docs[0].header().unwrap_err().to_string().ends_with("document 1: metadata.name: missing"));
+        assert!(
+            docs[0]
+                .header()
+                .unwrap_err()
+                .to_string()
+                .ends_with("document 1: metadata.name: missing")
+        );
         let docs = documents("kind: ConfigMap\n").unwrap();
-        assert!(docs[0].header().unwrap_err().to_string().ends_with("document 1: apiVersion: missing"));
+        assert!(
+            docs[0]
+                .header()
+                .unwrap_err()
+                .to_string()
+                .ends_with("document 1: apiVersion: missing")
+        );
         let docs = documents("- 1\n").unwrap();
-        assert!(docs[0].header().unwrap_err().to_string().ends_with("document 1: expected a mapping (a Kubernetes object)"));
+        assert!(
+            docs[0]
+                .header()
+                .unwrap_err()
+                .to_string()
+                .ends_with("document 1: expected a mapping (a Kubernetes object)")
+        );
     }
 }

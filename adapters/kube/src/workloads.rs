@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use crate::annotations::{AnnotationError, placement_policy};
 use crate::error::{LoadError, Location};
-use crate::kinds::{Class, classify};
+use crate::kinds::{Role, classify};
 use crate::pod::pod_template;
 use crate::scenario::CarriedObject;
 use crate::source::{Document, Header, Site, deserialize, read_documents, yaml_files};
@@ -29,8 +29,10 @@ use crate::source::{Document, Header, Site, deserialize, read_documents, yaml_fi
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 /// The priority classes every cluster has.
-const SYSTEM_PRIORITY_CLASSES: [(&str, i32); 2] =
-    [("system-cluster-critical", 2_000_000_000), ("system-node-critical", 2_000_001_000)];
+const SYSTEM_PRIORITY_CLASSES: [(&str, i32); 2] = [
+    ("system-cluster-critical", 2_000_000_000),
+    ("system-node-critical", 2_000_001_000),
+];
 
 /// A planned workload with what the fleet side needs to recognise its pods.
 #[derive(Clone, Debug)]
@@ -55,7 +57,7 @@ pub(crate) struct Apps {
 struct Object {
     document: Document,
     header: Header,
-    class: Class,
+    role: Role,
 }
 
 /// Reads every YAML file under `path` (a file or a directory).
@@ -64,30 +66,34 @@ pub(crate) fn load_apps(path: &Path) -> Result<Apps, LoadError> {
     for file in yaml_files(path)? {
         for document in read_documents(&file)? {
             let header = document.header()?;
-            let class = classify(header.group(), header.version(), &header.kind);
+            let role = classify(header.group(), header.version(), &header.kind);
             let at = Location {
                 file: file.clone(),
                 object: Some(Site::of(&file, &header).object),
                 field: Some("kind".into()),
             };
-            match class {
-                Class::Unknown => {
+            match role {
+                Role::Unknown => {
                     return Err(LoadError::UnknownKind {
-                        at,
+                        at: Box::new(at),
                         api_version: header.api_version,
                         kind: header.kind,
                     });
                 }
-                Class::UnsupportedVersion => {
+                Role::UnsupportedVersion => {
                     return Err(LoadError::Invalid {
-                        at: Location {
+                        at: Box::new(Location {
                             field: Some("apiVersion".into()),
                             ..at
-                        },
+                        }),
                         message: format!("`{}` is not supported for {}", header.api_version, header.kind),
                     });
                 }
-                _ => objects.push(Object { document, header, class }),
+                _ => objects.push(Object {
+                    document,
+                    header,
+                    role,
+                }),
             }
         }
     }
@@ -95,9 +101,9 @@ pub(crate) fn load_apps(path: &Path) -> Result<Apps, LoadError> {
     let mut apps = Apps::default();
     let mut seen: BTreeMap<WorkloadId, (String, PathBuf)> = BTreeMap::new();
     for object in &objects {
-        let loaded = match object.class {
-            Class::Deployment => Some(deployment(object, &priorities)?),
-            Class::Job => Some(job(object, &priorities)?),
+        let loaded = match object.role {
+            Role::Deployment => Some(deployment(object, &priorities)?),
+            Role::Job => Some(job(object, &priorities)?),
             _ => None,
         };
         let Some(loaded) = loaded else {
@@ -113,11 +119,11 @@ pub(crate) fn load_apps(path: &Path) -> Result<Apps, LoadError> {
         let id = loaded.workload.id.clone();
         if let Some((first_kind, first_file)) = seen.get(&id) {
             return Err(LoadError::DuplicateWorkload {
-                at: Location {
+                at: Box::new(Location {
                     file: loaded.file.clone(),
                     object: Some(workload_site(object).object),
                     field: None,
-                },
+                }),
                 id: id.to_string(),
                 first_kind: first_kind.clone(),
                 first_file: first_file.clone(),
@@ -132,7 +138,13 @@ pub(crate) fn load_apps(path: &Path) -> Result<Apps, LoadError> {
 /// The site of a workload: its namespace defaulted.
 fn workload_site(object: &Object) -> Site {
     let header = Header {
-        namespace: Some(object.header.namespace.clone().unwrap_or_else(|| DEFAULT_NAMESPACE.into())),
+        namespace: Some(
+            object
+                .header
+                .namespace
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+        ),
         ..object.header.clone()
     };
     Site::of(&object.document.file, &header)
@@ -183,7 +195,12 @@ struct Parts<'a> {
     selector: Option<&'a LabelSelector>,
 }
 
-fn workload(parts: Parts<'_>, object: &Object, site: &Site, priorities: &Priorities) -> Result<AppWorkload, LoadError> {
+fn workload(
+    parts: Parts<'_>,
+    object: &Object,
+    site: &Site,
+    priorities: &Priorities,
+) -> Result<AppWorkload, LoadError> {
     const PREFIX: &str = "spec.template.spec";
     let spec = parts
         .template
@@ -204,7 +221,9 @@ fn workload(parts: Parts<'_>, object: &Object, site: &Site, priorities: &Priorit
             at: site.at(format!("metadata.annotations[{key}]")),
             key,
         },
-        AnnotationError::Invalid { key, message } => site.invalid(format!("metadata.annotations[{key}]"), message),
+        AnnotationError::Invalid { key, message } => {
+            site.invalid(format!("metadata.annotations[{key}]"), message)
+        }
     })?;
     let namespace = object.header.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
     Ok(AppWorkload {
@@ -215,7 +234,10 @@ fn workload(parts: Parts<'_>, object: &Object, site: &Site, priorities: &Priorit
             template,
             policy,
         },
-        match_labels: parts.selector.and_then(|s| s.match_labels.clone()).unwrap_or_default(),
+        match_labels: parts
+            .selector
+            .and_then(|s| s.match_labels.clone())
+            .unwrap_or_default(),
         file: object.document.file.clone(),
     })
 }
@@ -228,10 +250,12 @@ struct Priorities {
 
 impl Priorities {
     fn read(objects: &[Object]) -> Result<Priorities, LoadError> {
-        let mut values: BTreeMap<String, i32> =
-            SYSTEM_PRIORITY_CLASSES.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        let mut values: BTreeMap<String, i32> = SYSTEM_PRIORITY_CLASSES
+            .iter()
+            .map(|(n, v)| (n.to_string(), *v))
+            .collect();
         let mut global_default: Option<(String, i32)> = None;
-        for object in objects.iter().filter(|o| o.class == Class::PriorityClass) {
+        for object in objects.iter().filter(|o| o.role == Role::PriorityClass) {
             let site = Site::of(&object.document.file, &object.header);
             let class: PriorityClass = deserialize(&object.document.value, &site.file, Some(&site.object))?;
             let name = object.header.name.clone();
@@ -246,7 +270,10 @@ impl Priorities {
                 global_default = Some((name.clone(), value));
             }
             if values.insert(name.clone(), value).is_some() {
-                return Err(site.invalid("metadata.name", format!("PriorityClass `{name}` is defined twice")));
+                return Err(site.invalid(
+                    "metadata.name",
+                    format!("PriorityClass `{name}` is defined twice"),
+                ));
             }
         }
         Ok(Priorities {
@@ -283,7 +310,7 @@ mod tests {
             // Make messages independent of the temporary directory.
             let text = e.to_string().replace(&dir.path().display().to_string(), "apps");
             LoadError::Invalid {
-                at: Location::file(""),
+                at: Box::new(Location::file("")),
                 message: text,
             }
         })
@@ -296,7 +323,8 @@ mod tests {
         }
     }
 
-    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n";
+    const DEPLOYMENT: &str =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n";
     const TEMPLATE: &str = "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    \
                             spec:\n      containers: [{name: app, resources: {requests: {cpu: 100m}}}]\n";
 
@@ -310,13 +338,27 @@ mod tests {
              apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {{name: tls}}\n---\n"
         ))
         .unwrap();
-        let w: Vec<_> = a.workloads.iter().map(|a| (a.workload.id.to_string(), a.workload.kind, a.workload.replicas)).collect();
-        assert_eq!(w, [("shop/web".into(), WorkloadKind::Deployment, 4), ("default/train".into(), WorkloadKind::Job, 3)]);
+        let w: Vec<_> = a
+            .workloads
+            .iter()
+            .map(|a| (a.workload.id.to_string(), a.workload.kind, a.workload.replicas))
+            .collect();
+        assert_eq!(
+            w,
+            [
+                ("shop/web".into(), WorkloadKind::Deployment, 4),
+                ("default/train".into(), WorkloadKind::Job, 3)
+            ]
+        );
         let web = &a.workloads[0];
         assert_eq!(web.workload.policy.strategy, fleetplan::Strategy::Pack);
         assert_eq!(web.workload.template.labels["app"], "web");
         assert_eq!(web.match_labels["app"], "web");
-        let carried: Vec<_> = a.carried.iter().map(|c| (c.kind.as_str(), c.namespace.as_deref())).collect();
+        let carried: Vec<_> = a
+            .carried
+            .iter()
+            .map(|c| (c.kind.as_str(), c.namespace.as_deref()))
+            .collect();
         assert_eq!(carried, [("Service", Some("shop")), ("Certificate", None)]);
     }
 
@@ -329,7 +371,9 @@ mod tests {
             "apps/web.yaml: Deployment shop/web: spec.replicas: must not be negative (got -1)"
         );
         assert_eq!(
-            error("apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: -2\n  template: {spec: {containers: []}}\n"),
+            error(
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: -2\n  template: {spec: {containers: []}}\n"
+            ),
             "apps/web.yaml: Job default/j: spec.parallelism: must not be negative (got -2)"
         );
     }
@@ -367,7 +411,9 @@ mod tests {
     #[test]
     fn annotation_errors_name_file_object_and_annotation() {
         assert_eq!(
-            error(&format!("{DEPLOYMENT}  annotations: {{fleetplan.io/stratgy: pack}}\nspec:\n{TEMPLATE}")),
+            error(&format!(
+                "{DEPLOYMENT}  annotations: {{fleetplan.io/stratgy: pack}}\nspec:\n{TEMPLATE}"
+            )),
             format!(
                 "apps/web.yaml: Deployment shop/web: metadata.annotations[fleetplan.io/stratgy]: unknown annotation \
                  `fleetplan.io/stratgy`; known keys: {}",
@@ -375,7 +421,9 @@ mod tests {
             )
         );
         assert_eq!(
-            error(&format!("{DEPLOYMENT}  annotations: {{fleetplan.io/cluster-max: 'east=-1'}}\nspec:\n{TEMPLATE}")),
+            error(&format!(
+                "{DEPLOYMENT}  annotations: {{fleetplan.io/cluster-max: 'east=-1'}}\nspec:\n{TEMPLATE}"
+            )),
             "apps/web.yaml: Deployment shop/web: metadata.annotations[fleetplan.io/cluster-max]: invalid value \
              \"east=-1\": `east` must be a non-negative integer, found `-1`"
         );
@@ -395,7 +443,10 @@ mod tests {
             error("apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: web}\n"),
             "apps/web.yaml: Deployment web: apiVersion: `apps/v1beta2` is not supported for Deployment"
         );
-        assert_eq!(error("kind: Service\nmetadata: {name: x}\n"), "apps/web.yaml: document 1: apiVersion: missing");
+        assert_eq!(
+            error("kind: Service\nmetadata: {name: x}\n"),
+            "apps/web.yaml: document 1: apiVersion: missing"
+        );
         let twice = format!("{DEPLOYMENT}spec:\n{TEMPLATE}---\n{DEPLOYMENT}spec:\n{TEMPLATE}");
         assert_eq!(
             error(&twice),

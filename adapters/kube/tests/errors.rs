@@ -47,29 +47,50 @@ fn a_good_scenario_loads() {
 
 #[test]
 fn malformed_yaml_names_the_line() {
-    let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", "apiVersion: v1\nkind: [Service\nmetadata: {}\n")]);
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        ("apps/web.yaml", "apiVersion: v1\nkind: [Service\nmetadata: {}\n"),
+    ]);
     let (e, message) = s.error();
     assert!(matches!(e, LoadError::Yaml { line: Some(3), .. }), "{e:?}");
-    assert!(message.starts_with("apps/web.yaml: malformed YAML at line 3, column "), "{message}");
+    assert!(
+        message.starts_with("apps/web.yaml: malformed YAML at line 3, column "),
+        "{message}"
+    );
 }
 
 #[test]
 fn unknown_kind() {
-    let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &WEB.replace("Deployment", "Deploymnet"))]);
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        ("apps/web.yaml", &WEB.replace("Deployment", "Deploymnet")),
+    ]);
     let (e, message) = s.error();
     assert!(matches!(e, LoadError::UnknownKind { .. }));
-    assert_eq!(message, "apps/web.yaml: Deploymnet shop/web: kind: unknown kind `Deploymnet` in apiVersion `apps/v1`");
+    assert_eq!(
+        message,
+        "apps/web.yaml: Deploymnet shop/web: kind: unknown kind `Deploymnet` in apiVersion `apps/v1`"
+    );
 }
 
 #[test]
 fn negative_replicas() {
-    let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &WEB.replace("replicas: 2", "replicas: -1"))]);
-    assert_eq!(s.error().1, "apps/web.yaml: Deployment shop/web: spec.replicas: must not be negative (got -1)");
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        ("apps/web.yaml", &WEB.replace("replicas: 2", "replicas: -1")),
+    ]);
+    assert_eq!(
+        s.error().1,
+        "apps/web.yaml: Deployment shop/web: spec.replicas: must not be negative (got -1)"
+    );
 }
 
 #[test]
 fn bad_quantity() {
-    let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &WEB.replace("500m", "500mc"))]);
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        ("apps/web.yaml", &WEB.replace("500m", "500mc")),
+    ]);
     let (e, message) = s.error();
     assert!(matches!(e, LoadError::Quantity { .. }));
     assert!(
@@ -83,7 +104,10 @@ fn bad_quantity() {
 
 #[test]
 fn bad_quantity_in_the_fleet() {
-    let s = Scenario::new(&[("fleet/f.yaml", &FLEET.replace("16Gi", "16GB")), ("apps/web.yaml", WEB)]);
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", &FLEET.replace("16Gi", "16GB")),
+        ("apps/web.yaml", WEB),
+    ]);
     assert!(
         s.error().1.starts_with(
             "fleet/f.yaml: cluster east: clusters[0].pools[0].allocatable.memory: invalid quantity \"16GB\""
@@ -95,7 +119,13 @@ fn bad_quantity_in_the_fleet() {
 
 #[test]
 fn wrong_types_name_the_field() {
-    let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &WEB.replace("name: web\n        resources", "name: [web]\n        resources"))]);
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        (
+            "apps/web.yaml",
+            &WEB.replace("name: web\n        resources", "name: [web]\n        resources"),
+        ),
+    ]);
     let (e, message) = s.error();
     assert!(matches!(e, LoadError::Type { .. }));
     assert_eq!(
@@ -106,17 +136,32 @@ fn wrong_types_name_the_field() {
 
 #[test]
 fn duplicate_cluster_across_files() {
-    let s = Scenario::new(&[("fleet/a.yaml", FLEET), ("fleet/b.yaml", FLEET), ("apps/web.yaml", WEB)]);
+    let s = Scenario::new(&[
+        ("fleet/a.yaml", FLEET),
+        ("fleet/b.yaml", FLEET),
+        ("apps/web.yaml", WEB),
+    ]);
     let (e, message) = s.error();
     assert!(matches!(e, LoadError::DuplicateCluster { .. }));
-    assert_eq!(message, "fleet/b.yaml: clusters[0]: duplicate cluster `east`, first defined in fleet/a.yaml");
+    assert_eq!(
+        message,
+        "fleet/b.yaml: clusters[0]: duplicate cluster `east`, first defined in fleet/a.yaml"
+    );
 }
 
 #[test]
 fn duplicate_cluster_between_a_dump_and_a_concise_file() {
-    let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  labels: {topology.kubernetes.io/region: r1}\n";
-    let s = Scenario::new(&[("fleet/east.yaml", node), ("fleet/f.yaml", FLEET), ("apps/web.yaml", WEB)]);
-    assert_eq!(s.error().1, "fleet/f.yaml: clusters[0]: duplicate cluster `east`, first defined in fleet/east.yaml");
+    let node =
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  labels: {topology.kubernetes.io/region: r1}\n";
+    let s = Scenario::new(&[
+        ("fleet/east.yaml", node),
+        ("fleet/f.yaml", FLEET),
+        ("apps/web.yaml", WEB),
+    ]);
+    assert_eq!(
+        s.error().1,
+        "fleet/f.yaml: clusters[0]: duplicate cluster `east`, first defined in fleet/east.yaml"
+    );
 }
 
 #[test]
@@ -125,7 +170,13 @@ fn empty_fleet() {
     let (e, message) = s.error();
     assert!(matches!(e, LoadError::EmptyFleet { .. }));
     assert_eq!(message, "fleet: the fleet has no cluster");
-    let s = Scenario::new(&[("fleet/f.yaml", "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters: []\n"), ("apps/web.yaml", WEB)]);
+    let s = Scenario::new(&[
+        (
+            "fleet/f.yaml",
+            "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters: []\n",
+        ),
+        ("apps/web.yaml", WEB),
+    ]);
     assert_eq!(s.error().1, "fleet: the fleet has no cluster");
 }
 
@@ -137,12 +188,18 @@ fn unreadable_paths() {
     assert!(matches!(e, LoadError::Read { .. }));
     assert_eq!(message, "cannot read apps/x.yaml: No such file or directory");
     let e = fleetplan_kube::load_scenario(&s.path().join("nowhere")).expect_err("missing");
-    assert!(e.to_string().ends_with("nowhere/apps: No such file or directory"), "{e}");
+    assert!(
+        e.to_string().ends_with("nowhere/apps: No such file or directory"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_fleetplan_annotation() {
-    let web = WEB.replace("namespace: shop\n", "namespace: shop\n  annotations: {fleetplan.io/cluster-weight: 'a=1'}\n");
+    let web = WEB.replace(
+        "namespace: shop\n",
+        "namespace: shop\n  annotations: {fleetplan.io/cluster-weight: 'a=1'}\n",
+    );
     let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &web)]);
     let (e, message) = s.error();
     assert!(matches!(e, LoadError::UnknownAnnotation { .. }));
@@ -190,12 +247,21 @@ fn metadata_for_a_cluster_without_a_dump() {
         ("fleet/_clusters.yaml", "clusters:\n  west: {region: r2}\n"),
         ("apps/web.yaml", WEB),
     ]);
-    assert_eq!(s.error().1, "fleet/_clusters.yaml: clusters.west: no dump for cluster `west`");
+    assert_eq!(
+        s.error().1,
+        "fleet/_clusters.yaml: clusters.west: no dump for cluster `west`"
+    );
 }
 
 #[test]
 fn mixed_fleet_files_are_rejected() {
     let node = "---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n";
-    let s = Scenario::new(&[("fleet/f.yaml", &format!("{FLEET}{node}")), ("apps/web.yaml", WEB)]);
-    assert_eq!(s.error().1, "fleet/f.yaml: document 2: a concise fleet file holds only `kind: Fleet` documents");
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", &format!("{FLEET}{node}")),
+        ("apps/web.yaml", WEB),
+    ]);
+    assert_eq!(
+        s.error().1,
+        "fleet/f.yaml: document 2: a concise fleet file holds only `kind: Fleet` documents"
+    );
 }

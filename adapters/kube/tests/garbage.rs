@@ -23,11 +23,65 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "apiVersion: ", "kind: ", "apps/v1", "v1", "Deployment", "Job", "List", "Node", "Pod", "Fleet", "fleetplan.io/v1",
-    "metadata:", "name: ", "namespace: ", "spec:", "replicas: ", "-1", "1e400", "0.5", "1Gi", "250m", "items:",
-    "containers:", "resources:", "requests:", "cpu: ", "memory: ", "clusters:", "pools:", "count: ", "---\n", "\n",
-    "  ", "- ", "{", "}", "[", "]", ": ", ",", "'", "\"", "&a ", "*a", "!!str ", "? ", "|\n", ">\n", "#", "~", "null",
-    "\t", "\u{feff}", "é", "fleetplan.io/strategy: ", "nodeName: ", "status:", "allocatable:", "<<: *a",
+    "apiVersion: ",
+    "kind: ",
+    "apps/v1",
+    "v1",
+    "Deployment",
+    "Job",
+    "List",
+    "Node",
+    "Pod",
+    "Fleet",
+    "fleetplan.io/v1",
+    "metadata:",
+    "name: ",
+    "namespace: ",
+    "spec:",
+    "replicas: ",
+    "-1",
+    "1e400",
+    "0.5",
+    "1Gi",
+    "250m",
+    "items:",
+    "containers:",
+    "resources:",
+    "requests:",
+    "cpu: ",
+    "memory: ",
+    "clusters:",
+    "pools:",
+    "count: ",
+    "---\n",
+    "\n",
+    "  ",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ": ",
+    ",",
+    "'",
+    "\"",
+    "&a ",
+    "*a",
+    "!!str ",
+    "? ",
+    "|\n",
+    ">\n",
+    "#",
+    "~",
+    "null",
+    "\t",
+    "\u{feff}",
+    "é",
+    "fleetplan.io/strategy: ",
+    "nodeName: ",
+    "status:",
+    "allocatable:",
+    "<<: *a",
 ];
 
 fn load_text(dir: &Path, fleet: &[u8], apps: &[u8]) -> Result<(), String> {
@@ -47,7 +101,12 @@ fn load_text(dir: &Path, fleet: &[u8], apps: &[u8]) -> Result<(), String> {
 }
 
 fn data(path: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(path)).expect("test data")
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(path),
+    )
+    .expect("test data")
 }
 
 #[test]
@@ -62,7 +121,10 @@ fn random_bytes_give_errors() {
         let bytes: Vec<u8> = if round % 2 == 0 {
             (0..len).map(|_| (rng.next() & 0xff) as u8).collect()
         } else {
-            (0..len / 4).map(|_| TOKENS[rng.below(TOKENS.len())]).collect::<String>().into_bytes()
+            (0..len / 4)
+                .map(|_| TOKENS[rng.below(TOKENS.len())])
+                .collect::<String>()
+                .into_bytes()
         };
         // Garbage as the apps, then as the fleet.
         errors += usize::from(load_text(dir.path(), &fleet, &bytes).is_err());
@@ -108,7 +170,11 @@ fn byte_flips_never_panic() {
         for _ in 0..3 {
             let i = rng.below(a.len());
             if let Some(b) = a.get_mut(i) {
-                *b = TOKENS[rng.below(TOKENS.len())].as_bytes().first().copied().unwrap_or(b' ');
+                *b = TOKENS[rng.below(TOKENS.len())]
+                    .as_bytes()
+                    .first()
+                    .copied()
+                    .unwrap_or(b' ');
             }
             let j = rng.below(f.len());
             if let Some(b) = f.get_mut(j) {
