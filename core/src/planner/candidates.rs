@@ -64,8 +64,31 @@ pub(crate) struct PoolChoice {
     pub score: i64,
 }
 
+/// The pools of one cluster a replica may use, most preferred first.
+pub(crate) struct Choices {
+    pub pools: Vec<PoolChoice>,
+    /// How many pools share the best score (they are equally preferred).
+    pub first_run: usize,
+}
+
+impl Choices {
+    /// The pool at `position` in the order a workload with tie-breaking hash `hash` fills
+    /// them: the equally preferred first pools start at a different one for each workload
+    /// (so that workloads share them instead of all filling the first), then the rest in
+    /// preference order.
+    pub fn at(&self, position: usize, hash: u64) -> PoolChoice {
+        let run = self.first_run;
+        let index = if position < run {
+            (position + (hash % run as u64) as usize) % run
+        } else {
+            position
+        };
+        self.pools[index]
+    }
+}
+
 /// The static verdict for one cluster.
-pub(crate) type ClusterVerdict = Result<Vec<PoolChoice>, Reason>;
+pub(crate) type ClusterVerdict = Result<Choices, Reason>;
 
 /// Static verdicts for one rule set, one per cluster.
 pub(crate) struct Candidates {
@@ -171,7 +194,11 @@ fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> C
     }
     // Most preferred first; equal scores keep pool order.
     choices.sort_by_key(|c| std::cmp::Reverse(c.score));
-    Ok(choices)
+    let first_run = choices.iter().take_while(|c| c.score == choices[0].score).count();
+    Ok(Choices {
+        pools: choices,
+        first_run,
+    })
 }
 
 /// True when a replica already running in `pool` of `cluster` may stay there: the rules that

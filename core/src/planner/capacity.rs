@@ -2,13 +2,21 @@
 //!
 //! The replicas of one workload that fit in a pool are the sum over its nodes of the minimum
 //! over resources of `floor(free / request)`. Placing replicas fills nodes first-fit, fullest
-//! first, so that the planner's view of fragmentation stays close to a packing scheduler's and
-//! the number of distinct node states stays small.
+//! first, so that the planner's view of fragmentation stays close to a packing scheduler's.
+//!
+//! Every placement can split a node group in two (nodes filled up and one partly filled
+//! node). To keep queries fast, a pool holds at most [`MAX_GROUPS`] groups: past that, the two
+//! fullest groups merge into one whose free amount is the smaller of the two in every
+//! resource. Merging only ever under-counts free capacity, so a plan never over-commits a
+//! node; it can at worst leave a sliver of a nearly full node unused.
 
 use super::index::{Index, Request};
 use crate::problem::Problem;
 
-/// The free resources of one pool's nodes.
+/// The most node groups a pool tracks before merging the fullest ones.
+pub(crate) const MAX_GROUPS: usize = 32;
+
+/// The free resources of one pool's nodes, fullest group first.
 #[derive(Clone, Debug)]
 pub(crate) struct PoolCapacity {
     /// How many nodes are in each group.
@@ -21,6 +29,9 @@ pub(crate) struct PoolCapacity {
 pub(crate) struct Capacity {
     width: usize,
     pools: Vec<PoolCapacity>,
+    /// Resources every workload requests, with the smallest request: a node with less free
+    /// than that can take no replica of any workload, so it is dropped.
+    useful: Vec<(usize, i64)>,
 }
 
 /// Replicas of `request` that fit on one node with `free` resources.
@@ -34,72 +45,97 @@ fn node_fit(free: &[i64], request: &Request) -> u64 {
 }
 
 impl Capacity {
-    pub fn new(problem: &Problem, index: &Index) -> Self {
+    /// The capacity of every pool; `requests` are the replica requests of every workload.
+    pub fn new(problem: &Problem, index: &Index, requests: &[Request]) -> Self {
         let width = index.resources.len();
+        let useful = smallest_common_requests(requests);
         let pools = index
             .pools
             .iter()
             .map(|p| {
                 let pool = &problem.clusters[p.cluster].pools[p.local];
+                let mut groups: Vec<(u32, Vec<i64>)> = pool
+                    .nodes
+                    .iter()
+                    .filter(|g| g.count > 0)
+                    .map(|g| (g.count, index.dense(&g.free)))
+                    .filter(|(_, free)| useful.iter().all(|&(r, least)| free[r] >= least))
+                    .collect();
+                // Fullest first; identical nodes form one group.
+                groups.sort_by(|a, b| a.1.cmp(&b.1));
                 let mut cap = PoolCapacity {
-                    counts: Vec::with_capacity(pool.nodes.len()),
-                    free: Vec::with_capacity(pool.nodes.len() * width),
+                    counts: Vec::with_capacity(groups.len()),
+                    free: Vec::with_capacity(groups.len() * width),
                 };
-                for group in pool.nodes.iter().filter(|g| g.count > 0) {
-                    cap.counts.push(group.count);
-                    cap.free.extend(index.dense(&group.free));
+                for (count, free) in groups {
+                    if cap.counts.last().is_some() && cap.free[cap.free.len() - width..] == free[..] {
+                        *cap.counts.last_mut().expect("checked above") += count;
+                    } else {
+                        cap.counts.push(count);
+                        cap.free.extend(free);
+                    }
                 }
-                cap.normalise(width);
+                cap.bound(width);
                 cap
             })
             .collect();
-        Capacity { width, pools }
+        Capacity { width, pools, useful }
     }
 
-    /// Replicas of `request` that fit in `pool`.
-    pub fn fit(&self, pool: usize, request: &Request) -> u64 {
+    /// Replicas of `request` that fit in `pool`, counted up to `limit`: the exact fit when it
+    /// is below `limit`, else `limit`. Emptiest nodes are counted first, so the usual answer
+    /// ("plenty") comes after looking at one group.
+    pub fn fit_up_to(&self, pool: usize, request: &Request, limit: u64) -> u64 {
         let cap = &self.pools[pool];
-        cap.counts
-            .iter()
-            .zip(cap.free.chunks_exact(self.width))
-            .map(|(&count, free)| u64::from(count).saturating_mul(node_fit(free, request)))
-            .fold(0u64, u64::saturating_add)
+        let mut total = 0u64;
+        for (&count, free) in cap.counts.iter().zip(cap.free.chunks_exact(self.width)).rev() {
+            total = total.saturating_add(u64::from(count).saturating_mul(node_fit(free, request)));
+            if total >= limit {
+                return limit;
+            }
+        }
+        total
     }
 
-    /// Takes `replicas` replicas of `request` from `pool`, filling nodes first-fit. The caller
-    /// guarantees they fit (`replicas <= fit(pool, request)`).
+    /// Takes `replicas` replicas of `request` from `pool`, filling the fullest nodes first. The
+    /// caller guarantees they fit (`replicas <= fit_up_to(pool, request, replicas)`).
     pub fn take(&mut self, pool: usize, request: &Request, mut replicas: u64) {
         let width = self.width;
         let cap = &mut self.pools[pool];
-        let groups = cap.counts.len();
-        for g in 0..groups {
-            if replicas == 0 {
-                break;
-            }
-            let per_node = node_fit(&cap.free[g * width..(g + 1) * width], request);
+        let mut g = 0;
+        while replicas > 0 && g < cap.counts.len() {
+            let row = g * width..(g + 1) * width;
+            let per_node = node_fit(&cap.free[row.clone()], request);
             if per_node == 0 {
+                g += 1;
                 continue;
             }
             let taken = replicas.min(u64::from(cap.counts[g]).saturating_mul(per_node));
             replicas -= taken;
-            let full_nodes = taken / per_node;
+            let full_nodes = (taken / per_node) as u32;
             let rest = taken % per_node;
-            let base: Vec<i64> = cap.free[g * width..(g + 1) * width].to_vec();
-            for (n, each) in [(full_nodes, per_node), (u64::from(rest > 0), rest)] {
-                if n == 0 {
+            // The filled nodes and the partly filled node become groups of their own, placed
+            // before their source group since they are fuller.
+            let mut inserted = 0;
+            for (nodes, each) in [(u32::from(rest > 0), rest), (full_nodes, per_node)] {
+                if nodes == 0 {
                     continue;
                 }
-                cap.counts[g] -= n as u32;
-                cap.counts.push(n as u32);
-                let start = cap.free.len();
-                cap.free.extend_from_slice(&base);
+                cap.counts[g + inserted] -= nodes;
+                let mut new_row: Vec<i64> =
+                    cap.free[(g + inserted) * width..(g + inserted + 1) * width].to_vec();
                 for &(r, amount) in &request.items {
-                    cap.free[start + r] -= amount * each as i64;
+                    new_row[r] -= amount * each as i64;
                 }
+                cap.counts.insert(g, nodes);
+                cap.free.splice(g * width..g * width, new_row);
+                inserted += 1;
             }
+            g += inserted + 1;
         }
         debug_assert_eq!(replicas, 0, "take() was asked for more than fits");
-        cap.normalise(width);
+        cap.compact(width, &self.useful);
+        cap.bound(width);
     }
 
     /// For a request that no longer fits anywhere in `pools`: the resource short on the most
@@ -126,28 +162,62 @@ impl Capacity {
     }
 }
 
-impl PoolCapacity {
-    /// Drops empty groups and nodes with no pod slot left, merges identical groups, and sorts
-    /// groups fullest first (least free) so that `take` packs.
-    fn normalise(&mut self, width: usize) {
-        let mut order: Vec<usize> = (0..self.counts.len())
-            .filter(|&g| self.counts[g] > 0 && self.free[g * width] > 0)
-            .collect();
-        let free = &self.free;
-        order.sort_by(|&a, &b| free[a * width..(a + 1) * width].cmp(&free[b * width..(b + 1) * width]));
-        let mut counts = Vec::with_capacity(order.len());
-        let mut merged: Vec<i64> = Vec::with_capacity(order.len() * width);
-        for g in order {
-            let row = &self.free[g * width..(g + 1) * width];
-            if counts.last().is_some() && merged[merged.len() - width..] == *row {
-                *counts.last_mut().expect("checked above") += self.counts[g];
-            } else {
-                counts.push(self.counts[g]);
-                merged.extend_from_slice(row);
-            }
+/// The resources that every request asks for, each with its smallest amount. `pods` (index
+/// 0, one per replica) is always among them.
+fn smallest_common_requests(requests: &[Request]) -> Vec<(usize, i64)> {
+    let mut common: Vec<(usize, i64)> = vec![(0, 1)];
+    if let Some((first, rest)) = requests.split_first() {
+        common = first.items.clone();
+        for request in rest {
+            common.retain_mut(|(r, least)| match request.items.iter().find(|(q, _)| q == r) {
+                Some(&(_, amount)) => {
+                    *least = (*least).min(amount);
+                    true
+                }
+                None => false,
+            });
         }
-        self.counts = counts;
-        self.free = merged;
+    }
+    common
+}
+
+impl PoolCapacity {
+    /// Drops groups with no node, or too little left for any replica, and merges
+    /// neighbouring identical groups, in place.
+    fn compact(&mut self, width: usize, useful: &[(usize, i64)]) {
+        let mut kept = 0;
+        for g in 0..self.counts.len() {
+            let row = &self.free[g * width..(g + 1) * width];
+            if self.counts[g] == 0 || useful.iter().any(|&(r, least)| row[r] < least) {
+                continue;
+            }
+            if kept > 0
+                && self.free[(kept - 1) * width..kept * width] == self.free[g * width..(g + 1) * width]
+            {
+                self.counts[kept - 1] += self.counts[g];
+                continue;
+            }
+            if kept != g {
+                self.counts[kept] = self.counts[g];
+                self.free.copy_within(g * width..(g + 1) * width, kept * width);
+            }
+            kept += 1;
+        }
+        self.counts.truncate(kept);
+        self.free.truncate(kept * width);
+    }
+
+    /// Merges the two fullest groups until at most [`MAX_GROUPS`] remain; the merged group
+    /// keeps the smaller free amount of every resource.
+    fn bound(&mut self, width: usize) {
+        while self.counts.len() > MAX_GROUPS {
+            for r in 0..width {
+                self.free[width + r] = self.free[width + r].min(self.free[r]);
+            }
+            self.counts[1] += self.counts[0];
+            self.counts.remove(0);
+            self.free.drain(0..width);
+        }
     }
 }
 
@@ -175,7 +245,8 @@ mod tests {
         let mut request = request;
         request.set("pods", 1);
         let dense = index.request(&request);
-        (Capacity::new(&problem, &index), dense)
+        let pods_only = Request { items: vec![(0, 1)] };
+        (Capacity::new(&problem, &index, &[pods_only]), dense)
     }
 
     fn node(cpu: i64, mem: i64, pods: i64) -> Resources {
@@ -192,13 +263,13 @@ mod tests {
             vec![(2, node(4000, 10, 110)), (1, node(1000, 40, 110))],
             Resources::new().with("cpu", 1000).with("memory", 4),
         );
-        assert_eq!(cap.fit(0, &req), 5);
+        assert_eq!(cap.fit_up_to(0, &req, u64::MAX), 5);
     }
 
     #[test]
     fn pod_slots_cap_the_fit() {
         let (cap, req) = setup(vec![(3, node(100_000, 100, 2))], Resources::new().with("cpu", 10));
-        assert_eq!(cap.fit(0, &req), 6);
+        assert_eq!(cap.fit_up_to(0, &req, u64::MAX), 6);
     }
 
     #[test]
@@ -207,7 +278,7 @@ mod tests {
             vec![(3, node(4000, 10, 110))],
             Resources::new().with("nvidia.com/gpu", 1),
         );
-        assert_eq!(cap.fit(0, &req), 0);
+        assert_eq!(cap.fit_up_to(0, &req, u64::MAX), 0);
         let (r, largest) = cap.shortage([0].into_iter(), &req).unwrap();
         assert_eq!((r, largest), (3, 0));
     }
@@ -218,13 +289,48 @@ mod tests {
             vec![(4, node(4000, 100, 110))],
             Resources::new().with("cpu", 1000),
         );
-        assert_eq!(cap.fit(0, &req), 16);
+        assert_eq!(cap.fit_up_to(0, &req, u64::MAX), 16);
         cap.take(0, &req, 6);
-        assert_eq!(cap.fit(0, &req), 10);
+        assert_eq!(cap.fit_up_to(0, &req, u64::MAX), 10);
         cap.take(0, &req, 10);
-        assert_eq!(cap.fit(0, &req), 0);
+        assert_eq!(cap.fit_up_to(0, &req, u64::MAX), 0);
         let (r, largest) = cap.shortage([0].into_iter(), &req).unwrap();
         assert_eq!((r, largest), (1, 0));
+    }
+
+    #[test]
+    fn fit_stops_counting_at_the_limit() {
+        let (cap, req) = setup(
+            vec![(4, node(4000, 100, 110))],
+            Resources::new().with("cpu", 1000),
+        );
+        assert_eq!(cap.fit_up_to(0, &req, 5), 5);
+        assert_eq!(cap.fit_up_to(0, &req, 100), 16);
+    }
+
+    #[test]
+    fn many_partial_nodes_merge_without_overcounting() {
+        // Forty single replicas of different sizes, each on a fresh node, then a bound.
+        let (mut cap, _) = setup(
+            vec![(100, node(64_000, 1 << 40, 110))],
+            Resources::new().with("cpu", 1),
+        );
+        let mut requested = 0;
+        for i in 1..=40 {
+            let req = Request {
+                items: vec![(0, 1), (1, 64_000 - i)],
+            };
+            cap.take(0, &req, 1);
+            requested += 1;
+        }
+        assert!(cap.pools[0].counts.len() <= MAX_GROUPS);
+        let nodes: u32 = cap.pools[0].counts.iter().sum();
+        assert_eq!(nodes, 100);
+        // Every partly used node has at most 40m left: no merge may claim more.
+        let small = Request {
+            items: vec![(0, 1), (1, 41)],
+        };
+        assert_eq!(cap.fit_up_to(0, &small, u64::MAX), (100 - requested) * 110);
     }
 
     #[test]
@@ -238,6 +344,6 @@ mod tests {
         let big = Request {
             items: vec![(1, 4000)],
         };
-        assert_eq!(cap.fit(0, &big), 1);
+        assert_eq!(cap.fit_up_to(0, &big, u64::MAX), 1);
     }
 }

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use crate::problem::Problem;
 use crate::resources::{ResourceName, Resources};
+use crate::workload::PodTemplate;
 
 /// A resource vector in dense form: only the non-zero `(resource index, amount)` pairs.
 #[derive(Clone, Debug, Default)]
@@ -117,6 +118,24 @@ impl Index {
             .collect();
         items.sort_unstable();
         Request { items }
+    }
+
+    /// What one replica of `template` needs, in dense form (see
+    /// [`PodTemplate::effective_requests`]); the common single-container case skips building
+    /// the intermediate map.
+    pub fn replica_request(&self, template: &PodTemplate) -> Request {
+        match (
+            template.containers.as_slice(),
+            template.init_containers.is_empty(),
+        ) {
+            ([only], true) => {
+                let mut request = self.request(&only.requests);
+                request.items.retain(|&(r, _)| r != 0);
+                request.items.insert(0, (0, 1));
+                request
+            }
+            _ => self.request(&template.effective_requests()),
+        }
     }
 
     /// The dense form of a free-resource set, one slot per known resource.

@@ -78,7 +78,12 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
 
     let started = Instant::now();
     let index = Index::new(problem);
-    let mut capacity = Capacity::new(problem, &index);
+    let requests: Vec<Request> = problem
+        .workloads
+        .iter()
+        .map(|w| index.replica_request(&w.template))
+        .collect();
+    let mut capacity = Capacity::new(problem, &index, &requests);
     timings.index = started.elapsed();
 
     let started = Instant::now();
@@ -106,14 +111,13 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
     };
     for &w in &by_priority {
         let workload = &problem.workloads[w];
-        let request = index.request(&workload.template.effective_requests());
         let job = Job {
             problem,
             index: &index,
             workload,
             rules: &rule_sets[rules_of[w]],
             candidates: &candidates[rules_of[w]],
-            request: &request,
+            request: &requests[w],
             running: running.get(&workload.id).map_or(&[], Vec::as_slice),
             workload_hash: stable_hash(&[&workload.id.namespace, &workload.id.name]),
             cluster_hashes: &context.cluster_hashes,
@@ -240,7 +244,7 @@ impl<'p> Context<'p> {
                 Some(slot) => match &slot.stop {
                     None => None,
                     Some(Stop::Because(reason)) => Some(reason.clone()),
-                    Some(Stop::Full) => Some(self.shortage(job, distributor, slot.pools.clone(), capacity)),
+                    Some(Stop::Full) => Some(self.shortage(job, slot.cluster, capacity)),
                 },
                 None => Some(self.refusal(job.candidates, c)),
             };
@@ -285,15 +289,12 @@ impl<'p> Context<'p> {
     }
 
     /// Why a cluster whose pools are full takes no more.
-    fn shortage(
-        &self,
-        job: &Job<'_>,
-        distributor: &Distributor,
-        pools: std::ops::Range<usize>,
-        capacity: &Capacity,
-    ) -> Reason {
-        let pools = distributor.pools[pools].iter().map(|p| p.pool);
-        match capacity.shortage(pools, job.request) {
+    fn shortage(&self, job: &Job<'_>, cluster: usize, capacity: &Capacity) -> Reason {
+        let pools: &[candidates::PoolChoice] = match &job.candidates.clusters[cluster] {
+            Ok(choices) => &choices.pools,
+            Err(_) => &[],
+        };
+        match capacity.shortage(pools.iter().map(|c| c.pool), job.request) {
             Some((resource, largest_free)) => Reason::Insufficient {
                 resource: job.index.resources[resource].clone(),
                 needs: amount(job.request, resource),
@@ -340,7 +341,15 @@ fn running_by_workload<'p>(
             .push((c, index.cluster_pools[c].start + local, r.replicas));
     }
     for list in out.values_mut() {
+        // One entry per pool: the same pool may be listed more than once.
         list.sort_unstable();
+        list.dedup_by(|next, first| {
+            let same = (next.0, next.1) == (first.0, first.1);
+            if same {
+                first.2 += next.2;
+            }
+            same
+        });
     }
     out
 }

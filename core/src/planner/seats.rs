@@ -23,7 +23,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::ops::Range;
 
-use super::candidates::{Candidates, Rules, may_keep};
+use super::candidates::{Candidates, PoolChoice, Rules, may_keep};
 use super::capacity::Capacity;
 use super::index::{Index, Request};
 use crate::cluster::Health;
@@ -75,6 +75,25 @@ pub(crate) struct PoolSlot {
 }
 
 impl PoolSlot {
+    /// A slot not filled in yet.
+    const UNSET: PoolSlot = PoolSlot {
+        pool: usize::MAX,
+        score: 0,
+        kept: 0,
+        new: 0,
+        remaining: None,
+    };
+
+    fn new(choice: PoolChoice) -> Self {
+        PoolSlot {
+            pool: choice.pool,
+            score: choice.score,
+            kept: 0,
+            new: 0,
+            remaining: None,
+        }
+    }
+
     pub fn seats(&self) -> u32 {
         self.kept + self.new
     }
@@ -102,7 +121,7 @@ impl Spread {
     }
 
     fn allows(&self, domain: usize) -> bool {
-        self.counts[domain] + 1 <= self.min + self.max_skew
+        self.counts[domain] < self.min + self.max_skew
     }
 }
 
@@ -297,19 +316,21 @@ impl Distributor {
                 }
             };
             let start = self.pools.len();
+            let hash = mix(job.workload_hash, job.cluster_hashes[c]);
+            // Pool slots are filled in lazily (see `pool_slot`): most are never looked at.
             if let Ok(choices) = verdict {
-                self.pools.extend(choices.iter().map(|choice| PoolSlot {
-                    pool: choice.pool,
-                    score: choice.score,
-                    kept: 0,
-                    new: 0,
-                    remaining: None,
-                }));
+                self.pools.resize(start + choices.pools.len(), PoolSlot::UNSET);
             }
             for &(pool, n) in &here {
                 let local = pool - job.index.cluster_pools[c].start;
-                if let Some(slot) = self.pools[start..].iter_mut().find(|p| p.pool == pool) {
-                    slot.kept += n;
+                let position = verdict.as_ref().ok().and_then(|choices| {
+                    (0..choices.pools.len())
+                        .map(|j| (j, choices.at(j, hash)))
+                        .find(|(_, choice)| choice.pool == pool)
+                });
+                if let Some((j, choice)) = position {
+                    self.pools[start + j] = PoolSlot::new(choice);
+                    self.pools[start + j].kept += n;
                 } else if may_keep(cluster, &cluster.pools[local], job.rules) {
                     self.pools.push(PoolSlot {
                         pool,
@@ -340,8 +361,11 @@ impl Distributor {
                 max: policy.cluster_max.get(cluster.name.as_str()).unwrap_or(u32::MAX),
                 seats,
                 accepts_new: stop.is_none(),
-                hash: mix(job.workload_hash, job.cluster_hashes[c]),
-                best_score: self.pools[start].score,
+                hash,
+                best_score: match verdict {
+                    Ok(choices) => choices.pools[0].score,
+                    Err(_) => i64::MIN,
+                },
                 pools: start..self.pools.len(),
                 cursor: start,
                 stop,
@@ -476,14 +500,18 @@ impl Distributor {
                 min: 0,
             };
             for (s, slot) in self.slots.iter().enumerate() {
-                for p in &self.pools[slot.pools.clone()] {
-                    let domain = self
-                        .cluster_domain(t.topology_key, s)
-                        .or(job.index.pools[p.pool].zone);
-                    let Some(domain) = domain else { continue };
-                    spread.counts[domain] += p.kept;
-                    if slot.accepts_new && p.remaining != Some(0) {
-                        spread.eligible[domain] = true;
+                let cluster_domain = self.cluster_domain(t.topology_key, s);
+                let domain_of = |pool: usize| cluster_domain.or(job.index.pools[pool].zone);
+                for p in self.pools[slot.pools.clone()].iter().filter(|p| p.kept > 0) {
+                    if let Some(domain) = domain_of(p.pool) {
+                        spread.counts[domain] += p.kept;
+                    }
+                }
+                if let (true, Ok(choices)) = (slot.accepts_new, &job.candidates.clusters[slot.cluster]) {
+                    for choice in &choices.pools {
+                        if let Some(domain) = domain_of(choice.pool) {
+                            spread.eligible[domain] = true;
+                        }
                     }
                 }
             }
@@ -503,6 +531,7 @@ impl Distributor {
                 self.heap.push((self.key(s, strategy), s));
             }
         }
+        let bulk = self.spreads.is_empty() && job.workload.policy.region_max.is_empty();
         let mut given = 0;
         while given < wanted {
             let Some((key, s)) = self.heap.pop() else { break };
@@ -510,6 +539,11 @@ impl Distributor {
             if now != key {
                 self.heap.push((now, s));
                 continue;
+            }
+            if bulk && key.tier == Reverse(2) {
+                self.heap.push((key, s));
+                given += self.give_in_bulk(job, capacity, wanted - given);
+                break;
             }
             let slot = &self.slots[s];
             if slot.seats >= slot.max {
@@ -538,7 +572,7 @@ impl Distributor {
                 self.blocked.push(s);
                 continue;
             }
-            match self.pick_pool(s, job, capacity) {
+            match self.pick_pool(s, job, capacity, u64::from(wanted - given)) {
                 PoolPick::Pool(p) => {
                     given += 1;
                     if self.seat(s, p, job) {
@@ -590,54 +624,209 @@ impl Distributor {
         min_rose
     }
 
-    /// Chooses the pool for the next seat of slot `s`: round-robin over the most preferred
-    /// pools with room whose zone the spread constraints allow.
-    fn pick_pool(&mut self, s: usize, job: &Job<'_>, capacity: &Capacity) -> PoolPick {
-        let range = self.slots[s].pools.clone();
-        let mut tier_start = range.start;
-        let mut zone_blocked = None;
-        while tier_start < range.end {
-            let score = self.pools[tier_start].score;
-            let tier_end = (tier_start..range.end)
-                .find(|&p| self.pools[p].score != score)
-                .unwrap_or(range.end);
-            let len = tier_end - tier_start;
-            let cursor = self.slots[s].cursor;
-            let first = if (tier_start..tier_end).contains(&cursor) {
-                cursor - tier_start
-            } else {
-                0
-            };
-            for k in 0..len {
-                let p = tier_start + (first + k) % len;
-                let pool = &mut self.pools[p];
-                let remaining = *pool
-                    .remaining
-                    .get_or_insert_with(|| capacity.fit(pool.pool, job.request));
-                if remaining == 0 {
-                    continue;
-                }
-                let zone = job.index.pools[pool.pool].zone;
-                if let Some(spread) = self
-                    .spreads
-                    .iter()
-                    .find(|sp| sp.key == TopologyKey::Zone && zone.is_some_and(|z| !sp.allows(z)))
-                {
-                    zone_blocked = Some(Reason::TopologySpread {
-                        key: spread.key,
-                        max_skew: spread.max_skew,
-                    });
-                    continue;
-                }
-                self.slots[s].cursor = if p + 1 == tier_end { tier_start } else { p + 1 };
-                return PoolPick::Pool(p);
+    /// Pool slot `p` of slot `s`, filled in from the cluster's choices on first use.
+    fn pool_slot(&mut self, s: usize, p: usize, job: &Job<'_>) -> &mut PoolSlot {
+        if self.pools[p].pool == usize::MAX {
+            let slot = &self.slots[s];
+            if let Ok(choices) = &job.candidates.clusters[slot.cluster] {
+                self.pools[p] = PoolSlot::new(choices.at(p - slot.pools.start, slot.hash));
             }
-            tier_start = tier_end;
+        }
+        &mut self.pools[p]
+    }
+
+    /// Replicas that still fit in pool slot `p`, counted on first use up to `limit`, the seats
+    /// the workload still wants (it never wants more later, so the count stays valid).
+    fn room(&mut self, s: usize, p: usize, job: &Job<'_>, capacity: &Capacity, limit: u64) -> u64 {
+        let pool = self.pool_slot(s, p, job);
+        *pool
+            .remaining
+            .get_or_insert_with(|| capacity.fit_up_to(pool.pool, job.request, limit))
+    }
+
+    /// Chooses the pool for the next seat of slot `s`: the first pool, in preference order,
+    /// with room and a zone the spread constraints allow. Filling one pool before the next
+    /// keeps the plan compact; the cluster's own scheduler still picks the nodes.
+    fn pick_pool(&mut self, s: usize, job: &Job<'_>, capacity: &Capacity, limit: u64) -> PoolPick {
+        let range = self.slots[s].pools.clone();
+        let mut zone_blocked = None;
+        let mut all_full_so_far = true;
+        for p in self.slots[s].cursor..range.end {
+            if self.room(s, p, job, capacity, limit) == 0 {
+                if all_full_so_far {
+                    self.slots[s].cursor = p + 1;
+                }
+                continue;
+            }
+            all_full_so_far = false;
+            let zone = job.index.pools[self.pools[p].pool].zone;
+            if let Some(spread) = self
+                .spreads
+                .iter()
+                .find(|sp| sp.key == TopologyKey::Zone && zone.is_some_and(|z| !sp.allows(z)))
+            {
+                zone_blocked = Some(Reason::TopologySpread {
+                    key: spread.key,
+                    max_skew: spread.max_skew,
+                });
+                continue;
+            }
+            return PoolPick::Pool(p);
         }
         match zone_blocked {
             Some(reason) => PoolPick::Blocked(reason),
             None => PoolPick::Full,
         }
+    }
+
+    /// Gives `wanted` seats at once to the clusters in the heap, with the same result as
+    /// giving them one by one: all are in the last tier, no spread constraint or region
+    /// maximum applies, so seats go in Webster order (or pack order) until each cluster's
+    /// maximum or room. Returns how many were given.
+    fn give_in_bulk(&mut self, job: &Job<'_>, capacity: &Capacity, wanted: u32) -> u32 {
+        let strategy = job.workload.policy.strategy;
+        let mut active: Vec<(usize, u64)> = Vec::with_capacity(self.heap.len());
+        for (_, s) in self.heap.drain() {
+            active.push((s, 0));
+        }
+        let wanted64 = u64::from(wanted);
+        for i in 0..active.len() {
+            let s = active[i].0;
+            let below_max = u64::from(self.slots[s].max.saturating_sub(self.slots[s].seats));
+            let mut room = 0u64;
+            for p in self.slots[s].pools.clone() {
+                if room >= wanted64.min(below_max) {
+                    break;
+                }
+                room += self.room(s, p, job, capacity, wanted64);
+            }
+            active[i].1 = room.min(below_max).min(wanted64);
+        }
+        let shares = match strategy {
+            Strategy::Pack => {
+                active.sort_by_key(|&(s, _)| Reverse(self.key(s, strategy)));
+                let mut left = wanted64;
+                active
+                    .iter()
+                    .map(|&(_, cap)| {
+                        let give = cap.min(left);
+                        left -= give;
+                        give
+                    })
+                    .collect()
+            }
+            Strategy::Spread | Strategy::Weighted => self.webster_shares(&active, wanted64),
+        };
+        let mut given = 0u64;
+        for (&(s, cap), &share) in active.iter().zip(&shares) {
+            self.fill_slot(s, share, job, capacity, wanted64);
+            given += share;
+            if share == cap && share < wanted64 {
+                let slot = &self.slots[s];
+                self.slots[s].stop = Some(if slot.seats >= slot.max {
+                    Stop::Because(Reason::ClusterMax { max: slot.max })
+                } else {
+                    Stop::Full
+                });
+            }
+        }
+        if given == wanted64 {
+            for &(s, _) in &active {
+                self.slots[s].stop = None;
+            }
+        }
+        given as u32
+    }
+
+    /// Webster shares of `wanted` new seats over `active` slots with their caps: the seats a
+    /// one-by-one Webster division would give, computed from a threshold estimate and then
+    /// corrected seat by seat in exact priority order.
+    fn webster_shares(&self, active: &[(usize, u64)], wanted: u64) -> Vec<u64> {
+        let total_weight: u128 = active
+            .iter()
+            .map(|&(s, _)| u128::from(self.slots[s].weight))
+            .sum();
+        let total_seats: u128 = active
+            .iter()
+            .map(|&(s, _)| u128::from(self.slots[s].seats))
+            .sum::<u128>()
+            + u128::from(wanted);
+        // Quotient weight / (2k + 1) > W / (2S)  <=>  (2k + 1) * W < weight * 2S.
+        let (p, q) = (total_weight.max(1), 2 * total_seats.max(1));
+        let mut shares: Vec<u64> = active
+            .iter()
+            .map(|&(s, cap)| {
+                let slot = &self.slots[s];
+                let wq = u128::from(slot.weight) * q;
+                let count = if wq <= p { 0 } else { ((wq - 1) / p).div_ceil(2) };
+                let count = u64::try_from(count).unwrap_or(u64::MAX);
+                count.saturating_sub(u64::from(slot.seats)).min(cap)
+            })
+            .collect();
+        let item = |i: usize, seats: u64| {
+            let slot = &self.slots[active[i].0];
+            SeatKey {
+                tier: Reverse(2),
+                rank: Rank::Share {
+                    weight: slot.weight,
+                    seats: u32::try_from(u64::from(slot.seats) + seats).unwrap_or(u32::MAX),
+                },
+                hash: slot.hash,
+            }
+        };
+        let mut given: u64 = shares.iter().sum();
+        if given < wanted {
+            let mut next: BinaryHeap<(SeatKey, usize)> = (0..active.len())
+                .filter(|&i| shares[i] < active[i].1)
+                .map(|i| (item(i, shares[i]), i))
+                .collect();
+            while given < wanted {
+                let Some((_, i)) = next.pop() else { break };
+                shares[i] += 1;
+                given += 1;
+                if shares[i] < active[i].1 {
+                    next.push((item(i, shares[i]), i));
+                }
+            }
+        } else if given > wanted {
+            let mut last: BinaryHeap<Reverse<(SeatKey, usize)>> = (0..active.len())
+                .filter(|&i| shares[i] > 0)
+                .map(|i| Reverse((item(i, shares[i] - 1), i)))
+                .collect();
+            while given > wanted {
+                let Some(Reverse((_, i))) = last.pop() else { break };
+                shares[i] -= 1;
+                given -= 1;
+                if shares[i] > 0 {
+                    last.push(Reverse((item(i, shares[i] - 1), i)));
+                }
+            }
+        }
+        shares
+    }
+
+    /// Puts `seats` new seats into slot `s`'s pools in preference order.
+    fn fill_slot(&mut self, s: usize, seats: u64, job: &Job<'_>, capacity: &Capacity, limit: u64) {
+        let mut left = seats;
+        let range = self.slots[s].pools.clone();
+        for p in range {
+            if left == 0 {
+                break;
+            }
+            let take = self.room(s, p, job, capacity, limit).min(left);
+            if take == 0 {
+                continue;
+            }
+            let pool = &mut self.pools[p];
+            pool.new += take as u32;
+            pool.remaining = pool.remaining.map(|r| r - take);
+            left -= take;
+        }
+        debug_assert_eq!(left, 0, "a slot was given more seats than it has room for");
+        let placed = (seats - left) as u32;
+        self.slots[s].seats += placed;
+        let region = self.slots[s].region;
+        self.region_seats[region] += placed;
     }
 }
 

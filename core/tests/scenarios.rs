@@ -1,0 +1,419 @@
+//! Scenario tests of the fast planner: failover, cordoning, draining, weighted and packed
+//! division, soft taints, and the minimal counterexamples the property tests found (ignored,
+//! with the reason, until the planner handles them; each asserts the behaviour it should have
+//! and checks that the exhaustive oracle's placement is valid).
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Demands, oracle, skew_violation};
+use fleetplan::{
+    Cluster, Health, NodePool, Plan, PlanOptions, Problem, Resources, Running, Strategy, Taint, TaintEffect,
+    TopologyKey, TopologySpread, WhenUnsatisfiable, Workload, plan,
+};
+
+/// A pool of one node with plenty of CPU and `pods` pod slots.
+fn pool(name: &str, zone: Option<&str>, pods: i64) -> NodePool {
+    let mut p = NodePool::uniform(name, 1, Resources::new().with("cpu", 64_000).with("pods", pods));
+    p.zone = zone.map(String::from);
+    p
+}
+
+fn cluster(name: &str, region: &str, pools: Vec<NodePool>) -> Cluster {
+    let mut c = Cluster::new(name, region);
+    c.pools = pools;
+    c
+}
+
+fn workload(replicas: u32) -> Workload {
+    Workload::new("ns", "w0", replicas, Resources::new().with("cpu", 100))
+}
+
+fn hard(key: TopologyKey, max_skew: u32) -> TopologySpread {
+    TopologySpread {
+        max_skew,
+        topology_key: key,
+        when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+    }
+}
+
+fn running(cluster: &str, pool: &str, replicas: u32) -> Running {
+    Running {
+        workload: workload(0).id,
+        cluster: cluster.into(),
+        pool: pool.into(),
+        replicas,
+    }
+}
+
+fn solve(clusters: Vec<Cluster>, w: Workload, current: Vec<Running>) -> (Problem, Plan) {
+    let problem = Problem {
+        clusters,
+        workloads: vec![w],
+        current,
+    };
+    let plan = plan(&problem, &PlanOptions::default()).expect("valid problem");
+    (problem, plan)
+}
+
+/// `cluster/pool -> replicas` of the only workload.
+fn pools_of(plan: &Plan) -> BTreeMap<String, u32> {
+    plan.placements
+        .iter()
+        .flat_map(|p| {
+            p.pools
+                .iter()
+                .map(move |r| (format!("{}/{}", p.cluster, r.pool), r.replicas))
+        })
+        .collect()
+}
+
+fn map(entries: &[(&str, u32)]) -> BTreeMap<String, u32> {
+    entries.iter().map(|&(k, n)| (k.to_string(), n)).collect()
+}
+
+fn two_clusters() -> Vec<Cluster> {
+    vec![
+        cluster("a", "r1", vec![pool("p", None, 110)]),
+        cluster("b", "r2", vec![pool("p", None, 110)]),
+    ]
+}
+
+#[test]
+fn failover_moves_a_not_ready_clusters_replicas_and_keeps_the_total() {
+    for health in [Health::NotReady, Health::Unreachable] {
+        let mut clusters = two_clusters();
+        clusters[0].health = health;
+        let current = vec![running("a", "p", 3), running("b", "p", 3)];
+        let (_, plan) = solve(clusters, workload(6), current);
+        assert_eq!(pools_of(&plan), map(&[("b/p", 6)]), "{health}");
+        assert_eq!(
+            (plan.summary.kept, plan.summary.removed, plan.summary.unplaced),
+            (3, 3, 0)
+        );
+    }
+}
+
+#[test]
+fn cordoned_cluster_keeps_its_replicas_and_takes_no_new_ones() {
+    let mut clusters = two_clusters();
+    clusters[0].health = Health::Cordoned;
+    let (_, plan) = solve(clusters.clone(), workload(8), vec![running("a", "p", 2)]);
+    assert_eq!(pools_of(&plan), map(&[("a/p", 2), ("b/p", 6)]));
+    assert_eq!((plan.summary.kept, plan.summary.removed), (2, 0));
+    // Scaling down gives up the cordoned cluster's replicas first.
+    let (_, plan) = solve(
+        clusters,
+        workload(1),
+        vec![running("a", "p", 2), running("b", "p", 2)],
+    );
+    assert_eq!(pools_of(&plan), map(&[("b/p", 1)]));
+}
+
+#[test]
+fn draining_cluster_keeps_nothing_and_takes_nothing() {
+    let mut clusters = two_clusters();
+    clusters[0].health = Health::Draining;
+    let (_, plan) = solve(
+        clusters,
+        workload(6),
+        vec![running("a", "p", 4), running("b", "p", 2)],
+    );
+    assert_eq!(pools_of(&plan), map(&[("b/p", 6)]));
+    assert_eq!((plan.summary.kept, plan.summary.removed), (2, 4));
+    let reason = plan.unplaced.first().map(|u| u.reasons.clone());
+    assert_eq!(reason, None);
+}
+
+#[test]
+fn weighted_split_is_three_to_one() {
+    let mut w = workload(8);
+    w.policy.strategy = Strategy::Weighted;
+    w.policy.cluster_weights.named = [("a".to_string(), 3), ("b".to_string(), 1)].into();
+    let (_, plan) = solve(two_clusters(), w, vec![]);
+    assert_eq!(pools_of(&plan), map(&[("a/p", 6), ("b/p", 2)]));
+}
+
+#[test]
+fn weight_zero_excludes_a_cluster_but_spread_ignores_weights() {
+    let mut w = workload(4);
+    w.policy.strategy = Strategy::Weighted;
+    w.policy.cluster_weights.named = [("a".to_string(), 0)].into();
+    let (_, plan) = solve(two_clusters(), w.clone(), vec![]);
+    assert_eq!(pools_of(&plan), map(&[("b/p", 4)]));
+    w.policy.strategy = Strategy::Spread;
+    let (_, plan) = solve(two_clusters(), w, vec![]);
+    assert_eq!(pools_of(&plan), map(&[("a/p", 2), ("b/p", 2)]));
+}
+
+#[test]
+fn pack_fills_the_most_preferred_cluster_first() {
+    let clusters = vec![
+        cluster("a", "r1", vec![pool("p", None, 4)]),
+        cluster("b", "r2", vec![pool("p", None, 110)]),
+    ];
+    let mut w = workload(3);
+    w.policy.strategy = Strategy::Pack;
+    w.policy.cluster_weights.named = [("a".to_string(), 2)].into();
+    let (_, plan) = solve(clusters.clone(), w.clone(), vec![]);
+    assert_eq!(pools_of(&plan), map(&[("a/p", 3)]));
+    w.replicas = 6;
+    let (_, plan) = solve(clusters, w, vec![]);
+    assert_eq!(pools_of(&plan), map(&[("a/p", 4), ("b/p", 2)]));
+}
+
+#[test]
+fn prefer_no_schedule_pool_is_used_only_when_needed() {
+    let mut soft = pool("spot", None, 110);
+    soft.taints.push(Taint {
+        key: "spot".into(),
+        value: String::new(),
+        effect: TaintEffect::PreferNoSchedule,
+    });
+    let clusters = vec![cluster("a", "r1", vec![soft, pool("clean", None, 2)])];
+    let (_, plan) = solve(clusters.clone(), workload(2), vec![]);
+    assert_eq!(pools_of(&plan), map(&[("a/clean", 2)]));
+    let (_, plan) = solve(clusters, workload(5), vec![]);
+    assert_eq!(pools_of(&plan), map(&[("a/clean", 2), ("a/spot", 3)]));
+}
+
+#[test]
+fn no_schedule_taints_keep_running_replicas_and_no_execute_taints_evict_them() {
+    for (effect, kept) in [(TaintEffect::NoSchedule, 2), (TaintEffect::NoExecute, 0)] {
+        let mut tainted = pool("t", None, 110);
+        tainted.taints.push(Taint {
+            key: "dedicated".into(),
+            value: "ml".into(),
+            effect,
+        });
+        let clusters = vec![cluster("a", "r1", vec![tainted, pool("p", None, 110)])];
+        let (_, plan) = solve(clusters, workload(4), vec![running("a", "t", 2)]);
+        assert_eq!(plan.summary.kept, kept, "{effect}");
+        assert_eq!(
+            u64::from(pools_of(&plan).get("a/t").copied().unwrap_or(0)),
+            kept,
+            "{effect}"
+        );
+        assert_eq!(plan.summary.placed, 4, "{effect}");
+    }
+}
+
+#[test]
+fn summary_counts_replicas_trimmed_to_a_maximum_as_removed() {
+    let mut w = workload(4);
+    w.policy.cluster_max.named = [("a".to_string(), 1)].into();
+    let (_, plan) = solve(two_clusters(), w, vec![running("a", "p", 3)]);
+    assert_eq!(pools_of(&plan), map(&[("a/p", 1), ("b/p", 3)]));
+    assert_eq!((plan.summary.kept, plan.summary.removed), (1, 2));
+}
+
+#[test]
+fn hard_zone_spread_balances_zones_and_refuses_zoneless_pools() {
+    let clusters = vec![
+        cluster(
+            "a",
+            "r1",
+            vec![pool("z1", Some("r1-a"), 110), pool("none", None, 110)],
+        ),
+        cluster("b", "r1", vec![pool("z2", Some("r1-b"), 2)]),
+    ];
+    let mut w = workload(6);
+    w.template.topology_spread.push(hard(TopologyKey::Zone, 1));
+    let (_, plan) = solve(clusters, w, vec![]);
+    // Zone r1-b holds two, so r1-a may hold three: one replica stays unplaced.
+    assert_eq!(pools_of(&plan), map(&[("a/z1", 3), ("b/z2", 2)]));
+    assert_eq!(plan.summary.unplaced, 1);
+    let codes: Vec<&str> = plan.unplaced[0].reasons.iter().map(|r| r.reason.code()).collect();
+    assert_eq!(codes, ["TopologySpread", "Insufficient"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal counterexamples found by the property tests
+// ---------------------------------------------------------------------------------------------
+
+/// Asserts that the oracle places every replica as `expected` (so a full placement exists),
+/// then that the planner leaves nothing unplaced.
+fn assert_full_placement_exists_and_is_found(problem: &Problem, plan: &Plan, expected: &[(&str, u32)]) {
+    let w = &problem.workloads[0];
+    let solution = oracle(problem, w, Demands { minimums: false }).expect("the oracle finds a placement");
+    let solution: BTreeMap<String, u32> = solution
+        .into_iter()
+        .map(|((c, p), n)| (format!("{c}/{p}"), n))
+        .collect();
+    assert_eq!(solution, map(expected), "oracle");
+    assert!(skew_violation(w, problem, &to_pairs(expected)).is_none());
+    assert_eq!(
+        plan.summary.unplaced,
+        0,
+        "planner placed {:?}, a full placement is {:?}",
+        pools_of(plan),
+        expected
+    );
+}
+
+fn to_pairs(entries: &[(&str, u32)]) -> BTreeMap<(String, String), u32> {
+    entries
+        .iter()
+        .map(|&(k, n)| {
+            let (c, p) = k.split_once('/').expect("cluster/pool");
+            ((c.to_string(), p.to_string()), n)
+        })
+        .collect()
+}
+
+/// Zone spread (maxSkew 1) and a cluster maximum of 1. `c0` takes the first seat in pool `p0`
+/// (zone `r0-b`, the first pool of its round-robin) and reaches its maximum; `c1` only has
+/// zone `r0-b`, now one above the empty eligible zone `r0-a`. Planner: `c0/p0=1`, one
+/// unplaced. A full placement: `c0/p1=1` (zone `r0-a`), `c1/p0=1` (zone `r0-b`).
+#[test]
+#[ignore = "known gap: zone spread with a cluster maximum; the pool choice ignores zone counts"]
+fn known_gap_zone_spread_with_a_cluster_maximum() {
+    let clusters = vec![
+        cluster(
+            "c0",
+            "r0",
+            vec![pool("p0", Some("r0-b"), 110), pool("p1", Some("r0-a"), 110)],
+        ),
+        cluster("c1", "r0", vec![pool("p0", Some("r0-b"), 110)]),
+    ];
+    let mut w = workload(2);
+    w.template.topology_spread.push(hard(TopologyKey::Zone, 1));
+    w.policy.cluster_max.named = [("c0".to_string(), 1)].into();
+    let (problem, plan) = solve(clusters, w, vec![]);
+    assert_full_placement_exists_and_is_found(&problem, &plan, &[("c0/p1", 1), ("c1/p0", 1)]);
+}
+
+/// Cluster spread (maxSkew 2), `pack`, region `r0` at most 2. Pack fills `c2` (region `r0`)
+/// to 2, which uses up the region: `c1` stays at 0, holding the eligible minimum at 0, so `c0`
+/// stops at 2. Planner: `c0=2, c2=2`, one unplaced. A full placement: `c0=3, c1=1, c2=1`.
+#[test]
+#[ignore = "known gap: cluster spread with a region maximum; pack spends the region's seats on one cluster"]
+fn known_gap_cluster_spread_with_a_region_maximum() {
+    let clusters = vec![
+        cluster("c0", "r1", vec![pool("p0", None, 110)]),
+        cluster("c1", "r0", vec![pool("p0", None, 110)]),
+        cluster("c2", "r0", vec![pool("p0", None, 110)]),
+    ];
+    let mut w = workload(5);
+    w.template.topology_spread.push(hard(TopologyKey::Cluster, 2));
+    w.policy.strategy = Strategy::Pack;
+    w.policy.region_max.named = [("r0".to_string(), 2)].into();
+    let (problem, plan) = solve(clusters, w, vec![]);
+    assert_full_placement_exists_and_is_found(&problem, &plan, &[("c0/p0", 3), ("c1/p0", 1), ("c2/p0", 1)]);
+}
+
+/// Cluster spread and zone spread (both maxSkew 1), no maximum, ample capacity, any strategy.
+/// `c0` puts its two seats round-robin in zones `r0-a` and `r0-b`, `c1` (zone `r0-b` only)
+/// takes one: zones a=1, b=2, clusters 2 and 1; every next seat breaks one constraint.
+/// Planner: 3 of 4. A full placement: `c0/p0=2` (zone a), `c1/p0=2` (zone b).
+#[test]
+#[ignore = "known gap: two hard spread constraints; seats go round-robin over pools whatever the zone counts"]
+fn known_gap_two_hard_spread_constraints() {
+    for strategy in [Strategy::Spread, Strategy::Weighted, Strategy::Pack] {
+        let clusters = vec![
+            cluster(
+                "c0",
+                "r0",
+                vec![pool("p0", Some("r0-a"), 110), pool("p1", Some("r0-b"), 110)],
+            ),
+            cluster("c1", "r0", vec![pool("p0", Some("r0-b"), 110)]),
+        ];
+        let mut w = workload(4);
+        w.policy.strategy = strategy;
+        w.template.topology_spread.push(hard(TopologyKey::Cluster, 1));
+        w.template.topology_spread.push(hard(TopologyKey::Zone, 1));
+        let (problem, plan) = solve(clusters, w, vec![]);
+        assert_full_placement_exists_and_is_found(&problem, &plan, &[("c0/p0", 2), ("c1/p0", 2)]);
+    }
+}
+
+/// Zone spread (maxSkew 1), every cluster minimum 1, target 2. `c0` takes zone `r0-a` first;
+/// `c1` (zone `r0-a` only) is then blocked by the skew, and `c0` takes the second seat in zone
+/// `r0-b`. Planner: `c0=2, c1=0`, below its minimum. A placement meeting every minimum:
+/// `c0/p1=1` (zone b), `c1/p0=1` (zone a).
+#[test]
+#[ignore = "known gap: a minimum blocked by zone spread; another cluster takes the zone it needed"]
+fn known_gap_minimum_blocked_by_zone_spread() {
+    let clusters = vec![
+        cluster(
+            "c0",
+            "r0",
+            vec![pool("p0", Some("r0-a"), 110), pool("p1", Some("r0-b"), 110)],
+        ),
+        cluster("c1", "r0", vec![pool("p0", Some("r0-a"), 110)]),
+    ];
+    let mut w = workload(2);
+    w.template.topology_spread.push(hard(TopologyKey::Zone, 1));
+    w.policy.cluster_min.default = Some(1);
+    let (problem, plan) = solve(clusters, w, vec![]);
+    let w = &problem.workloads[0];
+    assert!(oracle(&problem, w, Demands { minimums: true }).is_some());
+    assert_eq!(
+        plan.replicas_in(&w.id, "c1"),
+        1,
+        "planner placed {:?}",
+        pools_of(&plan)
+    );
+}
+
+/// Cluster spread (maxSkew 2), `pack`, `c1` minimum 3, target 5. `c1` takes two seats and is
+/// blocked (the eligible minimum is 0); pack then fills another cluster to 2 and the last one
+/// to 1, which unblocks `c1` only after the target is reached. Planner: `c1=2`. A placement
+/// meeting the minimum: `c0=1, c1=3, c2=1`.
+#[test]
+#[ignore = "known gap: a minimum blocked by cluster spread; lower tiers spend the seats it needed"]
+fn known_gap_minimum_blocked_by_cluster_spread() {
+    let clusters = vec![
+        cluster("c0", "r0", vec![pool("p0", None, 110)]),
+        cluster("c1", "r0", vec![pool("p0", None, 110)]),
+        cluster("c2", "r0", vec![pool("p0", None, 110)]),
+    ];
+    let mut w = workload(5);
+    w.template.topology_spread.push(hard(TopologyKey::Cluster, 2));
+    w.policy.strategy = Strategy::Pack;
+    w.policy.cluster_min.named = [("c1".to_string(), 3)].into();
+    let (problem, plan) = solve(clusters, w, vec![]);
+    let w = &problem.workloads[0];
+    assert!(oracle(&problem, w, Demands { minimums: true }).is_some());
+    assert!(
+        plan.replicas_in(&w.id, "c1") >= 3,
+        "planner placed {:?}",
+        pools_of(&plan)
+    );
+}
+
+/// Memory and GPUs are both short on every node. Which one the `Insufficient` reason names
+/// depends on the order in which the fleet first mentions them (the resource index), so
+/// listing the clusters in another order changes the plan's JSON.
+#[test]
+#[ignore = "known bug: Capacity::shortage breaks ties by resource index, which follows cluster order"]
+fn insufficient_reason_does_not_depend_on_cluster_order() {
+    let mut a = Cluster::new("c0", "r0");
+    a.pools.push(NodePool::uniform(
+        "p0",
+        1,
+        Resources::new().with("nvidia.com/gpu", 0).with("pods", 110),
+    ));
+    let mut b = Cluster::new("c1", "r0");
+    b.pools.push(NodePool::uniform(
+        "p0",
+        1,
+        Resources::new().with("memory", 0).with("pods", 110),
+    ));
+    let w = Workload::new(
+        "ns",
+        "w0",
+        1,
+        Resources::new().with("memory", 1 << 30).with("nvidia.com/gpu", 1),
+    );
+    let reasons = |clusters: Vec<Cluster>| {
+        let (_, plan) = solve(clusters, w.clone(), vec![]);
+        plan.unplaced[0]
+            .reasons
+            .iter()
+            .map(|r| format!("{}: {}", r.cluster, r.reason))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reasons(vec![a.clone(), b.clone()]), reasons(vec![b, a]));
+}
