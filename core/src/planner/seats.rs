@@ -685,22 +685,22 @@ impl Distributor {
     /// maximum or room. Returns how many were given.
     fn give_in_bulk(&mut self, job: &Job<'_>, capacity: &Capacity, wanted: u32) -> u32 {
         let strategy = job.workload.policy.strategy;
-        let mut active: Vec<(usize, u64)> = Vec::with_capacity(self.heap.len());
-        for (_, s) in self.heap.drain() {
-            active.push((s, 0));
-        }
+        let mut slots: Vec<usize> = self.heap.drain().map(|(_, s)| s).collect();
+        slots.sort_unstable();
         let wanted64 = u64::from(wanted);
-        for i in 0..active.len() {
-            let s = active[i].0;
+        // Each cluster's cap: its room below the maximum, counted up to what is wanted.
+        let mut active: Vec<(usize, u64)> = Vec::with_capacity(slots.len());
+        for s in slots {
             let below_max = u64::from(self.slots[s].max.saturating_sub(self.slots[s].seats));
+            let needed = wanted64.min(below_max);
             let mut room = 0u64;
             for p in self.slots[s].pools.clone() {
-                if room >= wanted64.min(below_max) {
+                if room >= needed {
                     break;
                 }
                 room += self.room(s, p, job, capacity, wanted64);
             }
-            active[i].1 = room.min(below_max).min(wanted64);
+            active.push((s, room.min(needed)));
         }
         let shares = match strategy {
             Strategy::Pack => {
