@@ -103,6 +103,7 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
     let mut clusters = Clusters::default();
     let mut running = Vec::new();
     let mut entries = Vec::new();
+    let mut dumped = Vec::new();
     for file in files.iter().filter(|f| !is_meta_file(f)) {
         let documents = read_documents(file)?;
         let concise = documents.iter().filter(|d| is_concise(&d.value)).count();
@@ -112,6 +113,7 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
             }
             let name = cluster_name(file)?;
             let dump = read_dump(file, &documents, meta.get(&name), apps)?;
+            dumped.push(name);
             clusters.add(dump.cluster, Location::file(file))?;
             running.extend(dump.running);
             continue;
@@ -135,7 +137,7 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
         }
     }
     for (name, m) in &meta {
-        if !clusters.origins.contains_key(name) {
+        if !dumped.contains(name) {
             return Err(LoadError::Invalid {
                 at: Box::new(m.at.clone()),
                 message: format!("no dump for cluster `{name}`"),

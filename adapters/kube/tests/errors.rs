@@ -251,6 +251,16 @@ fn metadata_for_a_cluster_without_a_dump() {
         s.error().1,
         "fleet/_clusters.yaml: clusters.west: no dump for cluster `west`"
     );
+    // Metadata applies to dumps only, not to clusters of a concise file.
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        ("fleet/_clusters.yaml", "clusters:\n  east: {region: r2}\n"),
+        ("apps/web.yaml", WEB),
+    ]);
+    assert_eq!(
+        s.error().1,
+        "fleet/_clusters.yaml: clusters.east: no dump for cluster `east`"
+    );
 }
 
 #[test]
