@@ -184,7 +184,7 @@ pub enum LoadError {
 fn io_message(error: &std::io::Error) -> String {
     let text = error.to_string();
     match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        Some(at) if text.ends_with(')') => text.get(..at).unwrap_or(&text).to_string(),
         _ => text,
     }
 }
