@@ -121,14 +121,18 @@ impl Capacity {
                 if nodes == 0 {
                     continue;
                 }
-                cap.counts[g + inserted] -= nodes;
-                let mut new_row: Vec<i64> =
-                    cap.free[(g + inserted) * width..(g + inserted + 1) * width].to_vec();
-                for &(r, amount) in &request.items {
-                    new_row[r] -= amount * each as i64;
-                }
+                let source = g + inserted;
+                cap.counts[source] -= nodes;
                 cap.counts.insert(g, nodes);
-                cap.free.splice(g * width..g * width, new_row);
+                // Open a row at `g` and copy the source row (now one row later) into it.
+                let end = cap.free.len();
+                cap.free.resize(end + width, 0);
+                cap.free.copy_within(g * width..end, (g + 1) * width);
+                cap.free
+                    .copy_within((source + 1) * width..(source + 2) * width, g * width);
+                for &(r, amount) in &request.items {
+                    cap.free[g * width + r] -= amount * each as i64;
+                }
                 inserted += 1;
             }
             g += inserted + 1;

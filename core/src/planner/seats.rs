@@ -215,6 +215,8 @@ pub(crate) struct Distributor {
     spreads: Vec<Spread>,
     heap: BinaryHeap<(SeatKey, usize)>,
     blocked: Vec<usize>,
+    /// Pool slots given new seats for the current workload.
+    touched: Vec<usize>,
 }
 
 /// A stable 64-bit hash (FNV-1a) for deterministic tie-breaking.
@@ -271,9 +273,10 @@ impl Distributor {
         };
         outcome.placed = outcome.kept + u64::from(placed);
         outcome.unplaced = target - outcome.placed as u32;
-        for p in &self.pools {
-            if p.new > 0 {
-                capacity.take(p.pool, job.request, u64::from(p.new));
+        for &p in &self.touched {
+            let pool = &self.pools[p];
+            if pool.new > 0 {
+                capacity.take(pool.pool, job.request, u64::from(pool.new));
             }
         }
         outcome
@@ -283,6 +286,7 @@ impl Distributor {
     fn build_slots(&mut self, job: &Job<'_>) {
         self.slots.clear();
         self.pools.clear();
+        self.touched.clear();
         let policy = &job.workload.policy;
         let regions = job.index.regions.len();
         self.region_seats.clear();
@@ -600,6 +604,9 @@ impl Distributor {
     /// of a spread constraint rose (so blocked clusters may go on).
     fn seat(&mut self, s: usize, p: usize, job: &Job<'_>) -> bool {
         let pool = &mut self.pools[p];
+        if pool.new == 0 {
+            self.touched.push(p);
+        }
         pool.new += 1;
         if let Some(r) = pool.remaining.as_mut() {
             *r -= 1;
@@ -818,6 +825,9 @@ impl Distributor {
                 continue;
             }
             let pool = &mut self.pools[p];
+            if pool.new == 0 {
+                self.touched.push(p);
+            }
             pool.new += take as u32;
             pool.remaining = pool.remaining.map(|r| r - take);
             left -= take;
