@@ -69,6 +69,8 @@ pub(crate) struct Choices {
     pub pools: Vec<PoolChoice>,
     /// How many pools share the best score (they are equally preferred).
     pub first_run: usize,
+    /// The best score, kept beside the list so reading it needs no second memory access.
+    pub best_score: i64,
 }
 
 impl Choices {
@@ -196,6 +198,7 @@ fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> C
     choices.sort_by_key(|c| std::cmp::Reverse(c.score));
     let first_run = choices.iter().take_while(|c| c.score == choices[0].score).count();
     Ok(Choices {
+        best_score: choices[0].score,
         pools: choices,
         first_run,
     })

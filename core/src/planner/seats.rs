@@ -105,19 +105,36 @@ struct Spread {
     max_skew: u32,
     counts: Vec<u32>,
     eligible: Vec<bool>,
+    /// The smallest count over the eligible domains.
     min: u32,
+    /// How many eligible domains have the smallest count.
+    at_min: u32,
 }
 
 impl Spread {
     fn recompute_min(&mut self) {
-        self.min = self
+        let eligible = self
             .counts
             .iter()
             .zip(&self.eligible)
             .filter(|(_, e)| **e)
-            .map(|(c, _)| *c)
-            .min()
-            .unwrap_or(0);
+            .map(|(c, _)| *c);
+        self.min = eligible.clone().min().unwrap_or(0);
+        self.at_min = eligible.filter(|&c| c == self.min).count() as u32;
+    }
+
+    /// Counts one more replica in `domain`; returns true when the smallest count rose.
+    fn add(&mut self, domain: usize) -> bool {
+        self.counts[domain] += 1;
+        if !self.eligible[domain] || self.counts[domain] - 1 != self.min {
+            return false;
+        }
+        self.at_min -= 1;
+        if self.at_min > 0 {
+            return false;
+        }
+        self.recompute_min();
+        true
     }
 
     fn allows(&self, domain: usize) -> bool {
@@ -367,7 +384,7 @@ impl Distributor {
                 accepts_new: stop.is_none(),
                 hash,
                 best_score: match verdict {
-                    Ok(choices) => choices.pools[0].score,
+                    Ok(choices) => choices.best_score,
                     Err(_) => i64::MIN,
                 },
                 pools: start..self.pools.len(),
@@ -502,6 +519,7 @@ impl Distributor {
                 counts: vec![0; domains],
                 eligible: vec![false; domains],
                 min: 0,
+                at_min: 0,
             };
             for (s, slot) in self.slots.iter().enumerate() {
                 let cluster_domain = self.cluster_domain(t.topology_key, s);
@@ -620,13 +638,7 @@ impl Distributor {
             let Some(domain) = self.cluster_domain(self.spreads[i].key, s).or(zone) else {
                 continue;
             };
-            let spread = &mut self.spreads[i];
-            spread.counts[domain] += 1;
-            if spread.eligible[domain] && spread.counts[domain] - 1 == spread.min {
-                let before = spread.min;
-                spread.recompute_min();
-                min_rose |= spread.min > before;
-            }
+            min_rose |= self.spreads[i].add(domain);
         }
         min_rose
     }
