@@ -1,2 +1,139 @@
-//! The fleetplan command line (being written).
-fn main() {}
+//! The `fleetplan` command line: glue between the Kubernetes adapter, the planner and the
+//! terminal. It holds no planning logic: it parses flags, loads a scenario, calls the core and
+//! renders the plan.
+
+mod render;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use fleetplan::{PlanOptions, plan};
+
+/// Exit code for bad input: unreadable or invalid files, objects or flags.
+const EXIT_BAD_INPUT: u8 = 2;
+
+/// Plan Kubernetes workloads across many clusters.
+///
+/// fleetplan reads standard Kubernetes YAML (Deployments, Jobs, Services, Ingresses...) and a
+/// description of your workload clusters, and works out how many replicas of each workload
+/// should run in each cluster and node pool, and why any replica could not be placed.
+#[derive(Parser, Debug)]
+#[command(name = "fleetplan", version, about, long_about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Plan a scenario and print the placement.
+    ///
+    /// A scenario directory holds `fleet/` (the clusters) and `apps/` (the workloads). The
+    /// fleet is either the project's concise fleet YAML (`kind: Fleet`) or one file per
+    /// cluster holding `kubectl get nodes,pods -A -o yaml`. Apps are standard Kubernetes
+    /// YAML; Deployments and Jobs are planned, other kinds are carried along.
+    ///
+    /// Exit codes: 0 when a plan was made (even with unplaced replicas; see the UNPLACED
+    /// section or the `unplaced` field), 2 for bad input.
+    #[command(
+        after_help = "Examples:\n  fleetplan plan examples/tutorial\n  fleetplan plan examples/tutorial -o json\n  fleetplan plan --fleet fleet.yaml --apps k8s/ --explain"
+    )]
+    Plan(PlanArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PlanArgs {
+    /// Scenario directory holding `fleet/` and `apps/`.
+    #[arg(value_name = "SCENARIO_DIR")]
+    scenario: Option<PathBuf>,
+
+    /// The fleet: a concise fleet file, or a directory of fleet files or kubectl dumps.
+    /// Overrides SCENARIO_DIR/fleet.
+    #[arg(long, value_name = "PATH")]
+    fleet: Option<PathBuf>,
+
+    /// The apps: a YAML file or a directory of them. Overrides SCENARIO_DIR/apps.
+    #[arg(long, value_name = "PATH")]
+    apps: Option<PathBuf>,
+
+    /// Output format. `json` and `yaml` follow the documented plan contract.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+
+    /// Explain every workload and cluster pair: replicas placed, and why not more.
+    #[arg(long)]
+    explain: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// Human-readable tables.
+    Table,
+    /// The JSON plan contract.
+    Json,
+    /// The same contract as YAML.
+    Yaml,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Plan(args) => run_plan(&args),
+    }
+}
+
+/// Loads, plans and prints; the whole output is rendered before anything is written, so a
+/// failure never leaves partial output.
+fn run_plan(args: &PlanArgs) -> ExitCode {
+    let (fleet, apps) = match scenario_paths(args) {
+        Ok(paths) => paths,
+        Err(message) => return fail(&message),
+    };
+    let scenario = match fleetplan_kube::load(&fleet, &apps) {
+        Ok(scenario) => scenario,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let options = PlanOptions {
+        explain: args.explain,
+    };
+    let plan = match plan(&scenario.problem, &options) {
+        Ok(plan) => plan,
+        Err(err) => return fail(&format!("{}: {err}", fleet.display())),
+    };
+    let text = match args.output {
+        Format::Table => render::table(&scenario, &plan, args.explain),
+        Format::Json => match serde_json::to_string_pretty(&plan) {
+            Ok(json) => json + "\n",
+            Err(err) => return fail(&format!("cannot render the plan as JSON: {err}")),
+        },
+        Format::Yaml => match serde_norway::to_string(&plan) {
+            Ok(yaml) => yaml,
+            Err(err) => return fail(&format!("cannot render the plan as YAML: {err}")),
+        },
+    };
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`fleetplan plan ... | head`) is not an error.
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => fail(&format!("cannot write the plan: {err}")),
+    }
+}
+
+/// Where the fleet and the apps are, from SCENARIO_DIR and the overriding flags.
+fn scenario_paths(args: &PlanArgs) -> Result<(PathBuf, PathBuf), String> {
+    let from_dir = |sub: &str| args.scenario.as_deref().map(|d: &Path| d.join(sub));
+    let fleet = args.fleet.clone().or_else(|| from_dir("fleet"));
+    let apps = args.apps.clone().or_else(|| from_dir("apps"));
+    match (fleet, apps) {
+        (Some(fleet), Some(apps)) => Ok((fleet, apps)),
+        _ => Err("give a SCENARIO_DIR, or both --fleet and --apps (see `fleetplan plan --help`)".into()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}

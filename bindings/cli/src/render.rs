@@ -1,0 +1,161 @@
+//! Human-readable rendering of a plan: aligned tables in the style of `kubectl get`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use fleetplan::{Plan, WorkloadId};
+use fleetplan_kube::Scenario;
+
+/// Columns of text, aligned on render.
+struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(headers: &[&str]) -> Self {
+        Table {
+            rows: vec![headers.iter().map(|h| h.to_string()).collect()],
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn render(&self, out: &mut String) {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|s| s.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let _ = write!(line, "{cell:<width$}   ", width = widths[c]);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+}
+
+/// The default `fleetplan plan` output: placements per workload, totals per region, unplaced
+/// replicas with their reasons, and with `explain` every workload and cluster pair.
+pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
+    let mut out = String::new();
+    let workloads: BTreeMap<&WorkloadId, &fleetplan::Workload> =
+        scenario.problem.workloads.iter().map(|w| (&w.id, w)).collect();
+
+    let mut placements = Table::new(&[
+        "WORKLOAD", "KIND", "TARGET", "CLUSTER", "REGION", "REPLICAS", "POOLS",
+    ]);
+    let mut previous: Option<&WorkloadId> = None;
+    for p in &plan.placements {
+        let first = previous != Some(&p.workload);
+        previous = Some(&p.workload);
+        let (name, kind, target) = match (first, workloads.get(&p.workload)) {
+            (true, Some(w)) => (w.id.to_string(), format!("{:?}", w.kind), w.replicas.to_string()),
+            _ => (String::new(), String::new(), String::new()),
+        };
+        let pools: Vec<String> = p
+            .pools
+            .iter()
+            .map(|pr| format!("{}={}", pr.pool, pr.replicas))
+            .collect();
+        placements.row(vec![
+            name,
+            kind,
+            target,
+            p.cluster.to_string(),
+            p.region.to_string(),
+            p.replicas.to_string(),
+            pools.join(","),
+        ]);
+    }
+    for w in workloads.values().filter(|w| plan.placed(&w.id) == 0) {
+        placements.row(vec![
+            w.id.to_string(),
+            format!("{:?}", w.kind),
+            w.replicas.to_string(),
+            "-".into(),
+            "-".into(),
+            "0".into(),
+            String::new(),
+        ]);
+    }
+    placements.render(&mut out);
+
+    let mut regions: BTreeMap<&str, u64> = BTreeMap::new();
+    for p in &plan.placements {
+        *regions.entry(&p.region).or_default() += u64::from(p.replicas);
+    }
+    out.push('\n');
+    let mut totals = Table::new(&["REGION", "REPLICAS"]);
+    for (region, replicas) in regions {
+        totals.row(vec![region.to_string(), replicas.to_string()]);
+    }
+    totals.render(&mut out);
+
+    if !plan.unplaced.is_empty() {
+        out.push_str("\nUNPLACED\n");
+        for u in &plan.unplaced {
+            let _ = writeln!(out, "{}: {} replica(s) unplaced", u.workload, u.replicas);
+            let mut reasons = Table::new(&["  CLUSTER", "REASON"]);
+            for r in &u.reasons {
+                reasons.row(vec![format!("  {}", r.cluster), r.reason.to_string()]);
+            }
+            reasons.render(&mut out);
+        }
+    }
+
+    if explain {
+        out.push_str("\nEXPLANATIONS\n");
+        let mut t = Table::new(&["WORKLOAD", "CLUSTER", "REPLICAS", "WHY NOT MORE"]);
+        for e in &plan.explanations {
+            let why = e
+                .reason
+                .as_ref()
+                .map_or_else(|| "could take more".to_string(), ToString::to_string);
+            t.row(vec![
+                e.workload.to_string(),
+                e.cluster.to_string(),
+                e.replicas.to_string(),
+                why,
+            ]);
+        }
+        t.render(&mut out);
+    }
+
+    let s = &plan.summary;
+    let _ = write!(
+        out,
+        "\n{} workload(s): {} of {} replicas placed, {} unplaced",
+        s.workloads, s.placed, s.target, s.unplaced
+    );
+    if s.kept + s.removed > 0 {
+        let _ = write!(out, "; {} kept where they run, {} removed", s.kept, s.removed);
+    }
+    out.push_str(".\n");
+    if !scenario.carried.is_empty() {
+        let carried: Vec<String> = scenario
+            .carried
+            .iter()
+            .map(|o| match &o.namespace {
+                Some(ns) => format!("{} {}/{}", o.kind, ns, o.name),
+                None => format!("{} {}", o.kind, o.name),
+            })
+            .collect();
+        let _ = writeln!(out, "Carried along, not planned: {}.", carried.join(", "));
+    }
+    out
+}

@@ -1,0 +1,234 @@
+//! End-to-end tests of the `fleetplan` binary: the tutorial plans as documented, and bad input
+//! fails with a clear message, exit code 2 and nothing on stdout.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fleetplan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("the fleetplan binary runs")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn tutorial_table_shows_both_regions_and_every_replica() {
+    let out = fleetplan(&["plan", "examples/tutorial"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "shop/web-us",
+        "shop/web-eu",
+        "us-west-2",
+        "eu-west-1",
+        "REGION",
+        "10 of 10 replicas placed",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    assert!(
+        text.contains("Carried along, not planned: Service shop/web, Ingress shop/web"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tutorial_json_follows_the_contract() {
+    let out = fleetplan(&["plan", "examples/tutorial", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(plan["format"], "fleetplan.io/plan/v1");
+    let placements = plan["placements"].as_array().expect("placements array");
+    let total: u64 = placements
+        .iter()
+        .map(|p| p["replicas"].as_u64().expect("replicas"))
+        .sum();
+    assert_eq!(total, 10);
+    for p in placements {
+        let region = p["region"].as_str().expect("region");
+        let workload = p["workload"].as_str().expect("workload");
+        // Regional Deployments stay in their region.
+        assert_eq!(workload == "shop/web-us", region == "us-west-2", "{p}");
+        let pools: u64 = p["pools"]
+            .as_array()
+            .expect("pools")
+            .iter()
+            .map(|x| x["replicas"].as_u64().expect("n"))
+            .sum();
+        assert_eq!(pools, p["replicas"].as_u64().expect("replicas"));
+    }
+    // web-eu asks for at least one replica in each of its two clusters.
+    let eu: Vec<&serde_json::Value> = placements
+        .iter()
+        .filter(|p| p["workload"] == "shop/web-eu")
+        .collect();
+    assert_eq!(eu.len(), 2);
+    assert_eq!(plan["unplaced"], serde_json::json!([]));
+}
+
+#[test]
+fn json_output_is_byte_identical_across_runs() {
+    let a = fleetplan(&["plan", "examples/tutorial", "-o", "json", "--explain"]);
+    let b = fleetplan(&["plan", "examples/tutorial", "-o", "json", "--explain"]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn yaml_output_carries_the_same_plan() {
+    let out = fleetplan(&["plan", "examples/tutorial", "-o", "yaml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("format: fleetplan.io/plan/v1"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn explain_lists_every_workload_and_cluster_pair() {
+    let out = fleetplan(&["plan", "examples/tutorial", "-o", "json", "--explain"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let explanations = plan["explanations"].as_array().expect("explanations");
+    assert_eq!(explanations.len(), 2 * 4);
+    let refused = explanations
+        .iter()
+        .find(|e| e["workload"] == "shop/web-us" && e["cluster"] == "eu-west-1-a")
+        .expect("an explanation for web-us in eu-west-1-a");
+    assert_eq!(refused["code"], "ClusterSelector");
+    assert_eq!(refused["replicas"], 0);
+}
+
+/// Writes a scenario with the tutorial's fleet and the given app YAML.
+fn scenario_with_app(app: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::create_dir_all(dir.path().join("fleet")).expect("mkdir");
+    fs::create_dir_all(dir.path().join("apps")).expect("mkdir");
+    fs::copy(
+        repo_root().join("examples/tutorial/fleet/fleet.yaml"),
+        dir.path().join("fleet/fleet.yaml"),
+    )
+    .expect("copy fleet");
+    fs::write(dir.path().join("apps/app.yaml"), app).expect("write app");
+    dir
+}
+
+fn assert_bad_input(out: &Output, needles: &[&str]) {
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(out));
+    assert!(out.stdout.is_empty(), "nothing on stdout, got {}", stdout(out));
+    let err = stderr(out);
+    for needle in needles {
+        assert!(err.contains(needle), "missing {needle:?} in {err}");
+    }
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx, resources: {requests: {cpu: CPU}}}]
+";
+
+fn deployment(replicas: &str, cpu: &str) -> String {
+    DEPLOYMENT.replace("REPLICAS", replicas).replace("CPU", cpu)
+}
+
+#[test]
+fn negative_replicas_name_file_object_and_field() {
+    let dir = scenario_with_app(&deployment("-1", "100m"));
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["app.yaml", "shop/web", "spec.replicas"]);
+}
+
+#[test]
+fn a_bad_quantity_names_the_field() {
+    let dir = scenario_with_app(&deployment("2", "lots"));
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["app.yaml", "shop/web", "requests", "cpu"]);
+}
+
+#[test]
+fn malformed_yaml_names_the_file() {
+    let dir = scenario_with_app("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [unclosed\n");
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["app.yaml"]);
+}
+
+#[test]
+fn an_unknown_kind_is_refused() {
+    let dir = scenario_with_app(&deployment("2", "100m").replace("kind: Deployment", "kind: Deploymnet"));
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["app.yaml", "Deploymnet"]);
+}
+
+#[test]
+fn a_duplicate_cluster_is_refused() {
+    let dir = scenario_with_app(&deployment("2", "100m"));
+    fs::copy(
+        dir.path().join("fleet/fleet.yaml"),
+        dir.path().join("fleet/again.yaml"),
+    )
+    .expect("copy");
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["us-west-2-a"]);
+}
+
+#[test]
+fn an_empty_fleet_is_refused() {
+    let dir = scenario_with_app(&deployment("2", "100m"));
+    fs::write(
+        dir.path().join("fleet/fleet.yaml"),
+        "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters: []\n",
+    )
+    .expect("write");
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["fleet"]);
+}
+
+#[test]
+fn an_unreadable_path_is_refused() {
+    let out = fleetplan(&["plan", "no/such/scenario"]);
+    assert_bad_input(&out, &["no/such/scenario"]);
+}
+
+#[test]
+fn missing_paths_are_a_usage_error() {
+    let out = fleetplan(&["plan"]);
+    assert_bad_input(&out, &["SCENARIO_DIR"]);
+}
+
+#[test]
+fn help_explains_the_plan_command() {
+    let out = fleetplan(&["plan", "--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for needle in [
+        "SCENARIO_DIR",
+        "--fleet",
+        "--apps",
+        "--output",
+        "--explain",
+        "kubectl get nodes,pods",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in help");
+    }
+}
