@@ -47,6 +47,12 @@ pub enum Error {
         /// The weight given.
         weight: i32,
     },
+    /// Targets and running replicas add up to more than [`crate::MAX_REPLICAS`].
+    #[error("the problem holds {replicas} replicas (targets plus running), more than the limit of 2^31")]
+    TooManyReplicas {
+        /// The total.
+        replicas: u64,
+    },
     /// Current replicas name a cluster that is not in the fleet.
     #[error("current replicas of `{workload}` name unknown cluster `{cluster}`")]
     UnknownCluster {

@@ -86,7 +86,7 @@ pub use error::Error;
 pub use explain::Reason;
 pub use plan::{ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced};
 pub use planner::{PhaseTimings, PlanOptions, plan, plan_with_timings};
-pub use problem::{Problem, Running};
+pub use problem::{MAX_REPLICAS, Problem, Running};
 pub use resources::{ResourceName, Resources, format_amount};
 pub use rules::{
     node_selector_failure, required_affinity_matches, untolerated_hard_taint, untolerated_soft_taints,

@@ -8,6 +8,10 @@ use crate::cluster::{Cluster, ClusterName, PoolName};
 use crate::error::Error;
 use crate::workload::{Workload, WorkloadId};
 
+/// The most replicas (targets plus running) one problem may hold: 2^31, far beyond any fleet,
+/// so that every count fits the planner's integers.
+pub const MAX_REPLICAS: u64 = 1 << 31;
+
 /// Replicas of one workload that run now in one pool of one cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Running {
@@ -89,6 +93,11 @@ impl Problem {
                 }
             }
         }
+        let replicas: u64 = self.workloads.iter().map(|w| u64::from(w.replicas)).sum::<u64>()
+            + self.current.iter().map(|r| u64::from(r.replicas)).sum::<u64>();
+        if replicas > MAX_REPLICAS {
+            return Err(Error::TooManyReplicas { replicas });
+        }
         for running in &self.current {
             let Some(cluster) = clusters.get(&running.cluster) else {
                 return Err(Error::UnknownCluster {
@@ -166,6 +175,13 @@ mod tests {
         p.current[0].cluster = "a".into();
         p.current[0].pool = "q".into();
         assert!(matches!(p.validate(), Err(Error::UnknownPool { .. })));
+    }
+
+    #[test]
+    fn absurd_replica_counts_are_rejected() {
+        let mut p = problem();
+        p.workloads[0].replicas = u32::MAX;
+        assert!(matches!(p.validate(), Err(Error::TooManyReplicas { .. })));
     }
 
     #[test]
