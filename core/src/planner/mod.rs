@@ -173,6 +173,8 @@ struct Context<'p> {
     problem: &'p Problem,
     /// Cluster indices in name order.
     clusters_by_name: Vec<usize>,
+    /// Each cluster's position in name order.
+    cluster_rank: Vec<usize>,
     cluster_hashes: Vec<u64>,
     regions: Vec<Arc<str>>,
 }
@@ -181,9 +183,14 @@ impl<'p> Context<'p> {
     fn new(problem: &'p Problem, index: &Index) -> Self {
         let mut clusters_by_name: Vec<usize> = (0..problem.clusters.len()).collect();
         clusters_by_name.sort_by(|&a, &b| problem.clusters[a].name.cmp(&problem.clusters[b].name));
+        let mut cluster_rank = vec![0; clusters_by_name.len()];
+        for (rank, &c) in clusters_by_name.iter().enumerate() {
+            cluster_rank[c] = rank;
+        }
         Context {
             problem,
             clusters_by_name,
+            cluster_rank,
             cluster_hashes: problem
                 .clusters
                 .iter()
@@ -205,10 +212,15 @@ impl<'p> Context<'p> {
     ) -> WorkloadResult {
         let id = &job.workload.id;
         let mut result = WorkloadResult::default();
-        for slot in &distributor.slots {
-            if slot.seats == 0 {
-                continue;
-            }
+        let mut by_name: Vec<(usize, &seats::Slot)> = distributor
+            .slots
+            .iter()
+            .filter(|slot| slot.seats > 0)
+            .map(|slot| (self.cluster_rank[slot.cluster], slot))
+            .collect();
+        by_name.sort_unstable_by_key(|&(rank, _)| rank);
+        result.placements.reserve(by_name.len());
+        for (_, slot) in by_name {
             let cluster = &self.problem.clusters[slot.cluster];
             let mut pools: Vec<PoolReplicas> = distributor.pools[slot.pools.clone()]
                 .iter()
@@ -227,7 +239,6 @@ impl<'p> Context<'p> {
                 pools,
             });
         }
-        result.placements.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         if !with_reasons {
             return result;
         }
