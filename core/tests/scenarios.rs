@@ -30,6 +30,12 @@ fn workload(replicas: u32) -> Workload {
     Workload::new("ns", "w0", replicas, Resources::new().with("cpu", 100))
 }
 
+/// A workload with no replica and no request: it keeps every node "useful", so that the
+/// planner does not drop nodes as too full for every workload.
+fn idle() -> Workload {
+    Workload::new("ns", "idle", 0, Resources::new())
+}
+
 fn hard(key: TopologyKey, max_skew: u32) -> TopologySpread {
     TopologySpread {
         max_skew,
@@ -304,27 +310,27 @@ fn known_gap_cluster_spread_with_a_region_maximum() {
 }
 
 /// Cluster spread and zone spread (both maxSkew 1), no maximum, ample capacity, any strategy.
-/// `c0` puts its two seats round-robin in zones `r0-a` and `r0-b`, `c1` (zone `r0-b` only)
-/// takes one: zones a=1, b=2, clusters 2 and 1; every next seat breaks one constraint.
-/// Planner: 3 of 4. A full placement: `c0/p0=2` (zone a), `c1/p0=2` (zone b).
+/// `c0` fills its first pool, `p0` (zone `r0-b`); `c1` (zone `r0-b` only) is then blocked by
+/// the zone skew and `c0` by the cluster skew: one replica of two is placed. A full placement:
+/// `c0/p1=1` (zone `r0-a`), `c1/p0=1` (zone `r0-b`).
 #[test]
-#[ignore = "known gap: two hard spread constraints; seats go round-robin over pools whatever the zone counts"]
+#[ignore = "known gap: two hard spread constraints; the pool choice ignores the zone counts"]
 fn known_gap_two_hard_spread_constraints() {
     for strategy in [Strategy::Spread, Strategy::Weighted, Strategy::Pack] {
         let clusters = vec![
             cluster(
                 "c0",
                 "r0",
-                vec![pool("p0", Some("r0-a"), 110), pool("p1", Some("r0-b"), 110)],
+                vec![pool("p0", Some("r0-b"), 110), pool("p1", Some("r0-a"), 110)],
             ),
             cluster("c1", "r0", vec![pool("p0", Some("r0-b"), 110)]),
         ];
-        let mut w = workload(4);
+        let mut w = workload(2);
         w.policy.strategy = strategy;
         w.template.topology_spread.push(hard(TopologyKey::Cluster, 1));
         w.template.topology_spread.push(hard(TopologyKey::Zone, 1));
         let (problem, plan) = solve(clusters, w, vec![]);
-        assert_full_placement_exists_and_is_found(&problem, &plan, &[("c0/p0", 2), ("c1/p0", 2)]);
+        assert_full_placement_exists_and_is_found(&problem, &plan, &[("c0/p1", 1), ("c1/p0", 1)]);
     }
 }
 
@@ -385,7 +391,8 @@ fn known_gap_minimum_blocked_by_cluster_spread() {
 
 /// Memory and GPUs are both short on every node. Which one the `Insufficient` reason names
 /// depends on the order in which the fleet first mentions them (the resource index), so
-/// listing the clusters in another order changes the plan's JSON.
+/// listing the clusters in another order changes the plan's JSON. (`idle` asks for nothing,
+/// so that no node is dropped as too full for every workload.)
 #[test]
 #[ignore = "known bug: Capacity::shortage breaks ties by resource index, which follows cluster order"]
 fn insufficient_reason_does_not_depend_on_cluster_order() {
@@ -408,7 +415,12 @@ fn insufficient_reason_does_not_depend_on_cluster_order() {
         Resources::new().with("memory", 1 << 30).with("nvidia.com/gpu", 1),
     );
     let reasons = |clusters: Vec<Cluster>| {
-        let (_, plan) = solve(clusters, w.clone(), vec![]);
+        let problem = Problem {
+            clusters,
+            workloads: vec![w.clone(), idle()],
+            current: vec![],
+        };
+        let plan = plan(&problem, &PlanOptions::default()).expect("valid");
         plan.unplaced[0]
             .reasons
             .iter()
@@ -416,4 +428,144 @@ fn insufficient_reason_does_not_depend_on_cluster_order() {
             .collect::<Vec<_>>()
     };
     assert_eq!(reasons(vec![a.clone(), b.clone()]), reasons(vec![b, a]));
+}
+
+/// Node `A` has 1 CPU and 4Gi free, node `B` 4 CPUs and 1Gi. `first` (higher priority, 1Gi)
+/// fits on both; `second` (2 CPUs, 1Gi) only on `B`. Groups are packed "fullest first" by
+/// comparing free amounts in resource-index order: listing the NotReady cluster `c1` (whose
+/// nodes mention memory but no CPU) first puts memory before CPU in the index, `B` becomes
+/// the "fullest" node, `first` takes it and `second` is left unplaced; listed the other way,
+/// both are placed.
+#[test]
+#[ignore = "known bug: Capacity orders node groups by free amounts in resource-index order, which follows cluster order"]
+fn packing_does_not_depend_on_cluster_order() {
+    const GIB: i64 = 1 << 30;
+    let mut c0 = cluster("c0", "r0", vec![NodePool::uniform("p0", 0, Resources::new())]);
+    c0.pools[0].nodes = vec![
+        fleetplan::NodeGroup {
+            count: 1,
+            free: Resources::new()
+                .with("cpu", 1000)
+                .with("memory", 4 * GIB)
+                .with("pods", 110),
+        },
+        fleetplan::NodeGroup {
+            count: 1,
+            free: Resources::new()
+                .with("cpu", 4000)
+                .with("memory", GIB)
+                .with("pods", 110),
+        },
+    ];
+    let mut c1 = Cluster::new("c1", "r0");
+    c1.health = Health::NotReady;
+    c1.pools.push(NodePool::uniform(
+        "p0",
+        1,
+        Resources::new().with("memory", GIB).with("pods", 110),
+    ));
+    let mut first = Workload::new("ns", "first", 1, Resources::new().with("memory", GIB));
+    first.template.priority = 100;
+    let second = Workload::new(
+        "ns",
+        "second",
+        1,
+        Resources::new().with("cpu", 2000).with("memory", GIB),
+    );
+    let unplaced = |clusters: Vec<Cluster>| {
+        let problem = Problem {
+            clusters,
+            workloads: vec![first.clone(), second.clone()],
+            current: vec![],
+        };
+        plan(&problem, &PlanOptions::default())
+            .expect("valid")
+            .summary
+            .unplaced
+    };
+    assert_eq!(unplaced(vec![c0.clone(), c1.clone()]), 0);
+    assert_eq!(
+        unplaced(vec![c1, c0]),
+        0,
+        "listing c1 first leaves `second` unplaced"
+    );
+}
+
+/// Node `A` lacks CPU, node `B` memory. The reason reads "insufficient cpu: needs 2, largest
+/// free 4": the largest free amount is taken over every node, also those short of another
+/// resource, so the reason contradicts itself (the `Reason::Insufficient` docs say no node
+/// has enough of the resource).
+#[test]
+#[ignore = "doubtful: Capacity::shortage reports the largest free amount over all nodes, not the short ones"]
+fn insufficient_reason_names_a_resource_no_node_has_enough_of() {
+    const GIB: i64 = 1 << 30;
+    let mut c0 = cluster("c0", "r0", vec![NodePool::uniform("p0", 0, Resources::new())]);
+    c0.pools[0].nodes = vec![
+        fleetplan::NodeGroup {
+            count: 1,
+            free: Resources::new()
+                .with("cpu", 1000)
+                .with("memory", 4 * GIB)
+                .with("pods", 110),
+        },
+        fleetplan::NodeGroup {
+            count: 1,
+            free: Resources::new()
+                .with("cpu", 4000)
+                .with("memory", 0)
+                .with("pods", 110),
+        },
+    ];
+    let w = Workload::new(
+        "ns",
+        "w0",
+        1,
+        Resources::new().with("cpu", 2000).with("memory", GIB),
+    );
+    let problem = Problem {
+        clusters: vec![c0],
+        workloads: vec![w, idle()],
+        current: vec![],
+    };
+    let plan = plan(&problem, &PlanOptions::default()).expect("valid");
+    let reason = &plan.unplaced[0].reasons[0].reason;
+    match reason {
+        fleetplan::Reason::Insufficient {
+            needs, largest_free, ..
+        } => assert!(largest_free < needs, "{reason}"),
+        other => panic!("unexpected reason {other}"),
+    }
+}
+
+/// The crate-level example's GPU workload planned alone: no node of `east` has a GPU and the
+/// two GPUs of `west` are used, so the reasons should name `nvidia.com/gpu` (as the example
+/// shows when another workload is present). Nodes too full for every workload are dropped
+/// from the capacity, and the reason then falls back to "insufficient pods: needs 1, largest
+/// free 0", although every node has 110 free pod slots.
+#[test]
+#[ignore = "known bug: Capacity drops nodes too full for every workload, and shortage() then reports pods"]
+fn insufficient_reason_names_the_missing_gpu_when_the_workload_is_alone() {
+    let node = Resources::new()
+        .with("cpu", 4000)
+        .with("memory", 16 << 30)
+        .with("pods", 110);
+    let mut east = Cluster::new("east", "us-east-1");
+    east.pools.push(NodePool::uniform("general", 3, node.clone()));
+    let mut west = Cluster::new("west", "us-west-2");
+    west.pools
+        .push(NodePool::uniform("gpu", 2, node.with("nvidia.com/gpu", 1)));
+    let train = Workload::new("ml", "train", 3, Resources::new().with("nvidia.com/gpu", 1));
+    let (_, plan) = solve(vec![east, west], train, vec![]);
+    let reasons: Vec<String> = plan.unplaced[0]
+        .reasons
+        .iter()
+        .map(|r| format!("{}: {}", r.cluster, r.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "east: insufficient nvidia.com/gpu: needs 1, largest free 0",
+            "west: insufficient nvidia.com/gpu: needs 1, largest free 0",
+        ]
+    );
 }

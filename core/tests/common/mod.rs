@@ -84,6 +84,12 @@ impl Shape {
         workloads: (1, 1),
         ..Shape::FULL
     };
+
+    /// One workload on a full-size fleet, nothing running.
+    pub const SINGLE_FRESH: Shape = Shape {
+        current: false,
+        ..Shape::SINGLE
+    };
 }
 
 /// Cluster names the generators use; workload policies name them too (and unknown ones).
@@ -1140,4 +1146,57 @@ pub fn nested_limits(mut problem: Problem, without_spread: bool) -> Problem {
 pub fn without_hard_spread(mut problem: Problem) -> Problem {
     keep_hard_spreads(&mut problem.workloads[0], 0);
     problem
+}
+
+/// The same problem with every resource of [`RESOURCES`] listed on every node (absent ones as
+/// zero), so that the order in which the fleet first mentions resources is always the same.
+pub fn list_every_resource(mut problem: Problem) -> Problem {
+    for c in &mut problem.clusters {
+        for pool in &mut c.pools {
+            for g in &mut pool.nodes {
+                for name in RESOURCES {
+                    let amount = g.free.get(name);
+                    g.free.set(name, amount);
+                }
+            }
+        }
+    }
+    problem
+}
+
+/// The only workload with no minimum, no region maximum, no hard spread constraint and the
+/// given strategy: the seats past the minimums are then divided in one go (the bulk path).
+pub fn plain_division(mut problem: Problem, strategy: Split) -> Problem {
+    let w = &mut problem.workloads[0];
+    keep_hard_spreads(w, 0);
+    w.policy.strategy = strategy;
+    w.policy.cluster_min = PerName::default();
+    w.policy.region_min = PerName::default();
+    w.policy.region_max = PerName::default();
+    problem.current.clear();
+    problem
+}
+
+/// Per eligible cluster of the only workload: `(name, weight, cap)`, where the cap is the
+/// smaller of its maximum and the replicas its feasible pools fit (one workload alone).
+pub fn cluster_caps(problem: &Problem) -> Vec<(String, u64, u64)> {
+    let w = &problem.workloads[0];
+    let request = replica_request(&w.template);
+    eligible_clusters(problem, w)
+        .into_iter()
+        .map(|c| {
+            let room: u64 = c
+                .pools
+                .iter()
+                .filter(|p| pool_allows_new(w, c, p))
+                .map(|p| pool_fit(p, &request))
+                .fold(0, u64::saturating_add);
+            let max = w
+                .policy
+                .cluster_max
+                .get(c.name.as_str())
+                .map_or(u64::MAX, u64::from);
+            (c.name.to_string(), weight(w, c), room.min(max))
+        })
+        .collect()
 }
