@@ -39,6 +39,12 @@ pub enum Error {
         /// The resource.
         resource: ResourceName,
     },
+    /// A topology spread constraint has `maxSkew` 0 (Kubernetes requires at least 1).
+    #[error("workload `{workload}` has a topology spread constraint with maxSkew 0 (it must be at least 1)")]
+    ZeroMaxSkew {
+        /// The workload.
+        workload: WorkloadId,
+    },
     /// A preferred node affinity weight is outside 1-100.
     #[error("workload `{workload}` has preferred node affinity weight {weight}, outside 1-100")]
     InvalidPreferenceWeight {

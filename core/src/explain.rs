@@ -60,7 +60,8 @@ pub enum Reason {
         resource: ResourceName,
         /// What one replica needs.
         needs: i64,
-        /// The largest free amount on any node of a feasible pool.
+        /// The largest free amount on a node of a feasible pool that is short of it (so
+        /// always less than `needs`).
         largest_free: i64,
     },
     /// The per-cluster maximum is reached.

@@ -41,7 +41,9 @@ pub struct Problem {
 
 impl Problem {
     /// Checks what the planner relies on: at least one cluster, unique cluster, pool and
-    /// workload names, and current replicas that name known clusters, pools and workloads.
+    /// workload names, sane requests, weights and spread constraints, and current replicas
+    /// that name known clusters and pools. Current replicas of workloads not in the problem
+    /// are ignored: their pods already count in the pools' free resources.
     pub fn validate(&self) -> Result<(), Error> {
         if self.clusters.is_empty() {
             return Err(Error::EmptyFleet);
@@ -67,6 +69,11 @@ impl Problem {
         for workload in &self.workloads {
             if !workloads.insert(&workload.id) {
                 return Err(Error::DuplicateWorkload {
+                    workload: workload.id.clone(),
+                });
+            }
+            if workload.template.topology_spread.iter().any(|t| t.max_skew == 0) {
+                return Err(Error::ZeroMaxSkew {
                     workload: workload.id.clone(),
                 });
             }

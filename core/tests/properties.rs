@@ -229,12 +229,7 @@ proptest! {
     /// Property 5b. The problem with its clusters, workloads and running replicas in another
     /// order gives the same placements, unplaced counts, reason codes and summary.
     #[test]
-    #[ignore = "known bug: node groups are packed fullest first by comparing free amounts in \
-                resource-index order, and the resource index follows the order in which clusters \
-                mention resources, so cluster order can change which node a replica takes and \
-                what fits for later workloads (about 1 in 100,000 cases; minimal counterexample \
-                in scenarios::packing_does_not_depend_on_cluster_order)"]
-    fn input_order_changes_no_decision((problem, shuffled) in problem(Shape::FULL).prop_flat_map(shuffled)) {
+        fn input_order_changes_no_decision((problem, shuffled) in problem(Shape::FULL).prop_flat_map(shuffled)) {
         for options in [PlanOptions::default(), PlanOptions { explain: true }] {
             let first = plan(&problem, &options).expect("valid");
             let other = plan(&shuffled, &options).expect("valid");
@@ -247,10 +242,7 @@ proptest! {
 
     /// Property 5c. As 5b, byte for byte, reason messages included.
     #[test]
-    #[ignore = "known bug: as input_order_changes_no_decision, and when two resources are short on \
-                equally many nodes the Insufficient reason names the one indexed first (see \
-                scenarios::insufficient_reason_does_not_depend_on_cluster_order)"]
-    fn input_order_changes_no_byte_of_the_plan((problem, shuffled) in problem(Shape::FULL).prop_flat_map(shuffled)) {
+        fn input_order_changes_no_byte_of_the_plan((problem, shuffled) in problem(Shape::FULL).prop_flat_map(shuffled)) {
         check_same_json(&problem, &shuffled)?;
     }
 
@@ -369,12 +361,7 @@ proptest! {
     /// names such a resource, with the request and the largest free amount of it on those
     /// nodes.
     #[test]
-    #[ignore = "known bug since the node-dropping capacity change: nodes too full for every \
-                workload are dropped, and a cluster left with no node reports \"insufficient \
-                pods: needs 1, largest free 0\" (minimal: one node with one free pod slot and no \
-                CPU, a workload asking 250m CPU; see \
-                scenarios::insufficient_reason_names_the_missing_gpu_when_the_workload_is_alone)"]
-    fn insufficient_reasons_name_a_resource_every_node_lacks(problem in problem(Shape::SINGLE_FRESH)) {
+        fn insufficient_reasons_name_a_resource_every_node_lacks(problem in problem(Shape::SINGLE_FRESH)) {
         let plan = plan_of(&problem);
         let w = &problem.workloads[0];
         let request = replica_request(&w.template);
@@ -510,7 +497,8 @@ proptest! {
     #[test]
     #[ignore = "known gap: the greedy seat-by-seat division misses full placements when a hard \
                 spread constraint crosses a cluster or region maximum or a second hard spread \
-                constraint (about 1 in 3,000 oracle-feasible cases; minimal counterexamples in \
+                constraint (about 1 in 5,000 oracle-feasible cases since the pool choice weighs zone \
+                counts; minimal counterexamples in \
                 scenarios::known_gap_*); nothing_unplaced_when_limits_nest_and_a_full_placement_exists \
                 covers the classes where the greedy is complete"]
     fn nothing_unplaced_when_a_full_placement_exists(problem in problem(Shape::ORACLE)) {
@@ -532,9 +520,8 @@ proptest! {
     /// pool) its minimum and every region its region minimum, the planner gives each eligible
     /// cluster at least its minimum.
     #[test]
-    #[ignore = "known gap: with a hard spread constraint, a cluster below its minimum can be \
-                blocked by the skew while other clusters take the seats it needed, or the pool \
-                it needed (minimal counterexamples in scenarios::known_gap_minimum_*); \
+    #[ignore = "known gap (rare, about 1 in 30,000 cases): with a hard spread constraint the greedy \
+                division can spend a zone or cluster another cluster needed for its minimum; \
                 cluster_minimums_met_without_hard_spread covers the rest"]
     fn cluster_minimums_met_when_a_placement_meets_them(problem in problem(Shape::ORACLE)) {
         check_minimums(&problem)?;

@@ -273,7 +273,6 @@ fn to_pairs(entries: &[(&str, u32)]) -> BTreeMap<(String, String), u32> {
 /// zone `r0-b`, now one above the empty eligible zone `r0-a`. Planner: `c0/p0=1`, one
 /// unplaced. A full placement: `c0/p1=1` (zone `r0-a`), `c1/p0=1` (zone `r0-b`).
 #[test]
-#[ignore = "known gap: zone spread with a cluster maximum; the pool choice ignores zone counts"]
 fn known_gap_zone_spread_with_a_cluster_maximum() {
     let clusters = vec![
         cluster(
@@ -314,7 +313,6 @@ fn known_gap_cluster_spread_with_a_region_maximum() {
 /// the zone skew and `c0` by the cluster skew: one replica of two is placed. A full placement:
 /// `c0/p1=1` (zone `r0-a`), `c1/p0=1` (zone `r0-b`).
 #[test]
-#[ignore = "known gap: two hard spread constraints; the pool choice ignores the zone counts"]
 fn known_gap_two_hard_spread_constraints() {
     for strategy in [Strategy::Spread, Strategy::Weighted, Strategy::Pack] {
         let clusters = vec![
@@ -339,7 +337,6 @@ fn known_gap_two_hard_spread_constraints() {
 /// `r0-b`. Planner: `c0=2, c1=0`, below its minimum. A placement meeting every minimum:
 /// `c0/p1=1` (zone b), `c1/p0=1` (zone a).
 #[test]
-#[ignore = "known gap: a minimum blocked by zone spread; another cluster takes the zone it needed"]
 fn known_gap_minimum_blocked_by_zone_spread() {
     let clusters = vec![
         cluster(
@@ -394,7 +391,6 @@ fn known_gap_minimum_blocked_by_cluster_spread() {
 /// listing the clusters in another order changes the plan's JSON. (`idle` asks for nothing,
 /// so that no node is dropped as too full for every workload.)
 #[test]
-#[ignore = "known bug: Capacity::shortage breaks ties by resource index, which follows cluster order"]
 fn insufficient_reason_does_not_depend_on_cluster_order() {
     let mut a = Cluster::new("c0", "r0");
     a.pools.push(NodePool::uniform(
@@ -437,7 +433,6 @@ fn insufficient_reason_does_not_depend_on_cluster_order() {
 /// the "fullest" node, `first` takes it and `second` is left unplaced; listed the other way,
 /// both are placed.
 #[test]
-#[ignore = "known bug: Capacity orders node groups by free amounts in resource-index order, which follows cluster order"]
 fn packing_does_not_depend_on_cluster_order() {
     const GIB: i64 = 1 << 30;
     let mut c0 = cluster("c0", "r0", vec![NodePool::uniform("p0", 0, Resources::new())]);
@@ -496,7 +491,6 @@ fn packing_does_not_depend_on_cluster_order() {
 /// resource, so the reason contradicts itself (the `Reason::Insufficient` docs say no node
 /// has enough of the resource).
 #[test]
-#[ignore = "doubtful: Capacity::shortage reports the largest free amount over all nodes, not the short ones"]
 fn insufficient_reason_names_a_resource_no_node_has_enough_of() {
     const GIB: i64 = 1 << 30;
     let mut c0 = cluster("c0", "r0", vec![NodePool::uniform("p0", 0, Resources::new())]);
@@ -543,7 +537,6 @@ fn insufficient_reason_names_a_resource_no_node_has_enough_of() {
 /// from the capacity, and the reason then falls back to "insufficient pods: needs 1, largest
 /// free 0", although every node has 110 free pod slots.
 #[test]
-#[ignore = "known bug: Capacity drops nodes too full for every workload, and shortage() then reports pods"]
 fn insufficient_reason_names_the_missing_gpu_when_the_workload_is_alone() {
     let node = Resources::new()
         .with("cpu", 4000)

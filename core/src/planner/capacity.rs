@@ -23,6 +23,9 @@ pub(crate) struct PoolCapacity {
     counts: Vec<u32>,
     /// Free resources per group, `width` values each.
     free: Vec<i64>,
+    /// Nodes too full for any replica, kept only to explain shortages: `(count, free)`.
+    /// Past [`MAX_GROUPS`] they merge, keeping the larger free amount of each resource.
+    dead: Vec<(u32, Vec<i64>)>,
 }
 
 /// The free capacity of every pool of the fleet.
@@ -54,18 +57,18 @@ impl Capacity {
             .iter()
             .map(|p| {
                 let pool = &problem.clusters[p.cluster].pools[p.local];
-                let mut groups: Vec<(u32, Vec<i64>)> = pool
+                let (mut groups, dead): (Vec<(u32, Vec<i64>)>, Vec<(u32, Vec<i64>)>) = pool
                     .nodes
                     .iter()
                     .filter(|g| g.count > 0)
                     .map(|g| (g.count, index.dense(&g.free)))
-                    .filter(|(_, free)| useful.iter().all(|&(r, least)| free[r] >= least))
-                    .collect();
+                    .partition(|(_, free)| useful.iter().all(|&(r, least)| free[r] >= least));
                 // Fullest first; identical nodes form one group.
                 groups.sort_by(|a, b| a.1.cmp(&b.1));
                 let mut cap = PoolCapacity {
                     counts: Vec::with_capacity(groups.len()),
                     free: Vec::with_capacity(groups.len() * width),
+                    dead: Vec::new(),
                 };
                 for (count, free) in groups {
                     if cap.counts.last().is_some() && cap.free[cap.free.len() - width..] == free[..] {
@@ -74,6 +77,9 @@ impl Capacity {
                         cap.counts.push(count);
                         cap.free.extend(free);
                     }
+                }
+                for (count, free) in dead {
+                    cap.bury(count, &free);
                 }
                 cap.bound(width);
                 cap
@@ -143,26 +149,34 @@ impl Capacity {
     }
 
     /// For a request that no longer fits anywhere in `pools`: the resource short on the most
-    /// nodes, and the largest free amount of it on any of those nodes.
+    /// nodes (ties to the first in canonical order), and the largest free amount of it on a
+    /// node where it is short, so the message never contradicts itself.
     pub fn shortage(&self, pools: impl Iterator<Item = usize>, request: &Request) -> Option<(usize, i64)> {
-        let mut short_nodes: Vec<(usize, u64, i64)> =
-            request.items.iter().map(|&(r, _)| (r, 0, i64::MIN)).collect();
+        // Per requested resource: nodes short of it, and the most any of them has free.
+        let mut short: Vec<(u64, i64)> = vec![(0, 0); request.items.len()];
+        let mut count_node = |count: u32, free: &[i64]| {
+            for (slot, &(r, amount)) in short.iter_mut().zip(&request.items) {
+                if free[r] < amount {
+                    slot.0 += u64::from(count);
+                    slot.1 = slot.1.max(free[r]);
+                }
+            }
+        };
         for pool in pools {
             let cap = &self.pools[pool];
             for (&count, free) in cap.counts.iter().zip(cap.free.chunks_exact(self.width)) {
-                for (slot, &(r, amount)) in short_nodes.iter_mut().zip(&request.items) {
-                    if free[r] < amount {
-                        slot.1 += u64::from(count);
-                    }
-                    slot.2 = slot.2.max(free[r]);
-                }
+                count_node(count, free);
+            }
+            for (count, free) in &cap.dead {
+                count_node(*count, free);
             }
         }
-        short_nodes
-            .into_iter()
-            .filter(|&(_, nodes, _)| nodes > 0)
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map(|(r, _, largest)| (r, largest.max(0)))
+        short
+            .iter()
+            .zip(&request.items)
+            .filter(|((nodes, _), _)| *nodes > 0)
+            .max_by(|((a, _), (ra, _)), ((b, _), (rb, _))| a.cmp(b).then(rb.cmp(ra)))
+            .map(|((_, largest), &(r, _))| (r, *largest))
     }
 }
 
@@ -192,7 +206,12 @@ impl PoolCapacity {
         let mut kept = 0;
         for g in 0..self.counts.len() {
             let row = &self.free[g * width..(g + 1) * width];
-            if self.counts[g] == 0 || useful.iter().any(|&(r, least)| row[r] < least) {
+            if self.counts[g] == 0 {
+                continue;
+            }
+            if useful.iter().any(|&(r, least)| row[r] < least) {
+                let row = row.to_vec();
+                self.bury(self.counts[g], &row);
                 continue;
             }
             if kept > 0
@@ -209,6 +228,20 @@ impl PoolCapacity {
         }
         self.counts.truncate(kept);
         self.free.truncate(kept * width);
+    }
+
+    /// Keeps `count` nodes that can take no replica, for explanations only.
+    fn bury(&mut self, count: u32, free: &[i64]) {
+        if let Some(same) = self.dead.iter_mut().find(|(_, f)| f[..] == *free) {
+            same.0 += count;
+        } else if self.dead.len() < MAX_GROUPS {
+            self.dead.push((count, free.to_vec()));
+        } else if let Some(last) = self.dead.last_mut() {
+            last.0 += count;
+            for (kept, &new) in last.1.iter_mut().zip(free) {
+                *kept = (*kept).max(new);
+            }
+        }
     }
 
     /// Merges the two fullest groups until at most [`MAX_GROUPS`] remain; the merged group

@@ -1,7 +1,7 @@
 //! Dense indices over a problem: resources, regions, zones and pools become small integers so
 //! that the hot loops work on flat arrays instead of maps of strings.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
 use crate::problem::Problem;
@@ -53,7 +53,26 @@ impl Index {
             regions: Vec::new(),
             zone_count: 0,
         };
+        // Resource indices in a canonical order (pods first, then by name), so that no decision
+        // depends on the order in which clusters or workloads happen to mention resources.
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        for cluster in &problem.clusters {
+            for pool in &cluster.pools {
+                for group in &pool.nodes {
+                    names.extend(group.free.iter().map(|(name, _)| name.as_str()));
+                }
+            }
+        }
+        for workload in &problem.workloads {
+            let template = &workload.template;
+            for container in template.containers.iter().chain(&template.init_containers) {
+                names.extend(container.requests.iter().map(|(name, _)| name.as_str()));
+            }
+        }
         index.resource_id(ResourceName::PODS);
+        for name in names {
+            index.resource_id(name);
+        }
         let mut regions: HashMap<&str, usize> = HashMap::new();
         let mut zones: HashMap<&str, usize> = HashMap::new();
         for (c, cluster) in problem.clusters.iter().enumerate() {
@@ -74,25 +93,8 @@ impl Index {
                     local,
                     zone,
                 });
-                for group in &pool.nodes {
-                    for (name, _) in group.free.iter() {
-                        index.resource_id(name.as_str());
-                    }
-                }
             }
             index.cluster_pools.push(start..index.pools.len());
-        }
-        for workload in &problem.workloads {
-            for container in workload
-                .template
-                .containers
-                .iter()
-                .chain(&workload.template.init_containers)
-            {
-                for (name, _) in container.requests.iter() {
-                    index.resource_id(name.as_str());
-                }
-            }
         }
         index.zone_count = zones.len();
         index

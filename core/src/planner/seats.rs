@@ -109,6 +109,9 @@ struct Spread {
     min: u32,
     /// How many eligible domains have the smallest count.
     at_min: u32,
+    /// How many clusters taking new replicas offer each domain: a scarce domain is used
+    /// first where it is offered, since fewer places can fill it.
+    offers: Vec<u32>,
 }
 
 impl Spread {
@@ -520,6 +523,7 @@ impl Distributor {
                 eligible: vec![false; domains],
                 min: 0,
                 at_min: 0,
+                offers: vec![0; domains],
             };
             for (s, slot) in self.slots.iter().enumerate() {
                 let cluster_domain = self.cluster_domain(t.topology_key, s);
@@ -530,10 +534,13 @@ impl Distributor {
                     }
                 }
                 if let (true, Ok(choices)) = (slot.accepts_new, &job.candidates.clusters[slot.cluster]) {
-                    for choice in &choices.pools {
-                        if let Some(domain) = domain_of(choice.pool) {
-                            spread.eligible[domain] = true;
-                        }
+                    let mut offered: Vec<usize> =
+                        choices.pools.iter().filter_map(|c| domain_of(c.pool)).collect();
+                    offered.sort_unstable();
+                    offered.dedup();
+                    for domain in offered {
+                        spread.eligible[domain] = true;
+                        spread.offers[domain] += 1;
                     }
                 }
             }
@@ -668,8 +675,12 @@ impl Distributor {
     /// keeps the plan compact; the cluster's own scheduler still picks the nodes.
     fn pick_pool(&mut self, s: usize, job: &Job<'_>, capacity: &Capacity, limit: u64) -> PoolPick {
         let range = self.slots[s].pools.clone();
+        let zone_spread = self.spreads.iter().position(|sp| sp.key == TopologyKey::Zone);
         let mut zone_blocked = None;
         let mut all_full_so_far = true;
+        // With a hard zone spread, the allowed pool whose zone holds the fewest replicas, then
+        // whose zone the fewest clusters offer.
+        let mut emptiest_zone: Option<((u32, u32), usize)> = None;
         for p in self.slots[s].cursor..range.end {
             if self.room(s, p, job, capacity, limit) == 0 {
                 if all_full_so_far {
@@ -678,6 +689,9 @@ impl Distributor {
                 continue;
             }
             all_full_so_far = false;
+            let Some(z) = zone_spread else {
+                return PoolPick::Pool(p);
+            };
             let zone = job.index.pools[self.pools[p].pool].zone;
             if let Some(spread) = self
                 .spreads
@@ -690,11 +704,18 @@ impl Distributor {
                 });
                 continue;
             }
-            return PoolPick::Pool(p);
+            let spread = &self.spreads[z];
+            let rank = zone.map_or((u32::MAX, u32::MAX), |zone| {
+                (spread.counts[zone], spread.offers[zone])
+            });
+            if emptiest_zone.is_none_or(|(best, _)| rank < best) {
+                emptiest_zone = Some((rank, p));
+            }
         }
-        match zone_blocked {
-            Some(reason) => PoolPick::Blocked(reason),
-            None => PoolPick::Full,
+        match (emptiest_zone, zone_blocked) {
+            (Some((_, p)), _) => PoolPick::Pool(p),
+            (None, Some(reason)) => PoolPick::Blocked(reason),
+            (None, None) => PoolPick::Full,
         }
     }
 
