@@ -13,6 +13,9 @@
 use super::index::{Index, Request};
 use crate::problem::Problem;
 
+/// Identical nodes: how many, and the free amount of every resource on each.
+type Group = (u32, Vec<i64>);
+
 /// The most node groups a pool tracks before merging the fullest ones.
 pub(crate) const MAX_GROUPS: usize = 32;
 
@@ -25,7 +28,7 @@ pub(crate) struct PoolCapacity {
     free: Vec<i64>,
     /// Nodes too full for any replica, kept only to explain shortages: `(count, free)`.
     /// Past [`MAX_GROUPS`] they merge, keeping the larger free amount of each resource.
-    dead: Vec<(u32, Vec<i64>)>,
+    dead: Vec<Group>,
 }
 
 /// The free capacity of every pool of the fleet.
@@ -57,7 +60,7 @@ impl Capacity {
             .iter()
             .map(|p| {
                 let pool = &problem.clusters[p.cluster].pools[p.local];
-                let (mut groups, dead): (Vec<(u32, Vec<i64>)>, Vec<(u32, Vec<i64>)>) = pool
+                let (mut groups, dead): (Vec<Group>, Vec<Group>) = pool
                     .nodes
                     .iter()
                     .filter(|g| g.count > 0)
