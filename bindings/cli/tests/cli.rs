@@ -233,3 +233,33 @@ fn help_explains_the_plan_command() {
         assert!(text.contains(needle), "missing {needle:?} in help");
     }
 }
+
+#[test]
+fn gpu_batch_example_explains_every_unplaced_replica() {
+    let out = fleetplan(&["plan", "examples/gpu-batch", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(plan["summary"]["placed"], 6);
+    let unplaced = &plan["unplaced"][0];
+    assert_eq!(unplaced["workload"], "ml/train");
+    assert_eq!(unplaced["replicas"], 2);
+    let reasons: Vec<(String, String)> = unplaced["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|r| {
+            (
+                r["cluster"].as_str().expect("cluster").to_string(),
+                r["code"].as_str().expect("code").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("eu-west-1-a".to_string(), "ClusterUnhealthy".to_string()),
+            ("us-east-1-a".to_string(), "Insufficient".to_string()),
+            ("us-west-2-a".to_string(), "Insufficient".to_string()),
+        ]
+    );
+}
