@@ -3,6 +3,7 @@
 //! renders the plan.
 
 mod render;
+mod testbed;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -41,13 +42,43 @@ enum Command {
         after_help = "Examples:\n  fleetplan plan examples/tutorial\n  fleetplan plan examples/tutorial -o json\n  fleetplan plan --fleet fleet.yaml --apps k8s/ --explain"
     )]
     Plan(PlanArgs),
+
+    /// Run a local multi-cluster test bed.
+    #[command(subcommand)]
+    Testbed(TestbedCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TestbedCommand {
+    /// Start one real Kubernetes control plane per cluster of a scenario's fleet, with
+    /// simulated nodes, until interrupted (Ctrl-C).
+    ///
+    /// Each cluster gets a kube-apiserver on a free 127.0.0.1 port, a controller manager, a
+    /// scheduler and kwok (which simulates the nodes of every pool and runs their pods); one
+    /// etcd serves them all. The binaries come from `bash adapters/testbed/build.sh`, found
+    /// through FLEETPLAN_TESTBED_BIN. Current replicas in the fleet are not created as pods.
+    #[command(
+        after_help = "Example:\n  export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh)\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig\n  kubectl --kubeconfig bed.kubeconfig --context us-west-2-a get nodes"
+    )]
+    Up(TestbedUpArgs),
 }
 
 #[derive(clap::Args, Debug)]
-struct PlanArgs {
+struct TestbedUpArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+
+    /// Where to write the merged kubeconfig (one context per cluster).
+    #[arg(long, value_name = "PATH", default_value = "testbed.kubeconfig")]
+    kubeconfig: PathBuf,
+}
+
+/// Where a scenario's fleet and apps are.
+#[derive(clap::Args, Debug)]
+struct ScenarioArgs {
     /// Scenario directory holding `fleet/` and `apps/`.
     #[arg(value_name = "SCENARIO_DIR")]
-    scenario: Option<PathBuf>,
+    dir: Option<PathBuf>,
 
     /// The fleet: a concise fleet file, or a directory of fleet files or kubectl dumps.
     /// Overrides SCENARIO_DIR/fleet.
@@ -57,6 +88,12 @@ struct PlanArgs {
     /// The apps: a YAML file or a directory of them. Overrides SCENARIO_DIR/apps.
     #[arg(long, value_name = "PATH")]
     apps: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct PlanArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
 
     /// Output format. `json` and `yaml` follow the documented plan contract.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
@@ -81,19 +118,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Plan(args) => run_plan(&args),
+        Command::Testbed(TestbedCommand::Up(args)) => testbed::up(&args),
     }
 }
 
 /// Loads, plans and prints; the whole output is rendered before anything is written, so a
 /// failure never leaves partial output.
 fn run_plan(args: &PlanArgs) -> ExitCode {
-    let (fleet, apps) = match scenario_paths(args) {
-        Ok(paths) => paths,
-        Err(message) => return fail(&message),
-    };
-    let scenario = match fleetplan_kube::load(&fleet, &apps) {
-        Ok(scenario) => scenario,
-        Err(err) => return fail(&err.to_string()),
+    let (fleet, scenario) = match load_scenario(&args.scenario) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let options = PlanOptions {
         explain: args.explain,
@@ -122,17 +156,24 @@ fn run_plan(args: &PlanArgs) -> ExitCode {
     }
 }
 
-/// Where the fleet and the apps are, from SCENARIO_DIR and the overriding flags.
-fn scenario_paths(args: &PlanArgs) -> Result<(PathBuf, PathBuf), String> {
-    let from_dir = |sub: &str| args.scenario.as_deref().map(|d: &Path| d.join(sub));
+/// Loads the scenario named by SCENARIO_DIR and the overriding flags; on failure the error
+/// has been printed and the exit code is returned.
+fn load_scenario(args: &ScenarioArgs) -> Result<(PathBuf, fleetplan_kube::Scenario), ExitCode> {
+    let from_dir = |sub: &str| args.dir.as_deref().map(|d: &Path| d.join(sub));
     let fleet = args.fleet.clone().or_else(|| from_dir("fleet"));
     let apps = args.apps.clone().or_else(|| from_dir("apps"));
-    match (fleet, apps) {
-        (Some(fleet), Some(apps)) => Ok((fleet, apps)),
-        _ => Err("give a SCENARIO_DIR, or both --fleet and --apps (see `fleetplan plan --help`)".into()),
+    let (Some(fleet), Some(apps)) = (fleet, apps) else {
+        return Err(fail(
+            "give a SCENARIO_DIR, or both --fleet and --apps (see --help)",
+        ));
+    };
+    match fleetplan_kube::load(&fleet, &apps) {
+        Ok(scenario) => Ok((fleet, scenario)),
+        Err(err) => Err(fail(&err.to_string())),
     }
 }
 
+/// Prints `error: MESSAGE` on stderr and returns the bad-input exit code.
 fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(EXIT_BAD_INPUT)

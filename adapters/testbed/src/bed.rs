@@ -1,0 +1,523 @@
+//! The test bed: a shared etcd and, per cluster, an API server, a controller manager, a
+//! scheduler and kwok, plus the merged kubeconfig.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fleetplan::Cluster;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::config::{
+    AuthInfo, Cluster as KubeCluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
+use kube::{Client, Config};
+use tempfile::TempDir;
+
+use crate::binaries::Binaries;
+use crate::error::{Error, io};
+use crate::nodes::node_objects;
+use crate::process::{Process, free_port};
+
+/// How long a component gets to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where one cluster of the bed is reachable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// The cluster (and kubeconfig context) name.
+    pub name: String,
+    /// The API server's URL, `https://127.0.0.1:PORT`.
+    pub server: String,
+    /// Simulated nodes created.
+    pub nodes: usize,
+}
+
+/// One cluster's control plane.
+struct ClusterBed {
+    info: ClusterInfo,
+    dir: PathBuf,
+    api_args: Vec<String>,
+    api: Process,
+    /// The controller manager, the scheduler and kwok, once the API server is ready.
+    controllers: Vec<Process>,
+}
+
+/// Several Kubernetes clusters running on this machine. Dropping it stops every process and
+/// removes its files.
+pub struct TestBed {
+    binaries: Binaries,
+    token: String,
+    kubeconfig: PathBuf,
+    clusters: Vec<ClusterBed>,
+    etcd: Process,
+    // Dropped last: the processes above write into it.
+    dir: TempDir,
+}
+
+impl TestBed {
+    /// Starts one Kubernetes cluster per entry of `clusters`, creates their simulated nodes
+    /// and waits until every API server answers and every node is `Ready`.
+    ///
+    /// # Errors
+    /// When a binary is missing, a process does not become ready in time (the error shows
+    /// the end of its log), or an API call fails.
+    pub async fn start(clusters: &[Cluster], binaries: &Binaries) -> Result<TestBed, Error> {
+        let mut names = BTreeSet::new();
+        for cluster in clusters {
+            let name = cluster.name.as_str();
+            let valid = !name.is_empty()
+                && name.len() <= 63
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid {
+                return Err(Error::BadClusterName { cluster: name.into() });
+            }
+            if !names.insert(name) {
+                return Err(Error::DuplicateCluster { cluster: name.into() });
+            }
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("fleetplan-testbed-")
+            .tempdir()
+            .map_err(io("cannot create the test bed's folder"))?;
+        let token = random_token()?;
+        std::fs::write(
+            dir.path().join("tokens.csv"),
+            format!("{token},admin,admin,\"system:masters\"\n"),
+        )
+        .map_err(io("cannot write the token file"))?;
+        service_account_keys(dir.path())?;
+        let etcd_port = free_port()?;
+        let etcd = start_etcd(binaries, dir.path(), etcd_port)?;
+        let mut bed = TestBed {
+            binaries: binaries.clone(),
+            token,
+            kubeconfig: dir.path().join("kubeconfig"),
+            clusters: Vec::new(),
+            etcd,
+            dir,
+        };
+        bed.wait_for_etcd(etcd_port).await?;
+        for cluster in clusters {
+            let started = bed.start_cluster(cluster, etcd_port)?;
+            bed.clusters.push(started);
+        }
+        bed.write_kubeconfig()?;
+        for (i, cluster) in clusters.iter().enumerate() {
+            bed.wait_for_api(i).await?;
+            bed.start_controllers(i)?;
+            bed.clusters[i].info.nodes = bed.create_nodes(i, cluster).await?;
+        }
+        for i in 0..bed.clusters.len() {
+            bed.wait_for_nodes(i).await?;
+        }
+        Ok(bed)
+    }
+
+    /// The merged kubeconfig, one context per cluster named after it.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The clusters of the bed.
+    pub fn clusters(&self) -> Vec<ClusterInfo> {
+        self.clusters.iter().map(|c| c.info.clone()).collect()
+    }
+
+    /// A client for `cluster`, with short timeouts so that a dead API server fails fast.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCluster`], or a client that cannot be configured.
+    pub async fn client(&self, cluster: &str) -> Result<Client, Error> {
+        self.index(cluster)?;
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).map_err(|e| Error::Client {
+            cluster: cluster.into(),
+            detail: e.to_string(),
+        })?;
+        let options = KubeConfigOptions {
+            context: Some(cluster.into()),
+            ..KubeConfigOptions::default()
+        };
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| Error::Client {
+                cluster: cluster.into(),
+                detail: e.to_string(),
+            })?;
+        config.connect_timeout = Some(Duration::from_secs(2));
+        config.read_timeout = Some(Duration::from_secs(10));
+        Client::try_from(config).map_err(|e| Error::Client {
+            cluster: cluster.into(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Stops `cluster`'s API server, as a cluster failure would; the other components keep
+    /// running and reconnect once it is back.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCluster`].
+    pub fn stop_api_server(&mut self, cluster: &str) -> Result<(), Error> {
+        let i = self.index(cluster)?;
+        self.clusters[i].api.stop();
+        Ok(())
+    }
+
+    /// Starts `cluster`'s API server again on the same port with the same data, and waits
+    /// until it answers.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCluster`], or the API server not becoming ready.
+    pub async fn start_api_server(&mut self, cluster: &str) -> Result<(), Error> {
+        let i = self.index(cluster)?;
+        let bed = &self.clusters[i];
+        let api = Process::start(&self.binaries.k8s, &bed.api_args, &bed.dir.join("apiserver.log"))?;
+        self.clusters[i].api = api;
+        self.wait_for_api(i).await
+    }
+
+    /// The process ids of every running process of the bed.
+    pub fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.etcd.pid().into_iter().collect();
+        for c in &self.clusters {
+            for p in std::iter::once(&c.api).chain(&c.controllers) {
+                pids.extend(p.pid());
+            }
+        }
+        pids
+    }
+
+    /// The folder holding the bed's logs and data (removed on drop).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn index(&self, cluster: &str) -> Result<usize, Error> {
+        self.clusters
+            .iter()
+            .position(|c| c.info.name == cluster)
+            .ok_or_else(|| Error::UnknownCluster {
+                cluster: cluster.into(),
+            })
+    }
+
+    fn start_cluster(&self, cluster: &Cluster, etcd_port: u16) -> Result<ClusterBed, Error> {
+        let name = cluster.name.as_str();
+        let dir = self.dir.path().join(name);
+        std::fs::create_dir_all(dir.join("certs")).map_err(io(format!("cannot create {}", dir.display())))?;
+        let port = free_port()?;
+        let shared = self.dir.path();
+        let api_args: Vec<String> = [
+            "apiserver".to_string(),
+            format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
+            format!("--etcd-prefix=/clusters/{name}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={port}"),
+            format!("--cert-dir={}", dir.join("certs").display()),
+            format!("--token-auth-file={}", shared.join("tokens.csv").display()),
+            "--authorization-mode=Node,RBAC".into(),
+            "--service-account-issuer=https://kubernetes.default.svc".into(),
+            format!("--service-account-key-file={}", shared.join("sa.pub").display()),
+            format!(
+                "--service-account-signing-key-file={}",
+                shared.join("sa.key").display()
+            ),
+            "--service-cluster-ip-range=10.96.0.0/16".into(),
+            "--disable-admission-plugins=ServiceAccount".into(),
+            "--enable-priority-and-fairness=false".into(),
+            "--endpoint-reconciler-type=none".into(),
+        ]
+        .into();
+        let api = Process::start(&self.binaries.k8s, &api_args, &dir.join("apiserver.log"))?;
+        Ok(ClusterBed {
+            info: ClusterInfo {
+                name: name.into(),
+                server: format!("https://127.0.0.1:{port}"),
+                nodes: 0,
+            },
+            api_args,
+            api,
+            controllers: Vec::new(),
+            dir,
+        })
+    }
+
+    fn start_controllers(&mut self, i: usize) -> Result<(), Error> {
+        let kubeconfig = self.cluster_kubeconfig(i)?;
+        let k8s = self.binaries.k8s.clone();
+        let kwok = self.binaries.kwok.display().to_string();
+        let stages = self.binaries.kwok_stages.clone();
+        let c = &mut self.clusters[i];
+        let kc = format!("--kubeconfig={}", kubeconfig.display());
+        let controller_manager = Process::start(
+            &k8s,
+            &[
+                "controller-manager".into(),
+                kc.clone(),
+                "--leader-elect=false".into(),
+                "--secure-port=0".into(),
+                "--controllers=*,-serviceaccount-token".into(),
+                "--use-service-account-credentials=false".into(),
+            ],
+            &c.dir.join("controller-manager.log"),
+        )?;
+        let scheduler = Process::start(
+            &k8s,
+            &[
+                "scheduler".into(),
+                kc.clone(),
+                "--leader-elect=false".into(),
+                "--secure-port=0".into(),
+            ],
+            &c.dir.join("scheduler.log"),
+        )?;
+        let kwok = Process::start(
+            &k8s,
+            &[
+                "supervise".into(),
+                kwok,
+                kc,
+                format!("--config={}", stages.display()),
+                "--manage-all-nodes=false".into(),
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+                "--server-address=".into(),
+            ],
+            &c.dir.join("kwok.log"),
+        )?;
+        c.controllers = vec![controller_manager, scheduler, kwok];
+        Ok(())
+    }
+
+    async fn wait_for_etcd(&mut self, port: u16) -> Result<(), Error> {
+        let started = Instant::now();
+        while started.elapsed() < READY_TIMEOUT {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Ok(());
+            }
+            if !self.etcd.is_running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(Error::NotReady {
+            cluster: "bed".into(),
+            component: "etcd".into(),
+            seconds: started.elapsed().as_secs(),
+            log: self.etcd.log_tail(),
+        })
+    }
+
+    async fn wait_for_api(&mut self, i: usize) -> Result<(), Error> {
+        let name = self.clusters[i].info.name.clone();
+        let client = self.client(&name).await?;
+        let started = Instant::now();
+        while started.elapsed() < READY_TIMEOUT {
+            let ready = client
+                .request_text(http_get("/readyz"))
+                .await
+                .is_ok_and(|body| body.trim() == "ok");
+            if ready {
+                return Ok(());
+            }
+            if !self.clusters[i].api.is_running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(Error::NotReady {
+            cluster: name,
+            component: "kube-apiserver".into(),
+            seconds: started.elapsed().as_secs(),
+            log: self.clusters[i].api.log_tail(),
+        })
+    }
+
+    async fn create_nodes(&self, i: usize, cluster: &Cluster) -> Result<usize, Error> {
+        let name = &self.clusters[i].info.name;
+        let nodes: Api<Node> = Api::all(self.client(name).await?);
+        let objects = node_objects(cluster);
+        for node in &objects {
+            let node_name = node.metadata.name.clone().unwrap_or_default();
+            let kube_error = |action: &str| {
+                let action = format!("{action} node {node_name}");
+                move |source| Error::Kube {
+                    cluster: name.clone(),
+                    action,
+                    source,
+                }
+            };
+            nodes
+                .create(&PostParams::default(), node)
+                .await
+                .map_err(kube_error("create"))?;
+            let status = serde_json::json!({ "status": node.status });
+            nodes
+                .patch_status(&node_name, &PatchParams::default(), &Patch::Merge(&status))
+                .await
+                .map_err(kube_error("set the status of"))?;
+        }
+        Ok(objects.len())
+    }
+
+    async fn wait_for_nodes(&mut self, i: usize) -> Result<(), Error> {
+        let name = self.clusters[i].info.name.clone();
+        let nodes: Api<Node> = Api::all(self.client(&name).await?);
+        let started = Instant::now();
+        while started.elapsed() < READY_TIMEOUT {
+            if let Ok(list) = nodes.list(&Default::default()).await {
+                let ready = list.items.iter().filter(|n| is_ready(n)).count();
+                if ready == self.clusters[i].info.nodes {
+                    return Ok(());
+                }
+            }
+            if !self.clusters[i].controllers.iter_mut().all(Process::is_running) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(Error::NotReady {
+            cluster: name,
+            component: "kwok (simulated nodes)".into(),
+            seconds: started.elapsed().as_secs(),
+            log: self.clusters[i]
+                .controllers
+                .iter()
+                .map(Process::log_tail)
+                .collect::<Vec<_>>()
+                .join("\n---\n"),
+        })
+    }
+
+    fn kubeconfig_for(&self, clusters: &[&ClusterBed]) -> Kubeconfig {
+        Kubeconfig {
+            clusters: clusters
+                .iter()
+                .map(|c| NamedCluster {
+                    name: c.info.name.clone(),
+                    cluster: Some(KubeCluster {
+                        server: Some(c.info.server.clone()),
+                        insecure_skip_tls_verify: Some(true),
+                        ..KubeCluster::default()
+                    }),
+                    other: Default::default(),
+                })
+                .collect(),
+            auth_infos: vec![NamedAuthInfo {
+                name: "admin".into(),
+                auth_info: Some(AuthInfo {
+                    token: Some(self.token.clone().into()),
+                    ..AuthInfo::default()
+                }),
+                other: Default::default(),
+            }],
+            contexts: clusters
+                .iter()
+                .map(|c| NamedContext {
+                    name: c.info.name.clone(),
+                    context: Some(Context {
+                        cluster: c.info.name.clone(),
+                        user: Some("admin".into()),
+                        ..Context::default()
+                    }),
+                    other: Default::default(),
+                })
+                .collect(),
+            current_context: clusters.first().map(|c| c.info.name.clone()),
+            ..Kubeconfig::default()
+        }
+    }
+
+    fn write_kubeconfig(&self) -> Result<(), Error> {
+        let all: Vec<&ClusterBed> = self.clusters.iter().collect();
+        write_json(&self.kubeconfig, &self.kubeconfig_for(&all))
+    }
+
+    /// A kubeconfig with only cluster `i`, for its controllers.
+    fn cluster_kubeconfig(&self, i: usize) -> Result<PathBuf, Error> {
+        let path = self.clusters[i].dir.join("kubeconfig");
+        write_json(&path, &self.kubeconfig_for(&[&self.clusters[i]]))?;
+        Ok(path)
+    }
+}
+
+fn write_json(path: &Path, kubeconfig: &Kubeconfig) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(kubeconfig).map_err(|e| Error::Io {
+        action: "cannot write a kubeconfig".into(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(path, text).map_err(io(format!("cannot write {}", path.display())))
+}
+
+/// A GET request for `path` on the API server.
+fn http_get(path: &str) -> http::Request<Vec<u8>> {
+    let mut request = http::Request::new(Vec::new());
+    if let Ok(uri) = path.parse() {
+        *request.uri_mut() = uri;
+    }
+    request
+}
+
+fn is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+}
+
+fn start_etcd(binaries: &Binaries, dir: &Path, port: u16) -> Result<Process, Error> {
+    let peer = free_port()?;
+    let args: Vec<String> = vec![
+        "etcd".into(),
+        "--name=bed".into(),
+        format!("--data-dir={}", dir.join("etcd").display()),
+        format!("--listen-client-urls=http://127.0.0.1:{port}"),
+        format!("--advertise-client-urls=http://127.0.0.1:{port}"),
+        format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
+        format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
+        format!("--initial-cluster=bed=http://127.0.0.1:{peer}"),
+        "--log-level=warn".into(),
+        "--quota-backend-bytes=2147483648".into(),
+    ];
+    Process::start(&binaries.k8s, &args, &dir.join("etcd.log"))
+}
+
+/// A random bearer token for the bed's admin user.
+fn random_token() -> Result<String, Error> {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(io("cannot read /dev/urandom"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The service-account signing key pair the API server needs, made with openssl.
+fn service_account_keys(dir: &Path) -> Result<(), Error> {
+    let key = dir.join("sa.key");
+    let run = |args: &[&str]| -> Result<(), Error> {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .map_err(io("cannot run openssl (install Debian's openssl package)"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Io {
+                action: format!("openssl {}", args.join(" ")),
+                source: std::io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()),
+            })
+        }
+    };
+    let key_path = key.display().to_string();
+    let pub_path = dir.join("sa.pub").display().to_string();
+    run(&["genrsa", "-out", &key_path, "2048"])?;
+    run(&["rsa", "-in", &key_path, "-pubout", "-out", &pub_path])
+}

@@ -1,0 +1,38 @@
+//! # fleetplan-testbed: several real Kubernetes control planes on one machine
+//!
+//! fleetplan drives real clusters, so its adapters are tested the way controller-runtime's
+//! envtest tests controllers: against a real `kube-apiserver` backed by a real etcd, not a
+//! mock. This crate starts several such clusters at once on loopback:
+//!
+//! - one **etcd** shared by the whole bed (each API server keeps its objects under its own
+//!   key prefix, so the clusters are independent);
+//! - per cluster a **kube-apiserver** on a free `127.0.0.1` port, a
+//!   **kube-controller-manager** (Deployments become ReplicaSets and Pods), a
+//!   **kube-scheduler**, and **kwok**, which simulates the nodes and moves the pods scheduled
+//!   onto them to `Running` without kubelets;
+//! - the nodes of every pool of a [`fleetplan::Cluster`]: region and zone labels, pool labels
+//!   and taints, allocatable resources; pools labelled
+//!   `eks.amazonaws.com/compute-type: fargate` also get the Fargate taint.
+//!
+//! One merged kubeconfig has a context per cluster. Every process is stopped when the
+//! [`TestBed`] is dropped (also when a test panics), and every process exits by itself when
+//! the process that started the bed dies. One cluster's API server can be stopped and
+//! restarted to simulate a failure.
+//!
+//! The binaries are built from the Go module proxy by `adapters/testbed/build.sh` (real
+//! upstream code, cached under `~/.cache/fleetplan/testbed`); [`Binaries::from_env`] finds
+//! them through `FLEETPLAN_TESTBED_BIN`.
+//!
+//! This crate depends on the core only: callers pass clusters in the core model, read from
+//! YAML by whichever adapter they like.
+
+mod bed;
+mod binaries;
+mod error;
+mod nodes;
+mod process;
+
+pub use bed::{ClusterInfo, TestBed};
+pub use binaries::Binaries;
+pub use error::Error;
+pub use nodes::{FARGATE_LABEL, node_objects};
