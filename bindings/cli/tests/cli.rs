@@ -263,3 +263,52 @@ fn gpu_batch_example_explains_every_unplaced_replica() {
         ]
     );
 }
+
+#[test]
+fn testbed_up_runs_the_tutorial_fleet_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    assert!(
+        std::env::var_os("FLEETPLAN_TESTBED_BIN").is_some(),
+        "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh)"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("bed.kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args(["testbed", "up", "examples/tutorial", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .current_dir(repo_root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fleetplan testbed up starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("utf-8");
+        let done = line.contains("Ctrl-C stops the bed");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = seen.join("\n");
+    assert!(text.contains("test bed ready"), "{text}");
+    for cluster in ["us-west-2-a", "us-west-2-b", "eu-west-1-a", "eu-west-1-b"] {
+        assert!(text.contains(cluster), "{cluster} missing in {text}");
+    }
+    let config = fs::read_to_string(&kubeconfig).expect("kubeconfig written");
+    assert!(config.contains("\"us-west-2-a\""), "{config}");
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupted.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("fleetplan exits");
+    assert!(
+        status.success(),
+        "exit status {status}; stderr: {}",
+        rest.join("\n")
+    );
+    assert!(rest.iter().any(|l| l.contains("test bed stopped")), "{rest:?}");
+}
