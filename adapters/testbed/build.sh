@@ -19,7 +19,7 @@ if [ -x "$out/testbed-k8s" ] && [ -x "$out/kwok" ] && [ -s "$out/kwok-stages.yam
 fi
 mkdir -p "$out"
 started=$(date +%s)
-echo "build.sh: building Kubernetes v$k8s_version and kwok v$kwok_version into $out (first time only; about 10-20 minutes on 2 cores)" >&2
+echo "build.sh: building Kubernetes v$k8s_version and kwok v$kwok_version into $out (first time only; about 7 minutes on 2 cores with empty Go caches)" >&2
 (cd "$here/k8s" && go build -trimpath -o "$out/testbed-k8s.partial" . && mv "$out/testbed-k8s.partial" "$out/testbed-k8s")
 (cd "$here/kwok" && go build -trimpath -o "$out/kwok" sigs.k8s.io/kwok/cmd/kwok && go run . > "$out/kwok-stages.yaml")
 echo "build.sh: built in $(( $(date +%s) - started )) s" >&2
