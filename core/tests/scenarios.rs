@@ -1,7 +1,8 @@
 //! Scenario tests of the fast planner: failover, cordoning, draining, weighted and packed
-//! division, soft taints, and the minimal counterexamples the property tests found (ignored,
-//! with the reason, until the planner handles them; each asserts the behaviour it should have
-//! and checks that the exhaustive oracle's placement is valid).
+//! division, soft taints, and the minimal counterexamples the property tests found. Fixed
+//! ones stay as regressions; open ones (`known_gap_*`) are ignored with the reason until the
+//! planner handles them. Each asserts the behaviour it should have and checks that the
+//! exhaustive oracle's placement is valid.
 
 mod common;
 
@@ -268,12 +269,12 @@ fn to_pairs(entries: &[(&str, u32)]) -> BTreeMap<(String, String), u32> {
         .collect()
 }
 
-/// Zone spread (maxSkew 1) and a cluster maximum of 1. `c0` takes the first seat in pool `p0`
-/// (zone `r0-b`, the first pool of its round-robin) and reaches its maximum; `c1` only has
-/// zone `r0-b`, now one above the empty eligible zone `r0-a`. Planner: `c0/p0=1`, one
-/// unplaced. A full placement: `c0/p1=1` (zone `r0-a`), `c1/p0=1` (zone `r0-b`).
+/// Regression (found by the oracle property): zone spread (maxSkew 1) and a cluster maximum
+/// of 1. Filling `c0`'s first pool (zone `r0-b`) used to leave `c1`, which only has zone
+/// `r0-b`, blocked by the skew. The pool choice now prefers the emptiest zone, then the zone
+/// fewest clusters offer, so `c0` takes `r0-a` and both replicas are placed.
 #[test]
-fn known_gap_zone_spread_with_a_cluster_maximum() {
+fn zone_spread_with_a_cluster_maximum_places_everything() {
     let clusters = vec![
         cluster(
             "c0",
@@ -308,12 +309,12 @@ fn known_gap_cluster_spread_with_a_region_maximum() {
     assert_full_placement_exists_and_is_found(&problem, &plan, &[("c0/p0", 3), ("c1/p0", 1), ("c2/p0", 1)]);
 }
 
-/// Cluster spread and zone spread (both maxSkew 1), no maximum, ample capacity, any strategy.
-/// `c0` fills its first pool, `p0` (zone `r0-b`); `c1` (zone `r0-b` only) is then blocked by
-/// the zone skew and `c0` by the cluster skew: one replica of two is placed. A full placement:
-/// `c0/p1=1` (zone `r0-a`), `c1/p0=1` (zone `r0-b`).
+/// Regression: cluster spread and zone spread (both maxSkew 1), ample capacity, any strategy.
+/// `c0` used to fill its first pool (zone `r0-b`), after which `c1` (zone `r0-b` only) was
+/// blocked by the zone skew and `c0` by the cluster skew. Both replicas must be placed:
+/// `c0` in zone `r0-a`, `c1` in zone `r0-b`.
 #[test]
-fn known_gap_two_hard_spread_constraints() {
+fn two_hard_spread_constraints_place_everything() {
     for strategy in [Strategy::Spread, Strategy::Weighted, Strategy::Pack] {
         let clusters = vec![
             cluster(
@@ -332,12 +333,11 @@ fn known_gap_two_hard_spread_constraints() {
     }
 }
 
-/// Zone spread (maxSkew 1), every cluster minimum 1, target 2. `c0` takes zone `r0-a` first;
-/// `c1` (zone `r0-a` only) is then blocked by the skew, and `c0` takes the second seat in zone
-/// `r0-b`. Planner: `c0=2, c1=0`, below its minimum. A placement meeting every minimum:
-/// `c0/p1=1` (zone b), `c1/p0=1` (zone a).
+/// Regression: zone spread (maxSkew 1), every cluster minimum 1, target 2. `c0` used to take
+/// zone `r0-a`, the only zone of `c1`, which was then blocked below its minimum. Every
+/// minimum must be met: `c0` in zone `r0-b`, `c1` in zone `r0-a`.
 #[test]
-fn known_gap_minimum_blocked_by_zone_spread() {
+fn minimum_is_met_under_zone_spread() {
     let clusters = vec![
         cluster(
             "c0",
@@ -386,10 +386,10 @@ fn known_gap_minimum_blocked_by_cluster_spread() {
     );
 }
 
-/// Memory and GPUs are both short on every node. Which one the `Insufficient` reason names
-/// depends on the order in which the fleet first mentions them (the resource index), so
-/// listing the clusters in another order changes the plan's JSON. (`idle` asks for nothing,
-/// so that no node is dropped as too full for every workload.)
+/// Regression: memory and GPUs are both short on every node. The `Insufficient` reason used
+/// to depend on the order in which the fleet first mentioned them; resource indices are now
+/// canonical, so listing the clusters in another order gives the same reasons. (`idle` asks
+/// for nothing, so that no node is dropped as too full for every workload.)
 #[test]
 fn insufficient_reason_does_not_depend_on_cluster_order() {
     let mut a = Cluster::new("c0", "r0");
@@ -426,12 +426,10 @@ fn insufficient_reason_does_not_depend_on_cluster_order() {
     assert_eq!(reasons(vec![a.clone(), b.clone()]), reasons(vec![b, a]));
 }
 
-/// Node `A` has 1 CPU and 4Gi free, node `B` 4 CPUs and 1Gi. `first` (higher priority, 1Gi)
-/// fits on both; `second` (2 CPUs, 1Gi) only on `B`. Groups are packed "fullest first" by
-/// comparing free amounts in resource-index order: listing the NotReady cluster `c1` (whose
-/// nodes mention memory but no CPU) first puts memory before CPU in the index, `B` becomes
-/// the "fullest" node, `first` takes it and `second` is left unplaced; listed the other way,
-/// both are placed.
+/// Regression: node `A` has 1 CPU and 4Gi free, node `B` 4 CPUs and 1Gi. `first` (higher
+/// priority, 1Gi) fits on both; `second` (2 CPUs, 1Gi) only on `B`. Packing order used to
+/// follow the order in which clusters mentioned resources, so listing the NotReady cluster
+/// `c1` first left `second` unplaced. Both orders must place both.
 #[test]
 fn packing_does_not_depend_on_cluster_order() {
     const GIB: i64 = 1 << 30;
@@ -486,10 +484,9 @@ fn packing_does_not_depend_on_cluster_order() {
     );
 }
 
-/// Node `A` lacks CPU, node `B` memory. The reason reads "insufficient cpu: needs 2, largest
-/// free 4": the largest free amount is taken over every node, also those short of another
-/// resource, so the reason contradicts itself (the `Reason::Insufficient` docs say no node
-/// has enough of the resource).
+/// Regression: node `A` lacks CPU, node `B` memory. The reason used to read "insufficient
+/// cpu: needs 2, largest free 4", taking the largest free amount over every node; it now
+/// takes it over the nodes short of that resource, so it never contradicts itself.
 #[test]
 fn insufficient_reason_names_a_resource_no_node_has_enough_of() {
     const GIB: i64 = 1 << 30;
@@ -531,11 +528,9 @@ fn insufficient_reason_names_a_resource_no_node_has_enough_of() {
     }
 }
 
-/// The crate-level example's GPU workload planned alone: no node of `east` has a GPU and the
-/// two GPUs of `west` are used, so the reasons should name `nvidia.com/gpu` (as the example
-/// shows when another workload is present). Nodes too full for every workload are dropped
-/// from the capacity, and the reason then falls back to "insufficient pods: needs 1, largest
-/// free 0", although every node has 110 free pod slots.
+/// Regression: the crate-level example's GPU workload planned alone. Nodes too full for every
+/// workload are dropped from the capacity, and the reason used to fall back to "insufficient
+/// pods"; dropped nodes are now kept aside for explanations, so it names `nvidia.com/gpu`.
 #[test]
 fn insufficient_reason_names_the_missing_gpu_when_the_workload_is_alone() {
     let node = Resources::new()
