@@ -237,6 +237,8 @@ pub(crate) struct Distributor {
     blocked: Vec<usize>,
     /// Pool slots given new seats for the current workload.
     touched: Vec<usize>,
+    /// Zones already weighed while choosing a pool.
+    zones_seen: Vec<Option<usize>>,
 }
 
 /// A stable 64-bit hash (FNV-1a) for deterministic tie-breaking.
@@ -675,13 +677,40 @@ impl Distributor {
     /// keeps the plan compact; the cluster's own scheduler still picks the nodes.
     fn pick_pool(&mut self, s: usize, job: &Job<'_>, capacity: &Capacity, limit: u64) -> PoolPick {
         let range = self.slots[s].pools.clone();
-        let zone_spread = self.spreads.iter().position(|sp| sp.key == TopologyKey::Zone);
+        let Some(z) = self.spreads.iter().position(|sp| sp.key == TopologyKey::Zone) else {
+            for p in self.slots[s].cursor..range.end {
+                if self.room(s, p, job, capacity, limit) > 0 {
+                    return PoolPick::Pool(p);
+                }
+                self.slots[s].cursor = p + 1;
+            }
+            return PoolPick::Full;
+        };
+        // With a hard zone spread: the allowed pool whose zone holds the fewest replicas, then
+        // whose zone the fewest clusters offer; within a zone, the first pool with room. Only
+        // the first pool with room of each zone is looked at.
         let mut zone_blocked = None;
         let mut all_full_so_far = true;
-        // With a hard zone spread, the allowed pool whose zone holds the fewest replicas, then
-        // whose zone the fewest clusters offer.
         let mut emptiest_zone: Option<((u32, u32), usize)> = None;
+        self.zones_seen.clear();
         for p in self.slots[s].cursor..range.end {
+            let zone = job.index.pools[self.pool_slot(s, p, job).pool].zone;
+            if self.zones_seen.contains(&zone) {
+                all_full_so_far = false;
+                continue;
+            }
+            let blocking = self
+                .spreads
+                .iter()
+                .find(|sp| sp.key == TopologyKey::Zone && zone.is_some_and(|z| !sp.allows(z)))
+                .map(|sp| Reason::TopologySpread {
+                    key: sp.key,
+                    max_skew: sp.max_skew,
+                });
+            if blocking.is_some() && zone_blocked.is_some() {
+                all_full_so_far = false;
+                continue;
+            }
             if self.room(s, p, job, capacity, limit) == 0 {
                 if all_full_so_far {
                     self.slots[s].cursor = p + 1;
@@ -689,21 +718,11 @@ impl Distributor {
                 continue;
             }
             all_full_so_far = false;
-            let Some(z) = zone_spread else {
-                return PoolPick::Pool(p);
-            };
-            let zone = job.index.pools[self.pools[p].pool].zone;
-            if let Some(spread) = self
-                .spreads
-                .iter()
-                .find(|sp| sp.key == TopologyKey::Zone && zone.is_some_and(|z| !sp.allows(z)))
-            {
-                zone_blocked = Some(Reason::TopologySpread {
-                    key: spread.key,
-                    max_skew: spread.max_skew,
-                });
+            if blocking.is_some() {
+                zone_blocked = blocking;
                 continue;
             }
+            self.zones_seen.push(zone);
             let spread = &self.spreads[z];
             let rank = zone.map_or((u32::MAX, u32::MAX), |zone| {
                 (spread.counts[zone], spread.offers[zone])
