@@ -21,6 +21,17 @@ fn pool(name: &str, zone: Option<&str>, pods: i64) -> NodePool {
     p
 }
 
+/// One node with the given free CPU (millicores), memory (bytes) and pod slots.
+fn one_node(cpu: i64, memory: i64, pods: i64) -> fleetplan::NodeGroup {
+    fleetplan::NodeGroup {
+        count: 1,
+        free: Resources::new()
+            .with("cpu", cpu)
+            .with("memory", memory)
+            .with("pods", pods),
+    }
+}
+
 fn cluster(name: &str, region: &str, pools: Vec<NodePool>) -> Cluster {
     let mut c = Cluster::new(name, region);
     c.pools = pools;
@@ -434,22 +445,7 @@ fn insufficient_reason_does_not_depend_on_cluster_order() {
 fn packing_does_not_depend_on_cluster_order() {
     const GIB: i64 = 1 << 30;
     let mut c0 = cluster("c0", "r0", vec![NodePool::uniform("p0", 0, Resources::new())]);
-    c0.pools[0].nodes = vec![
-        fleetplan::NodeGroup {
-            count: 1,
-            free: Resources::new()
-                .with("cpu", 1000)
-                .with("memory", 4 * GIB)
-                .with("pods", 110),
-        },
-        fleetplan::NodeGroup {
-            count: 1,
-            free: Resources::new()
-                .with("cpu", 4000)
-                .with("memory", GIB)
-                .with("pods", 110),
-        },
-    ];
+    c0.pools[0].nodes = vec![one_node(1000, 4 * GIB, 110), one_node(4000, GIB, 110)];
     let mut c1 = Cluster::new("c1", "r0");
     c1.health = Health::NotReady;
     c1.pools.push(NodePool::uniform(
@@ -491,22 +487,7 @@ fn packing_does_not_depend_on_cluster_order() {
 fn insufficient_reason_names_a_resource_no_node_has_enough_of() {
     const GIB: i64 = 1 << 30;
     let mut c0 = cluster("c0", "r0", vec![NodePool::uniform("p0", 0, Resources::new())]);
-    c0.pools[0].nodes = vec![
-        fleetplan::NodeGroup {
-            count: 1,
-            free: Resources::new()
-                .with("cpu", 1000)
-                .with("memory", 4 * GIB)
-                .with("pods", 110),
-        },
-        fleetplan::NodeGroup {
-            count: 1,
-            free: Resources::new()
-                .with("cpu", 4000)
-                .with("memory", 0)
-                .with("pods", 110),
-        },
-    ];
+    c0.pools[0].nodes = vec![one_node(1000, 4 * GIB, 110), one_node(4000, 0, 110)];
     let w = Workload::new(
         "ns",
         "w0",
