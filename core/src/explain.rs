@@ -54,6 +54,8 @@ pub enum Reason {
     },
     /// The zone spread constraint needs a zone label that the pools lack.
     NoZoneLabel,
+    /// The pools the workload may use have no node at all.
+    NoNodes,
     /// No node has enough of a resource left.
     Insufficient {
         /// The resource.
@@ -100,6 +102,7 @@ impl Reason {
             Reason::NodeAffinity => "NodeAffinity",
             Reason::PoolTaint { .. } => "PoolTaint",
             Reason::NoZoneLabel => "NoZoneLabel",
+            Reason::NoNodes => "NoNodes",
             Reason::Insufficient { .. } => "Insufficient",
             Reason::ClusterMax { .. } => "ClusterMax",
             Reason::RegionMax { .. } => "RegionMax",
@@ -128,6 +131,7 @@ impl fmt::Display for Reason {
             Reason::NoZoneLabel => {
                 f.write_str("zone spread needs topology.kubernetes.io/zone, which no node has")
             }
+            Reason::NoNodes => f.write_str("the pools this workload may use have no node"),
             Reason::Insufficient {
                 resource,
                 needs,

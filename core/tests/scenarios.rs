@@ -538,3 +538,15 @@ fn insufficient_reason_names_the_missing_gpu_when_the_workload_is_alone() {
         ]
     );
 }
+
+/// A pool with no node at all explains itself as such, not as a shortage of some resource.
+#[test]
+fn a_pool_without_nodes_is_reported_as_no_nodes() {
+    let mut empty = pool("p0", None, 110);
+    empty.nodes.clear();
+    let (_, plan) = solve(vec![cluster("c0", "r0", vec![empty])], workload(2), vec![]);
+    assert_eq!(plan.unplaced.len(), 1);
+    let reason = &plan.unplaced[0].reasons[0].reason;
+    assert_eq!(reason.code(), "NoNodes");
+    assert_eq!(reason.to_string(), "the pools this workload may use have no node");
+}

@@ -29,7 +29,6 @@ use crate::plan::{
     ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced,
 };
 use crate::problem::Problem;
-use crate::resources::ResourceName;
 use crate::workload::WorkloadId;
 
 /// Options of a planning run.
@@ -311,11 +310,8 @@ impl<'p> Context<'p> {
                 needs: amount(job.request, resource),
                 largest_free,
             },
-            None => Reason::Insufficient {
-                resource: ResourceName::new(ResourceName::PODS),
-                needs: 1,
-                largest_free: 0,
-            },
+            // Every node lacks something when nothing fits, so no shortage means no node.
+            None => Reason::NoNodes,
         }
     }
 }
