@@ -5,7 +5,7 @@
 //! 2. **Candidates**: for each distinct rule set, the pools a replica may use in each cluster
 //!    and why every other cluster is refused (in parallel).
 //! 3. **Distribute**: workloads in priority order (then by name) take shared capacity; each
-//!    one's target is divided seat by seat (see [`seats`]).
+//!    one's target is divided seat by seat (see `planner/seats.rs`).
 //! 4. **Assemble**: placements, unplaced replicas with a reason per cluster, explanations.
 
 mod candidates;
