@@ -170,6 +170,98 @@ impl NodePool {
     pub fn node_count(&self) -> u64 {
         self.nodes.iter().map(|g| u64::from(g.count)).sum()
     }
+
+    /// Replicas needing `request` (per replica, as [`crate::PodTemplate::effective_requests`]
+    /// gives it) that fit on the pool's free resources.
+    pub fn fit(&self, request: &Resources) -> u64 {
+        self.nodes
+            .iter()
+            .map(|g| g.fit(request).saturating_mul(u64::from(g.count)))
+            .fold(0, u64::saturating_add)
+    }
+
+    /// Takes the resources of `replicas` replicas needing `request` from the nodes, first fit
+    /// in node order, and returns how many did not fit. Running replicas are recorded this way
+    /// when a fleet is described by its allocatable resources rather than by its bound pods.
+    pub fn occupy(&mut self, request: &Resources, replicas: u32) -> u32 {
+        let mut left = u64::from(replicas);
+        let mut out = Vec::with_capacity(self.nodes.len() + 2);
+        for group in self.nodes.drain(..) {
+            let per_node = group.fit(request);
+            if left == 0 || per_node == 0 {
+                out.push(group);
+                continue;
+            }
+            let count = u64::from(group.count);
+            let full = count.min(left / per_node);
+            if full > 0 {
+                out.push(NodeGroup {
+                    count: u32::try_from(full).unwrap_or(u32::MAX),
+                    free: group.less(request, per_node),
+                });
+                left -= full * per_node;
+            }
+            let mut rest = count - full;
+            if rest > 0 && left > 0 {
+                // Fewer than `per_node` replicas are left: they all go on the next node.
+                out.push(NodeGroup {
+                    count: 1,
+                    free: group.less(request, left),
+                });
+                left = 0;
+                rest -= 1;
+            }
+            if rest > 0 {
+                out.push(NodeGroup {
+                    count: u32::try_from(rest).unwrap_or(u32::MAX),
+                    free: group.free,
+                });
+            }
+        }
+        self.nodes = out;
+        self.merge_identical_nodes();
+        u32::try_from(left).unwrap_or(u32::MAX)
+    }
+
+    /// Merges node groups with equal free resources, in order of first appearance.
+    pub fn merge_identical_nodes(&mut self) {
+        let mut merged: Vec<NodeGroup> = Vec::with_capacity(self.nodes.len());
+        for group in self.nodes.drain(..) {
+            match merged.iter_mut().find(|g| g.free == group.free) {
+                Some(g) => g.count = g.count.saturating_add(group.count),
+                None => merged.push(group),
+            }
+        }
+        self.nodes = merged;
+    }
+}
+
+impl NodeGroup {
+    /// Replicas needing `request` that fit on one of these nodes: the minimum over the
+    /// requested resources of `floor(free / request)`.
+    pub fn fit(&self, request: &Resources) -> u64 {
+        request
+            .iter()
+            .filter(|(_, amount)| *amount > 0)
+            .map(|(name, amount)| u64::try_from(self.free.get(name.as_str()) / amount).unwrap_or(0))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The free resources left after `n` replicas needing `request`.
+    fn less(&self, request: &Resources, n: u64) -> Resources {
+        let mut result = self.free.clone();
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        for (name, amount) in request.iter() {
+            result.set(
+                name.as_str(),
+                self.free
+                    .get(name.as_str())
+                    .saturating_sub(amount.saturating_mul(n)),
+            );
+        }
+        result
+    }
 }
 
 /// One workload cluster of the fleet.
@@ -265,6 +357,47 @@ mod tests {
         assert_eq!(l["fleetplan.io/cluster"], "east-a");
         assert_eq!(l["fleetplan.io/region"], "us-east-1");
         assert_eq!(l["tier"], "prod");
+    }
+
+    fn res(cpu: i64, pods: i64) -> Resources {
+        Resources::new().with("cpu", cpu).with("pods", pods)
+    }
+
+    fn group(count: u32, free: Resources) -> NodeGroup {
+        NodeGroup { count, free }
+    }
+
+    #[test]
+    fn occupy_fills_nodes_first_fit() {
+        let mut pool = NodePool::uniform("p", 3, res(1000, 110));
+        let need = res(300, 1);
+        // 3 per node: 7 replicas fill two nodes and put one on the third.
+        assert_eq!(pool.occupy(&need, 7), 0);
+        assert_eq!(pool.nodes, vec![group(2, res(100, 107)), group(1, res(700, 109))]);
+        // 2 more: none fit the full nodes; the third takes them.
+        assert_eq!(pool.occupy(&need, 2), 0);
+        assert_eq!(pool.nodes, vec![group(3, res(100, 107))]);
+        // Nothing is left.
+        assert_eq!(pool.occupy(&need, 2), 2);
+        assert_eq!(pool.fit(&need), 0);
+    }
+
+    #[test]
+    fn occupy_respects_pod_slots_and_missing_resources() {
+        let mut pool = NodePool::uniform("p", 1, res(10_000, 2));
+        assert_eq!(pool.fit(&res(100, 1)), 2);
+        assert_eq!(pool.occupy(&res(100, 1), 5), 3);
+        let mut pool = NodePool::uniform("p", 1, res(10_000, 2));
+        let gpu = Resources::new().with("nvidia.com/gpu", 1).with("pods", 1);
+        assert_eq!(pool.occupy(&gpu, 1), 1);
+    }
+
+    #[test]
+    fn merging_keeps_first_appearance_order() {
+        let mut pool = NodePool::uniform("p", 0, Resources::new());
+        pool.nodes = vec![group(1, res(1, 1)), group(2, res(2, 1)), group(3, res(1, 1))];
+        pool.merge_identical_nodes();
+        assert_eq!(pool.nodes, vec![group(4, res(1, 1)), group(2, res(2, 1))]);
     }
 
     #[test]

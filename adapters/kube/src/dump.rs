@@ -40,7 +40,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde::Deserialize;
 
 use crate::error::{LoadError, Location};
-use crate::fleet::{REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, merge_groups, taints};
+use crate::fleet::{REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, taints};
 use crate::pod::{amounts, pod_requests, taint_effect};
 use crate::source::{Document, Site, deserialize, read_documents};
 use crate::workloads::{AppWorkload, DEFAULT_NAMESPACE};
@@ -392,7 +392,8 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
     }
     let names = pool_names(&pools);
     for ((pool, nodes), name) in pools.iter_mut().zip(groups).zip(names) {
-        pool.nodes = merge_groups(nodes);
+        pool.nodes = nodes;
+        pool.merge_identical_nodes();
         pool.name = PoolName::from(name.as_str());
     }
     (pools, node_pool)

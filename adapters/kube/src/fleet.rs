@@ -30,9 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use fleetplan::{
-    Cluster, Health, Labels, NodeGroup, NodePool, PoolName, ResourceName, Resources, Taint, WorkloadId,
-};
+use fleetplan::{Cluster, Health, Labels, NodeGroup, NodePool, PoolName, ResourceName, Taint, WorkloadId};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Deserialize;
 use serde_json::Value;
@@ -266,167 +264,10 @@ pub(crate) fn taints(specs: &[TaintSpec], site: &Site, field: &str) -> Result<Ve
         .collect()
 }
 
-/// How many replicas needing `need` fit on a node with `free`.
-pub(crate) fn fits(free: &Resources, need: &Resources) -> u64 {
-    need.iter()
-        .filter(|(_, amount)| *amount > 0)
-        .map(|(name, amount)| u64::try_from(free.get(name.as_str()) / amount).unwrap_or(0))
-        .min()
-        .unwrap_or(u64::MAX)
-}
-
-/// `free` less `n` times `need`.
-fn minus(free: &Resources, need: &Resources, n: u64) -> Resources {
-    let mut result = free.clone();
-    let n = i64::try_from(n).unwrap_or(i64::MAX);
-    for (name, amount) in need.iter() {
-        let left = free.get(name.as_str()).saturating_sub(amount.saturating_mul(n));
-        result.set(name.as_str(), left);
-    }
-    result
-}
-
-/// Takes `replicas` replicas needing `need` from `nodes`, first fit in node order, and
-/// returns how many did not fit. Groups with equal free resources are merged afterwards.
-pub(crate) fn occupy(nodes: &mut Vec<NodeGroup>, need: &Resources, replicas: u32) -> u32 {
-    let mut left = u64::from(replicas);
-    let mut out = Vec::new();
-    for group in nodes.drain(..) {
-        let per_node = fits(&group.free, need);
-        if left == 0 || per_node == 0 {
-            out.push(group);
-            continue;
-        }
-        let count = u64::from(group.count);
-        let full = count.min(left / per_node);
-        if full > 0 {
-            out.push(NodeGroup {
-                count: u32::try_from(full).unwrap_or(u32::MAX),
-                free: minus(&group.free, need, per_node),
-            });
-            left -= full * per_node;
-        }
-        let mut rest = count - full;
-        if rest > 0 && left > 0 {
-            // Fewer than `per_node` replicas are left: they all go on the next node.
-            out.push(NodeGroup {
-                count: 1,
-                free: minus(&group.free, need, left),
-            });
-            left = 0;
-            rest -= 1;
-        }
-        if rest > 0 {
-            out.push(NodeGroup {
-                count: u32::try_from(rest).unwrap_or(u32::MAX),
-                free: group.free,
-            });
-        }
-    }
-    *nodes = merge_groups(out);
-    u32::try_from(left).unwrap_or(u32::MAX)
-}
-
-/// Merges groups with equal free resources, in order of first appearance.
-pub(crate) fn merge_groups(groups: Vec<NodeGroup>) -> Vec<NodeGroup> {
-    let mut merged: Vec<NodeGroup> = Vec::new();
-    for group in groups {
-        match merged.iter_mut().find(|g| g.free == group.free) {
-            Some(g) => g.count = g.count.saturating_add(group.count),
-            None => merged.push(group),
-        }
-    }
-    merged
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn res(cpu: i64, pods: i64) -> Resources {
-        Resources::new().with("cpu", cpu).with("pods", pods)
-    }
-
-    #[test]
-    fn occupy_fills_nodes_first_fit() {
-        let mut nodes = vec![NodeGroup {
-            count: 3,
-            free: res(1000, 110),
-        }];
-        let need = res(300, 1);
-        // 3 per node: 7 replicas fill two nodes and put one on the third.
-        assert_eq!(occupy(&mut nodes, &need, 7), 0);
-        assert_eq!(
-            nodes,
-            vec![
-                NodeGroup {
-                    count: 2,
-                    free: res(100, 107)
-                },
-                NodeGroup {
-                    count: 1,
-                    free: res(700, 109)
-                },
-            ]
-        );
-        // 2 more: none fit the full nodes; the third takes them.
-        assert_eq!(occupy(&mut nodes, &need, 2), 0);
-        assert_eq!(
-            nodes,
-            vec![NodeGroup {
-                count: 3,
-                free: res(100, 107)
-            }]
-        );
-        // Nothing is left.
-        assert_eq!(occupy(&mut nodes, &need, 2), 2);
-    }
-
-    #[test]
-    fn occupy_respects_pod_slots_and_missing_resources() {
-        let mut nodes = vec![NodeGroup {
-            count: 1,
-            free: res(10_000, 2),
-        }];
-        assert_eq!(occupy(&mut nodes, &res(100, 1), 5), 3);
-        let mut nodes = vec![NodeGroup {
-            count: 1,
-            free: res(10_000, 2),
-        }];
-        let gpu = Resources::new().with("nvidia.com/gpu", 1).with("pods", 1);
-        assert_eq!(occupy(&mut nodes, &gpu, 1), 1);
-    }
-
-    #[test]
-    fn merge_keeps_first_appearance_order() {
-        let groups = vec![
-            NodeGroup {
-                count: 1,
-                free: res(1, 1),
-            },
-            NodeGroup {
-                count: 2,
-                free: res(2, 1),
-            },
-            NodeGroup {
-                count: 3,
-                free: res(1, 1),
-            },
-        ];
-        assert_eq!(
-            merge_groups(groups),
-            vec![
-                NodeGroup {
-                    count: 4,
-                    free: res(1, 1)
-                },
-                NodeGroup {
-                    count: 2,
-                    free: res(2, 1)
-                }
-            ]
-        );
-    }
+    use fleetplan::Resources;
 
     fn concise(text: &str) -> Result<ConciseFleet, LoadError> {
         let value: Value = serde_norway::from_str(text).unwrap();

@@ -8,7 +8,7 @@ use fleetplan::{Cluster, Problem, Running, WorkloadId};
 
 use crate::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
 use crate::error::{LoadError, Location};
-use crate::fleet::{CurrentEntry, fits, is_concise, occupy, read_concise};
+use crate::fleet::{CurrentEntry, is_concise, read_concise};
 use crate::source::{read_documents, yaml_files};
 use crate::workloads::{AppWorkload, load_apps};
 
@@ -186,14 +186,10 @@ fn apply_current(
             ))
         })?;
     let need = workload.workload.template.effective_requests();
-    let left = occupy(&mut pool.nodes, &need, entry.replicas);
+    let left = pool.occupy(&need, entry.replicas);
     if left > 0 {
         let fitted = entry.replicas - left;
-        let room: u64 = pool
-            .nodes
-            .iter()
-            .map(|g| fits(&g.free, &need).saturating_mul(u64::from(g.count)))
-            .sum();
+        let room = pool.fit(&need);
         return Err(invalid(format!(
             "{} replicas of `{}` do not fit in pool `{}` of cluster `{}`: only {fitted} fit (room left: {room})",
             entry.replicas, entry.workload, entry.pool, entry.cluster
