@@ -205,6 +205,7 @@ impl Fleet {
                 taints: Vec::new(),
                 health: c.health,
                 pools: c.pools.into_iter().map(PoolDraft::into_pool).collect(),
+                fixed_price: None,
             })
             .collect()
     }
@@ -407,6 +408,7 @@ impl PoolDraft {
                     free: self.resources(free),
                 })
                 .collect(),
+            node_price: None,
         }
     }
 }

@@ -121,6 +121,26 @@ impl fmt::Display for Taint {
     }
 }
 
+/// An hourly price in millionths of the currency unit. Integers keep plans exact, comparable
+/// and hashable; [`HourlyPrice::from_units`] converts from a price such as `0.192`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HourlyPrice(pub u64);
+
+impl HourlyPrice {
+    /// The price of `units` currency units per hour, rounded to the nearest millionth;
+    /// `None` for negative, infinite or absurd (above 10^12) amounts.
+    pub fn from_units(units: f64) -> Option<Self> {
+        (units.is_finite() && (0.0..=1e12).contains(&units))
+            .then(|| HourlyPrice((units * 1e6).round() as u64))
+    }
+
+    /// The price in currency units per hour.
+    pub fn units(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+}
+
 /// Identical nodes of a pool that share the same free resources.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeGroup {
@@ -148,6 +168,9 @@ pub struct NodePool {
     pub allocatable: Resources,
     /// The nodes, grouped by their free resources.
     pub nodes: Vec<NodeGroup>,
+    /// What one node costs per hour, for the cost objective; `None` when unknown (free).
+    #[serde(default)]
+    pub node_price: Option<HourlyPrice>,
 }
 
 impl NodePool {
@@ -163,6 +186,7 @@ impl NodePool {
                 free: allocatable.clone(),
             }],
             allocatable,
+            node_price: None,
         }
     }
 
@@ -283,6 +307,10 @@ pub struct Cluster {
     /// The node pools of the cluster.
     #[serde(default)]
     pub pools: Vec<NodePool>,
+    /// What running the cluster costs per hour whenever it runs any planned replica (a
+    /// control plane fee, say); only the exact solver optimises it.
+    #[serde(default)]
+    pub fixed_price: Option<HourlyPrice>,
 }
 
 impl Cluster {
@@ -295,6 +323,7 @@ impl Cluster {
             taints: Vec::new(),
             health: Health::Ready,
             pools: Vec::new(),
+            fixed_price: None,
         }
     }
 

@@ -79,6 +79,7 @@ mod solver;
 mod workload;
 
 pub use cluster::{
+    HourlyPrice,
     CLUSTER_NAME_LABEL, Cluster, ClusterName, Health, Labels, NodeGroup, NodePool, PoolName, REGION_LABEL,
     Taint, TaintEffect,
 };

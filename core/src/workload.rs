@@ -312,6 +312,16 @@ pub struct PlacementPolicy {
     /// Maximum replicas per region.
     #[serde(default)]
     pub region_max: PerName,
+    /// Demand per region (default 0 when any is set): the demand objective places replicas
+    /// in the regions with the most demand, near their users.
+    #[serde(default)]
+    pub region_demand: PerName,
+    /// All or nothing: either every replica is placed or none is (a gang of a batch Job).
+    #[serde(default)]
+    pub gang: bool,
+    /// The replicas must span at least this many regions; only the exact solver enforces it.
+    #[serde(default)]
+    pub min_regions: Option<u32>,
 }
 
 /// A workload to place.

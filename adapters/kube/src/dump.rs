@@ -375,6 +375,7 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
                     taints: node.taints.clone(),
                     allocatable: node.allocatable.clone(),
                     nodes: Vec::new(),
+                    node_price: None,
                 });
                 groups.push(Vec::new());
                 pools.len() - 1

@@ -241,6 +241,7 @@ fn pool(p: PoolSpec, region: &str, site: &Site, field: &str) -> Result<NodePool,
             Vec::new()
         },
         allocatable,
+        node_price: None,
     })
 }
 

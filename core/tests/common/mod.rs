@@ -217,6 +217,7 @@ fn build_cluster(i: usize, (region, tier, taint, health, pools): ClusterSpec) ->
             taints: taint.into_iter().collect(),
             allocatable: nodes[0].free.clone(),
             nodes,
+            node_price: None,
         });
     }
     c
@@ -410,6 +411,7 @@ fn policy(tight: bool) -> impl Strategy<Value = PlacementPolicy> {
                 cluster_max: cmax,
                 region_min: rmin,
                 region_max: rmax,
+                ..PlacementPolicy::default()
             },
         )
 }
