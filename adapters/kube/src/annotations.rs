@@ -11,11 +11,19 @@
 //! | `fleetplan.io/cluster-max` | `name=N,*=N` | none | maximum replicas per cluster |
 //! | `fleetplan.io/region-min` | `name=N,*=N` | none | minimum replicas per region |
 //! | `fleetplan.io/region-max` | `name=N,*=N` | none | maximum replicas per region |
+//! | `fleetplan.io/region-demand` | `name=N,*=N` | none (0 for regions not listed once any is set) | demand per region: the demand objective places replicas in the regions with the most demand, near their users |
+//! | `fleetplan.io/gang` | `"true"` or `"false"` | `"false"` | all or nothing: every replica is placed or none is |
+//! | `fleetplan.io/min-regions` | positive integer | none | the replicas must span at least this many regions; only the exact solver enforces it |
 //!
 //! In the `name=N` lists, `*` sets the value for every name not listed; N is a non-negative
 //! integer; whitespace around names and numbers is ignored; a name may appear once. Any other
 //! annotation key under `fleetplan.io/` is an error (typo protection). Annotations outside
 //! `fleetplan.io/` are ignored.
+//!
+//! `gang` is meant for Jobs whose workers must all run to make progress, but it is accepted on
+//! Deployments too, where it means the same: place every replica or none. Its value is exactly
+//! `true` or `false` (annotation values are strings, so quote it in YAML); `min-regions` is a
+//! decimal integer of at least 1. Whitespace around either value is ignored.
 
 use std::collections::BTreeMap;
 
@@ -41,9 +49,15 @@ pub const CLUSTER_MAX: &str = "fleetplan.io/cluster-max";
 pub const REGION_MIN: &str = "fleetplan.io/region-min";
 /// Maximum replicas per region, `name=N` list.
 pub const REGION_MAX: &str = "fleetplan.io/region-max";
+/// Demand per region, `name=N` list.
+pub const REGION_DEMAND: &str = "fleetplan.io/region-demand";
+/// All or nothing, `true` or `false`.
+pub const GANG: &str = "fleetplan.io/gang";
+/// The fewest regions the replicas must span, a positive integer.
+pub const MIN_REGIONS: &str = "fleetplan.io/min-regions";
 
 /// Every annotation key this module knows.
-pub const KNOWN_KEYS: [&str; 8] = [
+pub const KNOWN_KEYS: [&str; 11] = [
     CLUSTER_SELECTOR,
     STRATEGY,
     CLUSTER_WEIGHTS,
@@ -52,6 +66,9 @@ pub const KNOWN_KEYS: [&str; 8] = [
     CLUSTER_MAX,
     REGION_MIN,
     REGION_MAX,
+    REGION_DEMAND,
+    GANG,
+    MIN_REGIONS,
 ];
 
 /// Why an annotation could not be read.
@@ -94,6 +111,20 @@ pub(crate) fn placement_policy(
             CLUSTER_MAX => policy.cluster_max = per_name(value).map_err(invalid)?,
             REGION_MIN => policy.region_min = per_name(value).map_err(invalid)?,
             REGION_MAX => policy.region_max = per_name(value).map_err(invalid)?,
+            REGION_DEMAND => policy.region_demand = per_name(value).map_err(invalid)?,
+            GANG => {
+                policy.gang = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid("expected `true` or `false`".into())),
+                }
+            }
+            MIN_REGIONS => {
+                policy.min_regions = match value.trim().parse::<u32>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => return Err(invalid("expected a positive integer".into())),
+                }
+            }
             _ => return Err(AnnotationError::Unknown(key.clone())),
         }
     }
@@ -202,6 +233,7 @@ mod tests {
             (CLUSTER_MAX, "east-a=10"),
             (REGION_MIN, "eu=2"),
             (REGION_MAX, "*=0"),
+            (REGION_DEMAND, "eu-west-1=30, us-west-2=70"),
         ])
         .unwrap();
         assert_eq!(
@@ -217,6 +249,11 @@ mod tests {
         assert_eq!(p.cluster_max.get("east-a"), Some(10));
         assert_eq!(p.region_min.get("eu"), Some(2));
         assert_eq!(p.region_max.get("eu"), Some(0));
+        assert_eq!(
+            (p.region_demand.get("us-west-2"), p.region_demand.get("eu-west-1")),
+            (Some(70), Some(30))
+        );
+        assert_eq!(p.region_demand.get("ap-south-1"), None);
         assert!(policy(&[(CLUSTER_MAX, " ")]).unwrap().cluster_max.is_empty());
     }
 
@@ -229,6 +266,7 @@ mod tests {
             CLUSTER_MAX,
             REGION_MIN,
             REGION_MAX,
+            REGION_DEMAND,
         ] {
             let cases = [
                 ("a=-1", "`a` must be a non-negative integer, found `-1`"),
@@ -249,10 +287,66 @@ mod tests {
     }
 
     #[test]
+    fn gang() {
+        assert!(!policy(&[]).unwrap().gang);
+        assert!(policy(&[(GANG, "true")]).unwrap().gang);
+        assert!(policy(&[(GANG, " true ")]).unwrap().gang);
+        assert!(!policy(&[(GANG, "false")]).unwrap().gang);
+        for value in ["True", "yes", "1", "", "true,false"] {
+            let (key, message) = invalid(&[(GANG, value)]);
+            assert_eq!(key, GANG);
+            assert_eq!(
+                message,
+                format!("invalid value {value:?}: expected `true` or `false`")
+            );
+        }
+    }
+
+    #[test]
+    fn min_regions() {
+        assert_eq!(policy(&[]).unwrap().min_regions, None);
+        assert_eq!(policy(&[(MIN_REGIONS, "2")]).unwrap().min_regions, Some(2));
+        assert_eq!(policy(&[(MIN_REGIONS, " 1 ")]).unwrap().min_regions, Some(1));
+        for value in ["0", "-1", "1.5", "two", "", "4294967296"] {
+            let (key, message) = invalid(&[(MIN_REGIONS, value)]);
+            assert_eq!(key, MIN_REGIONS);
+            assert_eq!(
+                message,
+                format!("invalid value {value:?}: expected a positive integer")
+            );
+        }
+    }
+
+    #[test]
+    fn every_known_key_is_read() {
+        let sample = |key: &str| match key {
+            CLUSTER_SELECTOR => "tier=prod",
+            STRATEGY => "pack",
+            GANG => "true",
+            MIN_REGIONS => "2",
+            _ => "a=1",
+        };
+        let pairs: Vec<(&str, &str)> = KNOWN_KEYS.iter().map(|k| (*k, sample(k))).collect();
+        let p = policy(&pairs).unwrap();
+        assert!(p.gang);
+        assert_eq!(p.min_regions, Some(2));
+        assert_eq!(p.region_demand.get("a"), Some(1));
+        let mut keys = KNOWN_KEYS.to_vec();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), KNOWN_KEYS.len());
+        assert!(KNOWN_KEYS.iter().all(|k| k.starts_with(PREFIX)));
+    }
+
+    #[test]
     fn unknown_fleetplan_keys_are_rejected() {
-        assert_eq!(
-            policy(&[("fleetplan.io/cluster-selecter", "a=b")]),
-            Err(AnnotationError::Unknown("fleetplan.io/cluster-selecter".into()))
-        );
+        for key in [
+            "fleetplan.io/cluster-selecter",
+            "fleetplan.io/min-region",
+            "fleetplan.io/regions-demand",
+            "fleetplan.io/gang-scheduling",
+        ] {
+            assert_eq!(policy(&[(key, "a=b")]), Err(AnnotationError::Unknown(key.into())));
+        }
     }
 }

@@ -27,26 +27,39 @@
 //! **`_clusters.yaml`.** An optional file in the fleet directory with per-cluster metadata:
 //! `clusters: {east-a: {labels: {...}, taints: [...], health: NotReady, region: us-east-1}}`.
 //! Unknown fields and names that match no dump are errors.
+//!
+//! **Prices.** A cluster's entry in `_clusters.yaml` may also give `fixedPricePerHour: 0.10`
+//! (what the cluster costs while it runs any planned replica, a control plane fee, say) and
+//! `instancePricesPerHour: {m5.xlarge: 0.192}`: the price of one node by its
+//! [`INSTANCE_TYPE_LABEL`], which prices every pool of that instance type in the cluster
+//! (across zones; pools split by that label, so each has one type). Prices are written as in
+//! the concise fleet form (currency units per hour, a number or a numeric string). A pool
+//! whose instance type is not listed has no price; an instance type that no node of the
+//! cluster has is an error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use fleetplan::{
-    Cluster, Health, Labels, NodeGroup, NodePool, PoolName, Resources, Running, Taint, TaintEffect,
-    WorkloadId, WorkloadKind,
+    Cluster, Health, HourlyPrice, Labels, NodeGroup, NodePool, PoolName, Resources, Running, Taint,
+    TaintEffect, WorkloadId, WorkloadKind,
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::{LoadError, Location};
-use crate::fleet::{REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, taints};
+use crate::fleet::{REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, hourly_price, present, taints};
 use crate::pod::{amounts, pod_requests, taint_effect};
 use crate::source::{Document, Site, deserialize, read_documents};
 use crate::workloads::{AppWorkload, DEFAULT_NAMESPACE};
 
 /// The name of the optional per-cluster metadata file.
 pub const META_FILE: &str = "_clusters.yaml";
+
+/// The node label that `instancePricesPerHour` in [`META_FILE`] prices pools by.
+pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 
 /// Labels that differ from node to node and so do not split pools.
 pub const PER_NODE_LABELS: [&str; 8] = [
@@ -96,6 +109,10 @@ struct MetaSpec {
     health: Health,
     #[serde(default)]
     region: Option<String>,
+    #[serde(default, rename = "fixedPricePerHour", deserialize_with = "present")]
+    fixed_price_per_hour: Option<Value>,
+    #[serde(default, rename = "instancePricesPerHour")]
+    instance_prices_per_hour: BTreeMap<String, Value>,
 }
 
 /// Metadata for one dumped cluster, from `_clusters.yaml`.
@@ -105,6 +122,9 @@ pub(crate) struct ClusterMeta {
     taints: Vec<Taint>,
     health: Health,
     region: Option<String>,
+    fixed_price: Option<HourlyPrice>,
+    /// Node prices by instance type.
+    instance_prices: BTreeMap<String, HourlyPrice>,
     /// Where it was given (`clusters.<name>` in the file).
     pub at: Location,
 }
@@ -132,11 +152,28 @@ pub(crate) fn read_meta(file: &Path, into: &mut BTreeMap<String, ClusterMeta>) -
             if spec.region.as_deref() == Some("") {
                 return Err(site.invalid(format!("{field}.region"), "must not be empty"));
             }
+            let fixed_price = match &spec.fixed_price_per_hour {
+                Some(value) => Some(
+                    hourly_price(value, &format!("cluster `{name}`"))
+                        .map_err(|m| site.invalid(format!("{field}.fixedPricePerHour"), m))?,
+                ),
+                None => None,
+            };
+            let mut instance_prices = BTreeMap::new();
+            for (instance_type, value) in &spec.instance_prices_per_hour {
+                let price =
+                    hourly_price(value, &format!("instance type `{instance_type}`")).map_err(|m| {
+                        site.invalid(format!("{field}.instancePricesPerHour[{instance_type}]"), m)
+                    })?;
+                instance_prices.insert(instance_type.clone(), price);
+            }
             let meta = ClusterMeta {
                 taints: taints(&spec.taints, &site, &format!("{field}.taints"))?,
                 labels: spec.labels,
                 health: spec.health,
                 region: spec.region,
+                fixed_price,
+                instance_prices,
                 at: at.clone(),
             };
             if let Some(first) = into.insert(name, meta) {
@@ -247,12 +284,14 @@ pub(crate) fn read_dump(
     }
     let region = region(&name, file, &nodes, meta)?;
     let mut cluster = Cluster::new(&name, &region);
+    cluster.pools = pools;
     if let Some(meta) = meta {
         cluster.labels = meta.labels.clone();
         cluster.taints = meta.taints.clone();
         cluster.health = meta.health;
+        cluster.fixed_price = meta.fixed_price;
+        price_pools(&mut cluster, meta)?;
     }
-    cluster.pools = pools;
     let running = running
         .into_iter()
         .filter_map(|((workload, pool), replicas)| {
@@ -398,6 +437,35 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
         pool.name = PoolName::from(name.as_str());
     }
     (pools, node_pool)
+}
+
+/// Gives the pools of a dumped cluster the node prices of their instance types; an instance
+/// type that no pool has is an error.
+fn price_pools(cluster: &mut Cluster, meta: &ClusterMeta) -> Result<(), LoadError> {
+    for (instance_type, price) in &meta.instance_prices {
+        let mut priced = false;
+        for pool in &mut cluster.pools {
+            if pool.labels.get(INSTANCE_TYPE_LABEL) == Some(instance_type) {
+                pool.node_price = Some(*price);
+                priced = true;
+            }
+        }
+        if !priced {
+            let field = meta.at.field.as_deref().unwrap_or_default();
+            return Err(LoadError::Invalid {
+                at: Box::new(Location {
+                    file: meta.at.file.clone(),
+                    object: Some(format!("cluster {}", cluster.name)),
+                    field: Some(format!("{field}.instancePricesPerHour[{instance_type}]")),
+                }),
+                message: format!(
+                    "no node of cluster `{}` has the label {INSTANCE_TYPE_LABEL}={instance_type}",
+                    cluster.name
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `allocatable` less `used`, never below zero, over the allocatable resources.
@@ -729,8 +797,21 @@ mod tests {
             taints: Vec::new(),
             health: Health::Cordoned,
             region: region.map(str::to_string),
+            fixed_price: None,
+            instance_prices: BTreeMap::new(),
             at: Location::file("fleet/_clusters.yaml"),
         }
+    }
+
+    /// Reads `text` as a `_clusters.yaml`; errors have the temporary directory removed.
+    fn read_meta_text(text: &str) -> Result<BTreeMap<String, ClusterMeta>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(META_FILE);
+        std::fs::write(&file, text).unwrap();
+        let mut into = BTreeMap::new();
+        read_meta(&file, &mut into)
+            .map(|()| into)
+            .map_err(|e| e.to_string().replace(&format!("{}/", dir.path().display()), ""))
     }
 
     #[test]
@@ -767,15 +848,7 @@ mod tests {
 
     #[test]
     fn metadata_files_are_strict() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(META_FILE);
-        let read = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            let mut into = BTreeMap::new();
-            read_meta(&file, &mut into)
-                .map(|()| into)
-                .map_err(|e| e.to_string())
-        };
+        let read = read_meta_text;
         let m = read("clusters:\n  east: {labels: {a: b}, taints: [{key: k, effect: NoSchedule}], health: NotReady, region: r}\n")
             .unwrap();
         assert_eq!(m["east"].health, Health::NotReady);
@@ -783,6 +856,99 @@ mod tests {
         let e = read("clusters:\n  east: {zone: x}\n").unwrap_err();
         assert!(
             e.contains("_clusters.yaml: clusters.east.zone: unknown field `zone`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn metadata_prices_clusters_and_pools_by_instance_type() {
+        let typed = |node: String, instance_type: &str| {
+            node.replace(
+                "topology.kubernetes.io/region: r1,",
+                &format!("topology.kubernetes.io/region: r1, {INSTANCE_TYPE_LABEL}: {instance_type},"),
+            )
+        };
+        let items = [
+            typed(node("n1", "r1a", Some("general"), ""), "m5.xlarge"),
+            typed(node("n2", "r1b", Some("general"), ""), "m5.xlarge"),
+            typed(node("n3", "r1a", Some("big"), ""), "m5.2xlarge"),
+            node("n4", "r1a", Some("untyped"), ""),
+        ]
+        .concat();
+        let priced = read_meta_text(
+            "clusters:\n  east:\n    fixedPricePerHour: 0.10\n    instancePricesPerHour: {m5.xlarge: 0.192, m5.2xlarge: '0.384'}\n",
+        )
+        .unwrap();
+        let d = dump(&items, priced.get("east"), &[]).unwrap();
+        assert_eq!(d.cluster.fixed_price, Some(HourlyPrice(100_000)));
+        let prices: Vec<(&str, Option<u64>)> = d
+            .cluster
+            .pools
+            .iter()
+            .map(|p| (p.name.as_str(), p.node_price.map(|p| p.0)))
+            .collect();
+        assert_eq!(
+            prices,
+            [
+                ("general-r1a", Some(192_000)),
+                ("general-r1b", Some(192_000)),
+                ("big", Some(384_000)),
+                ("untyped", None),
+            ]
+        );
+        // Without prices in the metadata, nothing is priced.
+        let d = dump(&items, Some(&meta(None)), &[]).unwrap();
+        assert_eq!(d.cluster.fixed_price, None);
+        assert!(d.cluster.pools.iter().all(|p| p.node_price.is_none()));
+
+        let typo = read_meta_text(
+            "clusters:\n  east: {instancePricesPerHour: {m5.xlarge: 0.192, m5.xlrge: 0.192}}\n",
+        )
+        .unwrap();
+        let e = dump(&items, typo.get("east"), &[])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.ends_with(
+                "_clusters.yaml: cluster east: clusters.east.instancePricesPerHour[m5.xlrge]: no node of cluster \
+                 `east` has the label node.kubernetes.io/instance-type=m5.xlrge"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_metadata_prices_name_the_cluster_and_the_field() {
+        let cases = [
+            (
+                "fixedPricePerHour: -0.1",
+                "_clusters.yaml: cluster east: clusters.east.fixedPricePerHour: price -0.1 for cluster `east` must \
+                 not be negative",
+            ),
+            (
+                "fixedPricePerHour: ~",
+                "_clusters.yaml: cluster east: clusters.east.fixedPricePerHour: invalid price null for cluster \
+                 `east`: expected a number of currency units per hour, such as 0.192",
+            ),
+            (
+                "instancePricesPerHour: {m5.xlarge: free}",
+                "_clusters.yaml: cluster east: clusters.east.instancePricesPerHour[m5.xlarge]: invalid price \
+                 \"free\" for instance type `m5.xlarge`: expected a number of currency units per hour, such as 0.192",
+            ),
+            (
+                "instancePricesPerHour: {m5.xlarge: 1e15}",
+                "_clusters.yaml: cluster east: clusters.east.instancePricesPerHour[m5.xlarge]: price \
+                 1000000000000000.0 for instance type `m5.xlarge` is out of range (at most 10^12 per hour)",
+            ),
+        ];
+        for (entry, expected) in cases {
+            let e = read_meta_text(&format!("clusters:\n  east: {{{entry}}}\n")).unwrap_err();
+            assert_eq!(e, expected, "{entry}");
+        }
+        let e = read_meta_text("clusters:\n  east: {pricePerHour: 1}\n").unwrap_err();
+        assert!(
+            e.starts_with("_clusters.yaml: clusters.east.pricePerHour: unknown field `pricePerHour`"),
             "{e}"
         );
     }

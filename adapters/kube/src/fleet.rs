@@ -10,6 +10,7 @@
 //!     labels: {tier: prod}                               # optional
 //!     taints: [{key: k, value: v, effect: NoSchedule}]   # optional
 //!     health: Ready                 # Ready|NotReady|Unreachable|Cordoned|Draining, default Ready
+//!     fixedPricePerHour: 0.10       # optional: what the cluster costs while it runs replicas
 //!     pools:
 //!       - name: general
 //!         zone: us-east-1a          # optional
@@ -17,9 +18,15 @@
 //!         labels: {disktype: ssd}   # optional
 //!         taints: []                # optional
 //!         allocatable: {cpu: "4", memory: 16Gi, pods: 110, nvidia.com/gpu: 1}
+//!         pricePerHour: 0.192       # optional: what one node costs
 //! current:                          # optional: replicas running now
 //!   - {workload: shop/web, cluster: east-a, pool: general, replicas: 3}
 //! ```
+//!
+//! Prices are in currency units per hour (any currency, as long as it is the same
+//! throughout), written as a YAML number or a numeric string (`0.192` or `"0.192"`), kept to
+//! the millionth; a price that is absent is unknown and counts as free. A price that is
+//! negative, not a number or above 10^12 is an error.
 //!
 //! Unknown fields are errors. Pool nodes carry their labels plus
 //! `topology.kubernetes.io/region` (the cluster's region) and, with a zone,
@@ -30,9 +37,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use fleetplan::{Cluster, Health, Labels, NodeGroup, NodePool, PoolName, ResourceName, Taint, WorkloadId};
+use fleetplan::{
+    Cluster, Health, HourlyPrice, Labels, NodeGroup, NodePool, PoolName, ResourceName, Taint, WorkloadId,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
@@ -75,6 +84,8 @@ struct ClusterSpec {
     health: Health,
     #[serde(default)]
     pools: Vec<PoolSpec>,
+    #[serde(default, rename = "fixedPricePerHour", deserialize_with = "present")]
+    fixed_price_per_hour: Option<Value>,
 }
 
 /// A taint as written in the project's own files: `{key, value, effect}`.
@@ -100,6 +111,8 @@ struct PoolSpec {
     taints: Vec<TaintSpec>,
     #[serde(default)]
     allocatable: BTreeMap<String, Quantity>,
+    #[serde(default, rename = "pricePerHour", deserialize_with = "present")]
+    price_per_hour: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +195,11 @@ pub(crate) fn read_concise(value: &Value, file: &Path) -> Result<ConciseFleet, L
         cluster.labels = c.labels;
         cluster.health = c.health;
         cluster.taints = taints(&c.taints, &site, &format!("{field}.taints"))?;
+        if let Some(value) = &c.fixed_price_per_hour {
+            let price = hourly_price(value, &format!("cluster `{}`", c.name));
+            cluster.fixed_price =
+                Some(price.map_err(|m| site.invalid(format!("{field}.fixedPricePerHour"), m))?);
+        }
         let mut names = BTreeSet::new();
         for (j, p) in c.pools.into_iter().enumerate() {
             let field = format!("{field}.pools[{j}]");
@@ -222,6 +240,13 @@ fn pool(p: PoolSpec, region: &str, site: &Site, field: &str) -> Result<NodePool,
     if !p.allocatable.contains_key(ResourceName::PODS) {
         allocatable.set(ResourceName::PODS, DEFAULT_PODS);
     }
+    let node_price = match &p.price_per_hour {
+        Some(value) => Some(
+            hourly_price(value, &format!("pool `{}`", p.name))
+                .map_err(|m| site.invalid(format!("{field}.pricePerHour"), m))?,
+        ),
+        None => None,
+    };
     let mut labels = p.labels;
     labels.insert(REGION_NODE_LABEL.into(), region.into());
     if let Some(zone) = &p.zone {
@@ -241,8 +266,35 @@ fn pool(p: PoolSpec, region: &str, site: &Site, field: &str) -> Result<NodePool,
             Vec::new()
         },
         allocatable,
-        node_price: None,
+        node_price,
     })
+}
+
+/// Deserializes an optional field as the value given, keeping an explicit `null` (which an
+/// `Option` would read as absent) so that it is reported rather than ignored.
+pub(crate) fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// Reads a price per hour given as a number or a numeric string; `what` names what it prices
+/// (`pool `general``) for the message.
+pub(crate) fn hourly_price(value: &Value, what: &str) -> Result<HourlyPrice, String> {
+    let units = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    // `inf` and `NaN` parse as floats but are no prices.
+    let Some(units) = units.filter(|u| u.is_finite()) else {
+        return Err(format!(
+            "invalid price {value} for {what}: expected a number of currency units per hour, such as 0.192"
+        ));
+    };
+    if units < 0.0 {
+        return Err(format!("price {value} for {what} must not be negative"));
+    }
+    HourlyPrice::from_units(units)
+        .ok_or_else(|| format!("price {value} for {what} is out of range (at most 10^12 per hour)"))
 }
 
 /// Converts taints as written in the project's files.
@@ -296,6 +348,121 @@ mod tests {
                 .with("pods", 110)
         );
         assert_eq!(p.node_count(), 2);
+        assert_eq!((c.fixed_price, p.node_price), (None, None));
+    }
+
+    #[test]
+    fn concise_prices_are_read_to_the_millionth() {
+        let f = concise(
+            "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- name: a\n  region: r1\n  fixedPricePerHour: 0.10\n  \
+             pools:\n  - {name: p, count: 1, pricePerHour: 0.192}\n  - {name: q, count: 1, pricePerHour: '0.214'}\n  \
+             - {name: r, count: 1, pricePerHour: 2}\n  - {name: s, count: 1, pricePerHour: ' 0 '}\n  - {name: t, count: 1}\n\
+             - {name: b, region: r1, fixedPricePerHour: '1.0000004'}\n",
+        )
+        .unwrap();
+        let (a, _) = &f.clusters[0];
+        assert_eq!(a.fixed_price, Some(HourlyPrice(100_000)));
+        let prices: Vec<Option<u64>> = a.pools.iter().map(|p| p.node_price.map(|p| p.0)).collect();
+        assert_eq!(
+            prices,
+            [Some(192_000), Some(214_000), Some(2_000_000), Some(0), None]
+        );
+        assert_eq!(f.clusters[1].0.fixed_price, Some(HourlyPrice(1_000_000)));
+    }
+
+    #[test]
+    fn bad_prices_name_the_cluster_the_pool_and_the_field() {
+        let err = |text: &str| concise(text).err().map(|e| e.to_string()).unwrap_or_default();
+        let pool = |price: &str| {
+            err(&format!(
+                "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- name: a\n  region: r\n  pools:\n  \
+                 - {{name: ok, count: 1, pricePerHour: 1}}\n  - {{name: gpu, count: 1, pricePerHour: {price}}}\n"
+            ))
+        };
+        let at = "fleet/f.yaml: cluster a: clusters[0].pools[1].pricePerHour";
+        let expected_number = "expected a number of currency units per hour, such as 0.192";
+        let cases = [
+            (
+                "-0.5",
+                format!("{at}: price -0.5 for pool `gpu` must not be negative"),
+            ),
+            (
+                "'-1'",
+                format!("{at}: price \"-1\" for pool `gpu` must not be negative"),
+            ),
+            (
+                "cheap",
+                format!("{at}: invalid price \"cheap\" for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "'$0.19'",
+                format!("{at}: invalid price \"$0.19\" for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "''",
+                format!("{at}: invalid price \"\" for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "true",
+                format!("{at}: invalid price true for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "[1]",
+                format!("{at}: invalid price [1] for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "null",
+                format!("{at}: invalid price null for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "'inf'",
+                format!("{at}: invalid price \"inf\" for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "1e400",
+                format!("{at}: invalid price \"1e400\" for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "'NaN'",
+                format!("{at}: invalid price \"NaN\" for pool `gpu`: {expected_number}"),
+            ),
+            (
+                "1e13",
+                format!(
+                    "{at}: price 10000000000000.0 for pool `gpu` is out of range (at most 10^12 per hour)"
+                ),
+            ),
+        ];
+        for (price, expected) in cases {
+            assert_eq!(pool(price), expected, "pricePerHour: {price}");
+        }
+        assert_eq!(
+            err(
+                "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- {name: a, region: r}\n\
+                 - {name: b, region: r, fixedPricePerHour: -0.1}\n"
+            ),
+            "fleet/f.yaml: cluster b: clusters[1].fixedPricePerHour: price -0.1 for cluster `b` must not be negative"
+        );
+        assert_eq!(
+            err(
+                "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- {name: a, region: r, fixedPricePerHour: ten}\n"
+            ),
+            format!(
+                "fleet/f.yaml: cluster a: clusters[0].fixedPricePerHour: invalid price \"ten\" for cluster `a`: \
+                 {expected_number}"
+            )
+        );
+        assert_eq!(
+            err(
+                "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- {name: a, region: r, fixedPricePerHour: 2e12}\n"
+            ),
+            "fleet/f.yaml: cluster a: clusters[0].fixedPricePerHour: price 2000000000000.0 for cluster `a` is out of \
+             range (at most 10^12 per hour)"
+        );
+        assert!(
+            err("apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- {name: a, region: r, pricePerHour: 1}\n")
+                .starts_with("fleet/f.yaml: clusters[0].pricePerHour: unknown field `pricePerHour`, expected one of"),
+        );
     }
 
     #[test]

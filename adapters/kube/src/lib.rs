@@ -32,7 +32,7 @@ mod selector;
 mod source;
 mod workloads;
 
-pub use dump::{META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS};
+pub use dump::{INSTANCE_TYPE_LABEL, META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS};
 pub use error::{LoadError, Location, QuantityError};
 pub use quantity::parse_quantity;
 pub use scenario::{CarriedObject, Scenario, load, load_scenario};

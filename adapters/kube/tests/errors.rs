@@ -275,3 +275,138 @@ fn mixed_fleet_files_are_rejected() {
         "fleet/f.yaml: document 2: a concise fleet file holds only `kind: Fleet` documents"
     );
 }
+
+const TRAIN: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: train\n  namespace: ml\n  annotations:\n    \
+                     fleetplan.io/gang: \"true\"\nspec:\n  parallelism: 2\n  template:\n    spec:\n      \
+                     restartPolicy: Never\n      containers: [{name: t, resources: {requests: {cpu: '1'}}}]\n";
+
+#[test]
+fn bad_placement_annotations_name_the_object_and_the_annotation() {
+    let cases = [
+        (
+            TRAIN.replace("\"true\"", "\"yes\""),
+            "apps/train.yaml: Job ml/train: metadata.annotations[fleetplan.io/gang]: invalid value \"yes\": \
+             expected `true` or `false`",
+        ),
+        (
+            TRAIN.replace("fleetplan.io/gang: \"true\"", "fleetplan.io/min-regions: \"0\""),
+            "apps/train.yaml: Job ml/train: metadata.annotations[fleetplan.io/min-regions]: invalid value \"0\": \
+             expected a positive integer",
+        ),
+        (
+            TRAIN.replace("fleetplan.io/gang: \"true\"", "fleetplan.io/min-regions: two"),
+            "apps/train.yaml: Job ml/train: metadata.annotations[fleetplan.io/min-regions]: invalid value \"two\": \
+             expected a positive integer",
+        ),
+        (
+            TRAIN.replace(
+                "fleetplan.io/gang: \"true\"",
+                "fleetplan.io/region-demand: \"us-east-1=-5\"",
+            ),
+            "apps/train.yaml: Job ml/train: metadata.annotations[fleetplan.io/region-demand]: invalid value \
+             \"us-east-1=-5\": `us-east-1` must be a non-negative integer, found `-5`",
+        ),
+        (
+            TRAIN.replace(
+                "fleetplan.io/gang: \"true\"",
+                "fleetplan.io/region-demand: \"us-east-1\"",
+            ),
+            "apps/train.yaml: Job ml/train: metadata.annotations[fleetplan.io/region-demand]: invalid value \
+             \"us-east-1\": expected `name=N`, found `us-east-1`",
+        ),
+    ];
+    for (train, expected) in cases {
+        let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/train.yaml", &train)]);
+        let (e, message) = s.error();
+        assert!(matches!(e, LoadError::Invalid { .. }), "{e:?}");
+        assert_eq!(message, expected);
+    }
+    // Annotation values are strings: an unquoted YAML boolean is a type error, as for kubectl.
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        ("apps/train.yaml", &TRAIN.replace("\"true\"", "true")),
+    ]);
+    let (e, message) = s.error();
+    assert!(matches!(e, LoadError::Type { .. }), "{e:?}");
+    assert!(
+        message.starts_with(
+            "apps/train.yaml: Job ml/train: metadata.annotations.fleetplan.io/gang: invalid type"
+        ),
+        "{message}"
+    );
+    // Gang is accepted on Deployments too; the new keys are listed among the known ones.
+    let web = WEB.replace(
+        "namespace: shop\n",
+        "namespace: shop\n  annotations: {fleetplan.io/gang: 'true', fleetplan.io/min-region: '2'}\n",
+    );
+    let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &web)]);
+    let (e, message) = s.error();
+    assert!(matches!(e, LoadError::UnknownAnnotation { .. }), "{e:?}");
+    assert!(
+        message.starts_with(
+            "apps/web.yaml: Deployment shop/web: metadata.annotations[fleetplan.io/min-region]: unknown annotation \
+             `fleetplan.io/min-region`; known keys: "
+        ) && message.ends_with("fleetplan.io/region-demand, fleetplan.io/gang, fleetplan.io/min-regions"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bad_prices_in_the_fleet_name_the_cluster_the_pool_and_the_field() {
+    let cases = [
+        (
+            FLEET.replace("memory: 16Gi}}", "memory: 16Gi}, pricePerHour: -0.192}"),
+            "fleet/f.yaml: cluster east: clusters[0].pools[0].pricePerHour: price -0.192 for pool `general` must \
+             not be negative",
+        ),
+        (
+            FLEET.replace("memory: 16Gi}}", "memory: 16Gi}, pricePerHour: 0.19 USD}"),
+            "fleet/f.yaml: cluster east: clusters[0].pools[0].pricePerHour: invalid price \"0.19 USD\" for pool \
+             `general`: expected a number of currency units per hour, such as 0.192",
+        ),
+        (
+            FLEET.replace("region: r1\n", "region: r1\n  fixedPricePerHour: 5e12\n"),
+            "fleet/f.yaml: cluster east: clusters[0].fixedPricePerHour: price 5000000000000.0 for cluster `east` is \
+             out of range (at most 10^12 per hour)",
+        ),
+    ];
+    for (fleet, expected) in cases {
+        let s = Scenario::new(&[("fleet/f.yaml", &fleet), ("apps/web.yaml", WEB)]);
+        let (e, message) = s.error();
+        assert!(matches!(e, LoadError::Invalid { .. }), "{e:?}");
+        assert_eq!(message, expected);
+    }
+}
+
+#[test]
+fn bad_prices_in_cluster_metadata_name_the_cluster_and_the_field() {
+    let node = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  labels: {topology.kubernetes.io/region: r1, \
+                node.kubernetes.io/instance-type: m5.xlarge}\n";
+    let cases = [
+        (
+            "clusters:\n  east: {fixedPricePerHour: '-0.10'}\n",
+            "fleet/_clusters.yaml: cluster east: clusters.east.fixedPricePerHour: price \"-0.10\" for cluster `east` \
+             must not be negative",
+        ),
+        (
+            "clusters:\n  east: {instancePricesPerHour: {m5.xlarge: [0.192]}}\n",
+            "fleet/_clusters.yaml: cluster east: clusters.east.instancePricesPerHour[m5.xlarge]: invalid price \
+             [0.192] for instance type `m5.xlarge`: expected a number of currency units per hour, such as 0.192",
+        ),
+        (
+            "clusters:\n  east: {instancePricesPerHour: {m5.large: 0.096}}\n",
+            "fleet/_clusters.yaml: cluster east: clusters.east.instancePricesPerHour[m5.large]: no node of cluster \
+             `east` has the label node.kubernetes.io/instance-type=m5.large",
+        ),
+    ];
+    for (meta, expected) in cases {
+        let s = Scenario::new(&[
+            ("fleet/east.yaml", node),
+            ("fleet/_clusters.yaml", meta),
+            ("apps/web.yaml", WEB),
+        ]);
+        let (e, message) = s.error();
+        assert!(matches!(e, LoadError::Invalid { .. }), "{e:?}");
+        assert_eq!(message, expected);
+    }
+}

@@ -1,9 +1,9 @@
 //! End-to-end: the test scenarios under `tests/data` loaded with `load()` and planned with
-//! `fleetplan::plan()`.
+//! `fleetplan::plan()`, and the placement annotations and prices loaded into the problem.
 
 use std::path::{Path, PathBuf};
 
-use fleetplan::{Health, PlanOptions, Problem, WorkloadId, plan};
+use fleetplan::{Health, HourlyPrice, PlanOptions, Problem, WorkloadId, plan};
 use fleetplan_kube::{load, load_scenario};
 
 fn data(name: &str) -> PathBuf {
@@ -170,4 +170,103 @@ fn concise_fleet_loads_and_plans() {
     let web = WorkloadId::new("shop", "web");
     // west-a is cordoned: it keeps its two replicas and takes no new ones.
     assert_eq!(plan.replicas_in(&web, "west-a"), 2);
+}
+
+/// A Job with every new placement annotation, and a Deployment with gang and region demand.
+const PLACEMENT_APPS: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: train\n  namespace: ml\n  \
+    annotations:\n    fleetplan.io/gang: \"true\"\n    fleetplan.io/min-regions: \"2\"\n    \
+    fleetplan.io/region-demand: \"us-east-1=70, *=30\"\nspec:\n  parallelism: 4\n  template:\n    spec:\n      \
+    restartPolicy: Never\n      containers: [{name: t, resources: {requests: {cpu: '1'}}}]\n---\n\
+    apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\n  annotations:\n    \
+    fleetplan.io/gang: \"false\"\n    fleetplan.io/region-demand: \"us-west-2=5\"\nspec:\n  replicas: 2\n  \
+    selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      \
+    containers: [{name: web, resources: {requests: {cpu: 500m}}}]\n";
+
+fn workload<'a>(problem: &'a Problem, namespace: &str, name: &str) -> &'a fleetplan::Workload {
+    problem
+        .workloads
+        .iter()
+        .find(|w| w.id == WorkloadId::new(namespace, name))
+        .expect("workload")
+}
+
+#[test]
+fn placement_annotations_and_concise_prices_load() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = dir.path().join("fleet.yaml");
+    let apps = dir.path().join("apps.yaml");
+    std::fs::write(
+        &fleet,
+        "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- name: east\n  region: us-east-1\n  \
+         fixedPricePerHour: 0.10\n  pools:\n  - {name: general, count: 4, allocatable: {cpu: '4'}, pricePerHour: 0.192}\n  \
+         - {name: spot, count: 2, allocatable: {cpu: '4'}, pricePerHour: \"0.0712\"}\n- name: west\n  region: us-west-2\n  \
+         pools:\n  - {name: general, count: 4, allocatable: {cpu: '4'}}\n",
+    )
+    .expect("write");
+    std::fs::write(&apps, PLACEMENT_APPS).expect("write");
+    let problem = load(&fleet, &apps).expect("loads").problem;
+
+    let train = workload(&problem, "ml", "train");
+    assert!(train.policy.gang);
+    assert_eq!(train.policy.min_regions, Some(2));
+    assert_eq!(
+        (
+            train.policy.region_demand.get("us-east-1"),
+            train.policy.region_demand.get("us-west-2")
+        ),
+        (Some(70), Some(30))
+    );
+    let web = workload(&problem, "shop", "web");
+    assert!(!web.policy.gang);
+    assert_eq!(web.policy.min_regions, None);
+    assert_eq!(web.policy.region_demand.get("us-west-2"), Some(5));
+    assert_eq!(web.policy.region_demand.get("us-east-1"), None);
+
+    let east = &problem.clusters[0];
+    assert_eq!(east.fixed_price, Some(HourlyPrice(100_000)));
+    let prices: Vec<Option<HourlyPrice>> = east.pools.iter().map(|p| p.node_price).collect();
+    assert_eq!(prices, [Some(HourlyPrice(192_000)), Some(HourlyPrice(71_200))]);
+    let west = &problem.clusters[1];
+    assert_eq!((west.fixed_price, west.pools[0].node_price), (None, None));
+}
+
+/// A cluster's name, fixed price and node price of each pool.
+type PricedCluster<'a> = (&'a str, Option<HourlyPrice>, Vec<Option<HourlyPrice>>);
+
+#[test]
+fn cluster_metadata_prices_dumped_pools_by_instance_type() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = dir.path().join("fleet");
+    std::fs::create_dir(&fleet).expect("mkdir");
+    for name in ["east-a.yaml", "west-b.yaml"] {
+        std::fs::copy(data("shop/fleet").join(name), fleet.join(name)).expect("copy");
+    }
+    std::fs::write(
+        fleet.join("_clusters.yaml"),
+        "clusters:\n  east-a:\n    labels: {tier: prod}\n    fixedPricePerHour: 0.10\n    \
+         instancePricesPerHour: {m5.xlarge: 0.192}\n  west-b:\n    labels: {tier: prod}\n    \
+         instancePricesPerHour: {m6i.2xlarge: \"0.384\"}\n",
+    )
+    .expect("write");
+    let problem = load(&fleet, &data("shop/apps")).expect("loads").problem;
+    let priced: Vec<PricedCluster> = problem
+        .clusters
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.fixed_price,
+                c.pools.iter().map(|p| p.node_price).collect(),
+            )
+        })
+        .collect();
+    let m5 = Some(HourlyPrice(192_000));
+    let m6i = Some(HourlyPrice(384_000));
+    assert_eq!(
+        priced,
+        [
+            ("east-a", Some(HourlyPrice(100_000)), vec![m5, m5]),
+            ("west-b", None, vec![m6i, m6i]),
+        ]
+    );
 }
