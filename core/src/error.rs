@@ -59,6 +59,21 @@ pub enum Error {
         /// The total.
         replicas: u64,
     },
+    /// A solver name other than `auto`, `fast`, `flow` or `exact`.
+    #[error("unknown solver `{name}`: expected auto, fast, flow or exact")]
+    UnknownSolver {
+        /// The name given.
+        name: String,
+    },
+    /// The exact solver was asked for but this build has no MILP backend.
+    #[error("the exact solver is not built in: build fleetplan with the `highs` or `microlp` feature")]
+    ExactUnavailable,
+    /// The min-cost-flow solver rejected its network (a fleetplan bug; please report it).
+    #[error("the flow solver failed: {detail}")]
+    FlowFailed {
+        /// What went wrong.
+        detail: String,
+    },
     /// Current replicas name a cluster that is not in the fleet.
     #[error("current replicas of `{workload}` name unknown cluster `{cluster}`")]
     UnknownCluster {

@@ -85,6 +85,13 @@ pub enum Reason {
         /// The allowed skew.
         max_skew: u32,
     },
+    /// An all-or-nothing workload (a gang) did not fit whole, so none of it is placed.
+    Gang {
+        /// Replicas that would have fit.
+        fit: u32,
+        /// The replica target.
+        target: u32,
+    },
 }
 
 impl Reason {
@@ -107,6 +114,7 @@ impl Reason {
             Reason::ClusterMax { .. } => "ClusterMax",
             Reason::RegionMax { .. } => "RegionMax",
             Reason::TopologySpread { .. } => "TopologySpread",
+            Reason::Gang { .. } => "Gang",
         }
     }
 }
@@ -148,6 +156,12 @@ impl fmt::Display for Reason {
             }
             Reason::TopologySpread { key, max_skew } => {
                 write!(f, "another replica would exceed maxSkew {max_skew} across {key}s")
+            }
+            Reason::Gang { fit, target } => {
+                write!(
+                    f,
+                    "all-or-nothing gang: only {fit} of {target} replicas fit, so none is placed"
+                )
             }
         }
     }

@@ -70,6 +70,8 @@
 mod cluster;
 mod error;
 mod explain;
+pub mod objective;
+pub mod optimize;
 mod plan;
 pub mod planner;
 mod problem;
@@ -79,20 +81,25 @@ mod solver;
 mod workload;
 
 pub use cluster::{
-    HourlyPrice,
-    CLUSTER_NAME_LABEL, Cluster, ClusterName, Health, Labels, NodeGroup, NodePool, PoolName, REGION_LABEL,
-    Taint, TaintEffect,
+    CLUSTER_NAME_LABEL, Cluster, ClusterName, Health, HourlyPrice, Labels, NodeGroup, NodePool, PoolName,
+    REGION_LABEL, Taint, TaintEffect,
 };
 pub use error::Error;
 pub use explain::Reason;
-pub use plan::{ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced};
+pub use objective::{ObjectiveValue, Weights};
+pub use plan::{
+    ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, SolverStats, Summary, Unplaced,
+};
 pub use planner::{PhaseTimings, PlanOptions, plan, plan_with_timings};
 pub use problem::{MAX_REPLICAS, Problem, Running};
 pub use resources::{ResourceName, Resources, format_amount};
 pub use rules::{
     node_selector_failure, required_affinity_matches, untolerated_hard_taint, untolerated_soft_taints,
 };
-pub use solver::{FastPlanner, Solver};
+pub use solver::{
+    AUTO_EXACT_PAIRS, AUTO_EXACT_RULES_PAIRS, AUTO_FLOW_PAIRS, ExactSolver, FastPlanner, FlowSolver, Solver,
+    SolverChoice, evaluate, solve,
+};
 pub use workload::{
     Container, LabelRequirement, LabelSelector, NodeAffinity, Operator, PerName, PlacementPolicy,
     PodTemplate, PreferredTerm, Strategy, Toleration, TolerationOperator, TopologyKey, TopologySpread,

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 
 use crate::cluster::{ClusterName, PoolName};
 use crate::explain::Reason;
+use crate::objective::ObjectiveValue;
 use crate::workload::WorkloadId;
 
 /// The `format` value of plans this version writes.
@@ -21,7 +22,7 @@ fn as_display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S:
 }
 
 /// A placement plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
     /// Always [`PLAN_FORMAT`].
     pub format: &'static str,
@@ -34,6 +35,36 @@ pub struct Plan {
     pub explanations: Vec<Explanation>,
     /// Totals.
     pub summary: Summary,
+    /// How the plan was found and how good it is (set by [`crate::solve`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solver: Option<SolverStats>,
+}
+
+/// Which solver produced a plan, its score, and how far from the best it may be.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SolverStats {
+    /// The solver that was asked for: `auto`, `fast`, `flow` or `exact`.
+    pub requested: &'static str,
+    /// The solver whose plan this is: `fast`, `flow` or `exact`. The flow and exact solvers
+    /// start from the fast plan and return it when they do not beat it; the exact solver also
+    /// runs the flow solver and returns its plan when packing left the MILP's worse.
+    pub solver: &'static str,
+    /// Wall-clock milliseconds, the fast plan they start from included.
+    pub millis: f64,
+    /// The plan's score (see [`crate::objective`]).
+    pub objective: ObjectiveValue,
+    /// A proven lower bound on the best score, when the solver has one.
+    pub bound: Option<f64>,
+    /// `(objective - bound) / max(|objective|, 1)`, when a bound is known.
+    pub gap: Option<f64>,
+    /// No plan scores better (within the solver's tolerance of 1e-6).
+    pub proven_optimal: bool,
+    /// The model's size: variables (exact) or arcs (flow); zero for the fast planner.
+    pub size: usize,
+    /// What else a reader should know, such as why a plan is not proven optimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Replicas of one workload in one cluster.

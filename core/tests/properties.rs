@@ -219,7 +219,7 @@ proptest! {
     /// explanations.
     #[test]
     fn planning_twice_gives_byte_identical_json(problem in problem(Shape::FULL)) {
-        for options in [PlanOptions::default(), PlanOptions { explain: true }] {
+        for options in [PlanOptions::default(), PlanOptions { explain: true, ..PlanOptions::default() }] {
             let first = json(&plan(&problem, &options).expect("valid"));
             let again = json(&plan(&problem, &options).expect("valid"));
             prop_assert_eq!(first, again, "two runs differ\nproblem: {}", json(&problem));
@@ -230,7 +230,7 @@ proptest! {
     /// order gives the same placements, unplaced counts, reason codes and summary.
     #[test]
         fn input_order_changes_no_decision((problem, shuffled) in problem(Shape::FULL).prop_flat_map(shuffled)) {
-        for options in [PlanOptions::default(), PlanOptions { explain: true }] {
+        for options in [PlanOptions::default(), PlanOptions { explain: true, ..PlanOptions::default() }] {
             let first = plan(&problem, &options).expect("valid");
             let other = plan(&shuffled, &options).expect("valid");
             prop_assert_eq!(
@@ -535,7 +535,13 @@ proptest! {
 }
 
 fn check_same_json(problem: &Problem, shuffled: &Problem) -> Result<(), TestCaseError> {
-    for options in [PlanOptions::default(), PlanOptions { explain: true }] {
+    for options in [
+        PlanOptions::default(),
+        PlanOptions {
+            explain: true,
+            ..PlanOptions::default()
+        },
+    ] {
         let first = json(&plan(problem, &options).expect("valid"));
         let other = json(&plan(shuffled, &options).expect("valid"));
         prop_assert_eq!(

@@ -8,9 +8,9 @@
 //!    one's target is divided seat by seat (see `planner/seats.rs`).
 //! 4. **Assemble**: placements, unplaced replicas with a reason per cluster, explanations.
 
-mod candidates;
-mod capacity;
-mod index;
+pub(crate) mod candidates;
+pub(crate) mod capacity;
+pub(crate) mod index;
 mod seats;
 
 use std::collections::HashMap;
@@ -25,17 +25,36 @@ use seats::{Distributor, Job, Stop, stable_hash};
 use crate::cluster::{Health, PoolName};
 use crate::error::Error;
 use crate::explain::Reason;
+use crate::objective::Weights;
 use crate::plan::{
     ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced,
 };
 use crate::problem::Problem;
+use crate::solver::SolverChoice;
 use crate::workload::WorkloadId;
 
 /// Options of a planning run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PlanOptions {
     /// Explain every workload and cluster pair, not only those with unplaced replicas.
     pub explain: bool,
+    /// Which solver [`crate::solve`] uses (the fast planner's [`plan`] ignores it).
+    pub solver: SolverChoice,
+    /// The objective's weights, for scoring and for the optimal solvers.
+    pub weights: Weights,
+    /// How long the exact solver may search before it returns its best plan so far.
+    pub time_limit: Duration,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            explain: false,
+            solver: SolverChoice::Auto,
+            weights: Weights::default(),
+            time_limit: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Wall-clock time spent in each phase of one planning run.
@@ -148,6 +167,7 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
         unplaced: Vec::new(),
         explanations: Vec::new(),
         summary,
+        solver: None,
     };
     for w in by_name {
         let result = std::mem::take(&mut results[w]);
@@ -316,7 +336,7 @@ impl<'p> Context<'p> {
     }
 }
 
-fn amount(request: &Request, resource: usize) -> i64 {
+pub(crate) fn amount(request: &Request, resource: usize) -> i64 {
     request
         .items
         .iter()

@@ -295,6 +295,13 @@ impl Distributor {
         };
         outcome.placed = outcome.kept + u64::from(placed);
         outcome.unplaced = target - outcome.placed as u32;
+        if job.workload.policy.gang && outcome.unplaced > 0 {
+            self.give_up_gang(outcome.placed as u32, target);
+            outcome.removed = running;
+            outcome.kept = 0;
+            outcome.placed = 0;
+            outcome.unplaced = target;
+        }
         for &p in &self.touched {
             let pool = &self.pools[p];
             if pool.new > 0 {
@@ -302,6 +309,21 @@ impl Distributor {
             }
         }
         outcome
+    }
+
+    /// An all-or-nothing workload that did not fit whole places nothing (before any capacity
+    /// is taken); clusters that had room say why they took nothing.
+    fn give_up_gang(&mut self, fit: u32, target: u32) {
+        for pool in &mut self.pools {
+            pool.kept = 0;
+            pool.new = 0;
+        }
+        for slot in &mut self.slots {
+            slot.seats = 0;
+            if matches!(slot.stop, None | Some(Stop::Full)) {
+                slot.stop = Some(Stop::Because(Reason::Gang { fit, target }));
+            }
+        }
     }
 
     /// Creates a slot for every cluster that may hold replicas, and counts kept replicas.

@@ -1,0 +1,213 @@
+//! Optimal planning: the flow and exact solvers, the shared model they solve, and the score
+//! of any plan.
+//!
+//! Both solvers run the same pipeline: plan fast (the starting point), build the model
+//! (`model.rs`), solve it (`flow.rs` or `exact.rs`), pack the result onto real nodes and trim
+//! it to every hard rule (`assemble.rs`), score it, and keep whichever of it and the fast plan
+//! scores better.
+
+mod assemble;
+#[cfg(any(feature = "highs", feature = "microlp"))]
+mod exact;
+mod flow;
+pub mod min_cost_flow;
+mod model;
+
+use model::Model;
+
+use crate::error::Error;
+use crate::objective::{ObjectiveValue, Weights};
+use crate::plan::Plan;
+use crate::planner::{self, PlanOptions};
+use crate::problem::Problem;
+
+/// What an optimal solver returns before its statistics are attached.
+pub(crate) struct Outcome {
+    pub plan: Plan,
+    pub objective: ObjectiveValue,
+    /// Which solver's plan this is: `fast`, `flow` or `exact`.
+    pub source: &'static str,
+    pub bound: Option<f64>,
+    pub proven_optimal: bool,
+    pub size: usize,
+    pub note: Option<String>,
+}
+
+/// Plans below this score difference count as equal (rounding in the flow's integer costs).
+const TOLERANCE: f64 = 1e-6;
+
+/// Scores `plan` as a plan of `problem` (which must be valid).
+pub(crate) fn evaluate(problem: &Problem, plan: &Plan, weights: Weights) -> ObjectiveValue {
+    let model = Model::new(problem, weights);
+    model.evaluate(&model.assignment_of(plan))
+}
+
+/// The fast plan the optimal solvers start from, with its score.
+fn fast_start(
+    problem: &Problem,
+    model: &Model<'_>,
+    options: &PlanOptions,
+) -> Result<(Plan, ObjectiveValue), Error> {
+    let plan = planner::plan(problem, options)?;
+    let value = model.evaluate(&model.assignment_of(&plan));
+    Ok((plan, value))
+}
+
+/// One solver's packed result, scored.
+struct Candidate {
+    packed: assemble::Packed,
+    value: ObjectiveValue,
+    proven: bool,
+    bound: Option<f64>,
+    size: usize,
+    note: Option<String>,
+}
+
+/// The flow solver's packed result.
+fn flow_candidate(model: &Model<'_>) -> Result<Candidate, Error> {
+    let result = flow::solve(model).map_err(|e| Error::FlowFailed {
+        detail: format!("{e:?}"),
+    })?;
+    let packed = assemble::pack(model, result.assignment);
+    let value = model.evaluate(&packed.assignment);
+    let proven = result.exact_model && !packed.trimmed;
+    let note = if packed.trimmed {
+        Some("not proven optimal: the flow's counts were trimmed to fit nodes and hard rules".to_string())
+    } else if !proven {
+        Some(
+            "not proven optimal: pools shared by different request shapes, or rules the flow cannot express, were estimated"
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    Ok(Candidate {
+        packed,
+        value,
+        proven,
+        bound: proven.then_some(value.total),
+        size: result.arcs,
+        note,
+    })
+}
+
+/// The best of the solver's own candidates and the fast plan (ties go to the candidates, in
+/// order).
+fn best(
+    model: &Model<'_>,
+    options: &PlanOptions,
+    fast: (Plan, ObjectiveValue),
+    candidates: Vec<(&'static str, Candidate)>,
+) -> Outcome {
+    let (fast_plan, fast_value) = fast;
+    // A proven bound holds whichever plan is returned.
+    let bound = candidates
+        .iter()
+        .filter_map(|(_, c)| c.bound)
+        .fold(None, |acc: Option<f64>, b| Some(acc.map_or(b, |a| a.max(b))));
+    let size = candidates.first().map_or(0, |(_, c)| c.size);
+    let own = candidates.first().map_or("fast", |(name, _)| *name);
+    let own_note = candidates.first().and_then(|(_, c)| c.note.clone());
+    let winner = candidates
+        .into_iter()
+        .filter(|(_, c)| c.value.total <= fast_value.total + TOLERANCE || c.proven)
+        .min_by(|(_, a), (_, b)| a.value.total.total_cmp(&b.value.total));
+    match winner {
+        Some((source, c)) => {
+            let bound = bound.map(|b| b.min(c.value.total));
+            let proven = c.proven
+                || bound.is_some_and(|b| c.value.total - b <= TOLERANCE * c.value.total.abs().max(1.0));
+            let note = match (proven, source) {
+                (true, _) => None,
+                (false, source) if source != own => Some(format!(
+                    "the {source} solver's plan scored better than the {own} solver's after packing onto nodes"
+                )),
+                _ => c.note,
+            };
+            Outcome {
+                plan: assemble::to_plan(model, &c.packed, options.explain),
+                objective: c.value,
+                source,
+                bound,
+                proven_optimal: proven,
+                size,
+                note,
+            }
+        }
+        None => Outcome {
+            plan: fast_plan,
+            objective: fast_value,
+            source: "fast",
+            bound,
+            proven_optimal: false,
+            size,
+            note: Some(match own_note {
+                Some(note) => format!("the fast plan scored better and is kept ({note})"),
+                None => "the fast plan scored better and is kept".to_string(),
+            }),
+        },
+    }
+}
+
+/// The flow solver's plan.
+pub(crate) fn flow_plan(problem: &Problem, options: &PlanOptions) -> Result<Outcome, Error> {
+    problem.validate()?;
+    let model = Model::new(problem, options.weights);
+    let fast = fast_start(problem, &model, options)?;
+    let flow = flow_candidate(&model)?;
+    Ok(best(&model, options, fast, vec![("flow", flow)]))
+}
+
+/// The exact solver's plan: the MILP's, unless packing it onto nodes left it worse than the
+/// flow's or the fast plan.
+#[cfg(any(feature = "highs", feature = "microlp"))]
+pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Outcome, Error> {
+    problem.validate()?;
+    let model = Model::new(problem, options.weights);
+    let fast = fast_start(problem, &model, options)?;
+    let flow = flow_candidate(&model)?;
+    let mut candidates = Vec::new();
+    match exact::solve(&model, options.time_limit) {
+        Ok(result) => {
+            let packed = assemble::pack(&model, result.assignment);
+            let value = model.evaluate(&packed.assignment);
+            // The bound holds for the relaxation, so for the real problem too.
+            let bound = result.bound.map(|b| b.min(value.total));
+            let closed = bound.is_some_and(|b| value.total - b <= TOLERANCE * value.total.abs().max(1.0));
+            let note = if packed.trimmed {
+                Some("not proven optimal: the MILP's counts were trimmed to fit nodes".to_string())
+            } else if !result.optimal {
+                Some("not proven optimal: the time limit was reached".to_string())
+            } else if !closed {
+                Some("not proven optimal: the solver's bound does not meet the plan's score".to_string())
+            } else {
+                None
+            };
+            candidates.push((
+                "exact",
+                Candidate {
+                    proven: result.optimal && !packed.trimmed && closed,
+                    packed,
+                    value,
+                    bound,
+                    size: result.variables,
+                    note,
+                },
+            ));
+        }
+        Err(detail) => {
+            let mut flow = flow;
+            flow.note = Some(format!("the MILP found no plan ({detail})"));
+            candidates.push(("flow", flow));
+            return Ok(best(&model, options, fast, candidates));
+        }
+    }
+    candidates.push(("flow", flow));
+    Ok(best(&model, options, fast, candidates))
+}
+
+/// Without a MILP backend the exact solver is unavailable.
+#[cfg(not(any(feature = "highs", feature = "microlp")))]
+pub(crate) fn exact_plan(_problem: &Problem, _options: &PlanOptions) -> Result<Outcome, Error> {
+    Err(Error::ExactUnavailable)
+}
