@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use fleetplan::{PlanOptions, plan};
+use fleetplan::{PlanOptions, SolverChoice, Weights, solve};
 
 /// Exit code for bad input: unreadable or invalid files, objects or flags.
 const EXIT_BAD_INPUT: u8 = 2;
@@ -39,7 +39,7 @@ enum Command {
     /// Exit codes: 0 when a plan was made (even with unplaced replicas; see the UNPLACED
     /// section or the `unplaced` field), 2 for bad input.
     #[command(
-        after_help = "Examples:\n  fleetplan plan examples/tutorial\n  fleetplan plan examples/tutorial -o json\n  fleetplan plan --fleet fleet.yaml --apps k8s/ --explain"
+        after_help = "Examples:\n  fleetplan plan examples/tutorial\n  fleetplan plan examples/tutorial -o json\n  fleetplan plan examples/tutorial --solver exact --time-limit 30 -o json\n  fleetplan plan examples/tutorial --weight cost=5 --weight moved=50\n  fleetplan plan --fleet fleet.yaml --apps k8s/ --explain"
     )]
     Plan(PlanArgs),
 
@@ -102,6 +102,65 @@ struct PlanArgs {
     /// Explain every workload and cluster pair: replicas placed, and why not more.
     #[arg(long)]
     explain: bool,
+
+    /// Which solver plans: `fast` (greedy, milliseconds), `flow` (min-cost flow), `exact`
+    /// (MILP with HiGHS, proven optimal or with a gap), or `auto`: exact for small problems,
+    /// flow for medium ones, fast for the largest. The plan reports the solver, its score,
+    /// bound and gap.
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    solver: SolverArg,
+
+    /// Seconds the exact solver may search before returning its best plan so far.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    time_limit: f64,
+
+    /// Set an objective weight, NAME=VALUE (repeatable). Names: unplaced, below-minimum,
+    /// moved, imbalance, preference, cost, demand, fixed. See the README for what each counts.
+    #[arg(long = "weight", value_name = "NAME=VALUE", value_parser = parse_weight)]
+    weights: Vec<(String, f64)>,
+}
+
+/// The solvers, as `--solver` spells them.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SolverArg {
+    /// Exact when small, flow when medium, fast when large.
+    Auto,
+    /// The greedy planner.
+    Fast,
+    /// The min-cost-flow solver.
+    Flow,
+    /// The MILP solver.
+    Exact,
+}
+
+impl From<SolverArg> for SolverChoice {
+    fn from(arg: SolverArg) -> Self {
+        match arg {
+            SolverArg::Auto => SolverChoice::Auto,
+            SolverArg::Fast => SolverChoice::Fast,
+            SolverArg::Flow => SolverChoice::Flow,
+            SolverArg::Exact => SolverChoice::Exact,
+        }
+    }
+}
+
+/// Parses `NAME=VALUE` for `--weight`, checking the name and the value.
+fn parse_weight(text: &str) -> Result<(String, f64), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{text}`"))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("weight `{name}`: `{value}` is not a number"))?;
+    let mut probe = Weights::default();
+    if !probe.set(name.trim(), value) {
+        return Err(format!(
+            "unknown weight `{name}` or negative value (names: {})",
+            Weights::NAMES.join(", ")
+        ));
+    }
+    Ok((name.trim().to_string(), value))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -129,10 +188,23 @@ fn run_plan(args: &PlanArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
+    if !(args.time_limit.is_finite() && args.time_limit > 0.0) {
+        return fail(&format!(
+            "--time-limit: expected a positive number of seconds, got {}",
+            args.time_limit
+        ));
+    }
+    let mut weights = Weights::default();
+    for (name, value) in &args.weights {
+        weights.set(name, *value);
+    }
     let options = PlanOptions {
         explain: args.explain,
+        solver: args.solver.into(),
+        weights,
+        time_limit: std::time::Duration::from_secs_f64(args.time_limit.min(1e6)),
     };
-    let plan = match plan(&scenario.problem, &options) {
+    let plan = match solve(&scenario.problem, &options) {
         Ok(plan) => plan,
         Err(err) => return fail(&format!("{}: {err}", fleet.display())),
     };

@@ -146,6 +146,32 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
         let _ = write!(out, "; {} kept where they run, {} removed", s.kept, s.removed);
     }
     out.push_str(".\n");
+    if let Some(stats) = &plan.solver {
+        let o = &stats.objective;
+        let _ = write!(
+            out,
+            "Solver: {} (asked: {}) in {:.1} ms; score {:.3}",
+            stats.solver, stats.requested, stats.millis, o.total
+        );
+        match (stats.proven_optimal, stats.gap) {
+            (true, _) => out.push_str(", proven optimal"),
+            (false, Some(gap)) => {
+                let _ = write!(out, ", gap {:.2}%", gap * 100.0);
+            }
+            (false, None) => {}
+        }
+        let _ = write!(out, "; {} moved", o.moved);
+        if o.cost_per_hour > 0.0 || o.fixed_per_hour > 0.0 {
+            let _ = write!(out, "; {:.4}/h for replicas", o.cost_per_hour);
+            if o.fixed_per_hour > 0.0 {
+                let _ = write!(out, " + {:.4}/h fixed", o.fixed_per_hour);
+            }
+        }
+        out.push_str(".\n");
+        if let Some(note) = &stats.note {
+            let _ = writeln!(out, "Note: {note}.");
+        }
+    }
     if !scenario.carried.is_empty() {
         let carried: Vec<String> = scenario
             .carried

@@ -82,10 +82,76 @@ fn tutorial_json_follows_the_contract() {
 
 #[test]
 fn json_output_is_byte_identical_across_runs() {
-    let a = fleetplan(&["plan", "examples/tutorial", "-o", "json", "--explain"]);
-    let b = fleetplan(&["plan", "examples/tutorial", "-o", "json", "--explain"]);
-    assert!(a.status.success());
-    assert_eq!(a.stdout, b.stdout);
+    // Everything but the solver's wall-clock time.
+    let without_time = |out: &Output| -> String {
+        let mut plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+        plan["solver"]["millis"] = serde_json::Value::Null;
+        plan.to_string()
+    };
+    for solver in ["fast", "flow", "exact"] {
+        let a = fleetplan(&[
+            "plan",
+            "examples/tutorial",
+            "-o",
+            "json",
+            "--explain",
+            "--solver",
+            solver,
+        ]);
+        let b = fleetplan(&[
+            "plan",
+            "examples/tutorial",
+            "-o",
+            "json",
+            "--explain",
+            "--solver",
+            solver,
+        ]);
+        assert!(a.status.success(), "{}", stderr(&a));
+        assert_eq!(without_time(&a), without_time(&b), "{solver}");
+    }
+}
+
+#[test]
+fn exact_solver_reports_its_statistics() {
+    let out = fleetplan(&["plan", "examples/tutorial", "--solver", "exact", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let stats = &plan["solver"];
+    assert_eq!(stats["requested"], "exact");
+    assert_eq!(stats["solver"], "exact");
+    assert_eq!(stats["provenOptimal"], true);
+    assert_eq!(stats["gap"], 0.0);
+    assert!(stats["millis"].as_f64().is_some_and(|ms| ms > 0.0));
+    let objective = stats["objective"]["total"].as_f64().expect("objective");
+    assert_eq!(stats["bound"].as_f64(), Some(objective));
+    assert!(stats["objective"]["costPerHour"].is_number());
+    // The table says the same in words.
+    let out = fleetplan(&["plan", "examples/tutorial", "--solver", "exact"]);
+    assert!(
+        stdout(&out).contains("Solver: exact (asked: exact)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("proven optimal"), "{}", stdout(&out));
+}
+
+#[test]
+fn bad_solver_flags_are_usage_errors() {
+    let out = fleetplan(&["plan", "examples/tutorial", "--solver", "magic"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("magic"), "{}", stderr(&out));
+    let out = fleetplan(&["plan", "examples/tutorial", "--weight", "speed=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown weight `speed`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = fleetplan(&["plan", "examples/tutorial", "--weight", "cost=-1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = fleetplan(&["plan", "examples/tutorial", "--time-limit", "0"]);
+    assert_bad_input(&out, &["--time-limit"]);
 }
 
 #[test]
