@@ -42,7 +42,10 @@ fn bench_plan(c: &mut Criterion, small: &Problem, fresh: &Problem, running: &Pro
     group.bench_function("million_replicas_half_running", |b| {
         b.iter_with_large_drop(|| plan(running, &options).expect("valid problem"));
     });
-    let explain = PlanOptions { explain: true };
+    let explain = PlanOptions {
+        explain: true,
+        ..PlanOptions::default()
+    };
     group.measurement_time(Duration::from_secs(25));
     group.bench_function(BenchmarkId::from_parameter("million_replicas_explain_all"), |b| {
         b.iter_with_large_drop(|| plan(fresh, &explain).expect("valid problem"));

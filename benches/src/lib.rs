@@ -34,6 +34,7 @@
 mod catalog;
 mod current;
 mod fleet;
+pub mod optimal;
 mod random;
 mod spec;
 mod workloads;

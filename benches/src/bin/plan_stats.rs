@@ -171,6 +171,7 @@ fn main() -> ExitCode {
 
     let options = PlanOptions {
         explain: args.explain,
+        ..PlanOptions::default()
     };
     let mut totals = Vec::with_capacity(args.runs);
     let mut phases: Vec<PhaseTimings> = Vec::with_capacity(args.runs);
