@@ -40,23 +40,30 @@ pub(crate) fn priority_order(model: &Model<'_>) -> Vec<usize> {
     order
 }
 
-/// Packs `assignment` onto the nodes and trims it to every hard rule.
-pub(crate) fn pack(model: &Model<'_>, mut assignment: Assignment) -> Packed {
+/// Packs `assignment` onto the nodes and trims it to every hard rule. Replicas still missing
+/// go greedily to the cheapest arcs with room when anything was trimmed, or always with
+/// `fill` (for counts made with estimated capacities).
+pub(crate) fn pack(model: &Model<'_>, mut assignment: Assignment, fill: bool) -> Packed {
     let mut capacity = Capacity::new(model.problem, &model.index, &model.requests);
     let mut trimmed = false;
     for w in priority_order(model) {
         let m = &model.workloads[w];
         let request = &model.requests[w];
         let counts = &mut assignment[w];
+        let mut cut = false;
         for (arc, count) in m.arcs.iter().zip(counts.iter_mut()) {
             count.0 = count.0.min(arc.running);
             let new = if arc.new_ok { count.1 } else { 0 };
             let fit = capacity.fit_up_to(arc.pool, request, u64::from(new)) as u32;
-            trimmed |= fit != count.1;
+            cut |= fit != count.1;
             count.1 = fit;
         }
-        trimmed |= trim_limits(m, counts);
-        trimmed |= trim_spreads(m, counts);
+        cut |= trim_limits(m, counts);
+        cut |= trim_spreads(m, counts);
+        if cut || fill {
+            cut |= top_up(m, counts, &capacity, request);
+        }
+        trimmed |= cut;
         let placed: u64 = counts.iter().map(|&(k, n)| u64::from(k) + u64::from(n)).sum();
         if m.gang && placed < u64::from(m.target) && placed > 0 {
             counts.iter_mut().for_each(|c| *c = (0, 0));
@@ -73,6 +80,54 @@ pub(crate) fn pack(model: &Model<'_>, mut assignment: Assignment) -> Packed {
         capacity,
         trimmed,
     }
+}
+
+/// After trimming: gives replicas still missing to the workload's cheapest arcs with room
+/// (nodes, cluster and region maximums, hard spread), so that a trimmed solution loses as
+/// little as possible; true when it added any. Capacity for the workload is not taken yet, so room on an arc is what
+/// fits beyond the replicas already counted there.
+fn top_up(m: &WorkloadModel, counts: &mut [(u32, u32)], capacity: &Capacity, request: &Request) -> bool {
+    let placed: u32 = counts.iter().map(|&(k, n)| k + n).sum();
+    let wanted = m.target.saturating_sub(placed);
+    let mut missing = wanted;
+    if missing == 0 {
+        return false;
+    }
+    let mut order: Vec<usize> = (0..m.arcs.len()).filter(|&a| m.arcs[a].new_ok).collect();
+    order.sort_by(|&a, &b| m.arcs[a].unit.total_cmp(&m.arcs[b].unit));
+    let mut per_slot = vec![0u32; m.clusters.len()];
+    let mut per_region = vec![0u32; m.region_max.len()];
+    for (arc, &(k, n)) in m.arcs.iter().zip(counts.iter()) {
+        per_slot[arc.slot] += k + n;
+        per_region[m.clusters[arc.slot].region] += k + n;
+    }
+    for a in order {
+        let arc = &m.arcs[a];
+        let term = &m.clusters[arc.slot];
+        let new = counts[a].1;
+        let fits = capacity.fit_up_to(arc.pool, request, u64::from(new) + u64::from(missing)) as u32;
+        let mut room = fits
+            .saturating_sub(new)
+            .min(missing)
+            .min(term.max.saturating_sub(per_slot[arc.slot]))
+            .min(m.region_max[term.region].saturating_sub(per_region[term.region]));
+        while room > 0 {
+            // With hard spread constraints, one replica at a time.
+            if !m.spreads.is_empty() && blocking_spread(m, counts, a).is_some() {
+                break;
+            }
+            let step = if m.spreads.is_empty() { room } else { 1 };
+            counts[a].1 += step;
+            per_slot[arc.slot] += step;
+            per_region[term.region] += step;
+            missing -= step;
+            room -= step;
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    missing != wanted
 }
 
 /// Removes one replica from arc `a`, new before kept.

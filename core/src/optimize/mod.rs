@@ -68,7 +68,7 @@ fn flow_candidate(model: &Model<'_>) -> Result<Candidate, Error> {
     let result = flow::solve(model).map_err(|e| Error::FlowFailed {
         detail: format!("{e:?}"),
     })?;
-    let packed = assemble::pack(model, result.assignment);
+    let packed = assemble::pack(model, result.assignment, !result.exact_model);
     let value = model.evaluate(&packed.assignment);
     let proven = result.exact_model && !packed.trimmed;
     let note = if packed.trimmed {
@@ -107,7 +107,13 @@ fn best(
         .fold(None, |acc: Option<f64>, b| Some(acc.map_or(b, |a| a.max(b))));
     let size = candidates.first().map_or(0, |(_, c)| c.size);
     let own = candidates.first().map_or("fast", |(name, _)| *name);
-    let own_note = candidates.first().and_then(|(_, c)| c.note.clone());
+    let own_note = candidates.first().map(|(name, c)| {
+        let score = format!("{name} scored {:.3}, fast {:.3}", c.value.total, fast_value.total);
+        match &c.note {
+            Some(note) => format!("{score}; {note}"),
+            None => score,
+        }
+    });
     let winner = candidates
         .into_iter()
         .filter(|(_, c)| c.value.total <= fast_value.total + TOLERANCE || c.proven)
@@ -169,7 +175,7 @@ pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Out
     let mut candidates = Vec::new();
     match exact::solve(&model, options.time_limit) {
         Ok(result) => {
-            let packed = assemble::pack(&model, result.assignment);
+            let packed = assemble::pack(&model, result.assignment, false);
             let value = model.evaluate(&packed.assignment);
             // The bound holds for the relaxation, so for the real problem too.
             let bound = result.bound.map(|b| b.min(value.total));
