@@ -246,29 +246,3 @@ proptest! {
         prop_assert_eq!(min_cost_flow(&net), min_cost_flow(&net));
     }
 }
-
-#[test]
-fn tmp_stats() {
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::TestRunner;
-    for (name, strat) in [("small", small().boxed()), ("medium", medium().boxed())] {
-        let mut runner = TestRunner::deterministic();
-        let (mut ok, mut inf, mut nonzero, mut pivoty) = (0, 0, 0, 0);
-        for _ in 0..2000 {
-            let (s, a) = strat.new_tree(&mut runner).unwrap().current();
-            match min_cost_flow(&network(&s, &a)) {
-                Ok(sol) => {
-                    ok += 1;
-                    if sol.cost != 0 {
-                        nonzero += 1;
-                    }
-                    if sol.flow.iter().filter(|&&f| f > 0).count() > 3 {
-                        pivoty += 1;
-                    }
-                }
-                Err(_) => inf += 1,
-            }
-        }
-        eprintln!("{name}: ok {ok} infeasible {inf} nonzero cost {nonzero} >3 arcs with flow {pivoty}");
-    }
-}

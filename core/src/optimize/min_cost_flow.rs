@@ -39,13 +39,14 @@
 //!
 //! ## Complexity
 //!
-//! Memory is `O(n + m)`: about 33 bytes per arc and 90 per node, besides the network. A pivot
-//! costs `O(√m)` for pricing (more when violating arcs are rare, `O(m)` for the last one,
-//! which proves optimality), `O(length of the cycle)` to find the leaving arc and push flow,
-//! and `O(size of the re-hung subtree)` to update the tree; nothing is allocated per pivot.
+//! Memory is `O(n + m)`: about 30 bytes per arc and 70 per node besides the network and the
+//! result. A pivot costs `O(√m)` for pricing (more when violating arcs are rare, `O(m)` for
+//! the last search, which proves optimality), `O(length of the cycle)` to find the leaving arc
+//! and push flow, and `O(size of the re-hung subtree)` to update the tree; nothing is
+//! allocated per pivot.
 //! The number of pivots has no polynomial bound in the worst case, but in practice it grows
 //! roughly linearly with the network: a transportation instance of 12,000 nodes and 1.8 million
-//! arcs takes about 200,000 pivots and one to two seconds in release mode.
+//! arcs takes about 200,000 pivots and about one second in release mode.
 //!
 //! ## Limits
 //!
