@@ -6,7 +6,7 @@
 //!   over 20 clusters with minimums, maximums and gangs (10 s time limit)?
 //!
 //! Each prints the solver statistics of one run first (score, bound, gap, model size).
-//! `cargo bench -p fleetplan-benches --bench optimal` takes a few minutes on two cores.
+//! `cargo bench -p fleetplan-benches --bench optimal` takes about six minutes on two cores.
 
 use std::time::Duration;
 
