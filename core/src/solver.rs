@@ -55,7 +55,7 @@ pub const AUTO_EXACT_PAIRS: usize = 20_000;
 /// `auto` runs the exact solver up to this many pairs when only it can honour the rules.
 pub const AUTO_EXACT_RULES_PAIRS: usize = 200_000;
 /// `auto` runs the flow solver up to this many pairs.
-pub const AUTO_FLOW_PAIRS: usize = 2_000_000;
+pub const AUTO_FLOW_PAIRS: usize = 100_000;
 
 impl SolverChoice {
     /// The choice's name: `auto`, `fast`, `flow` or `exact`.
