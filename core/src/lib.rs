@@ -70,6 +70,7 @@
 mod cluster;
 mod error;
 mod explain;
+pub mod fargate;
 pub mod objective;
 pub mod optimize;
 mod plan;
