@@ -3,25 +3,15 @@
 //! optimality conditions of its potentials, and compared (cost and feasibility) with an
 //! independent reference: successive shortest paths with Bellman-Ford on the residual graph.
 
+mod common;
+
+use common::config;
 use fleetplan::optimize::min_cost_flow::{FlowArc, FlowError, FlowNetwork, FlowSolution, min_cost_flow};
 use petgraph::graph::NodeIndex;
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 /// `(from, to, capacity, cost)`.
 type Arc = (usize, usize, i64, i64);
-
-/// `cases` cases, or more when `PROPTEST_CASES` asks for more (for deeper runs).
-fn config(cases: u32) -> Config {
-    let env = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Config {
-        cases: cases.max(env),
-        ..Config::default()
-    }
-}
 
 fn network(supplies: &[i64], arcs: &[Arc]) -> FlowNetwork {
     let mut net = FlowNetwork::new();

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::{
-    Packing, PoolCounts, Shape, current_pools, domain, eligible_domains, json, may_stay, pack_plan,
+    Packing, PoolCounts, Shape, config, current_pools, domain, eligible_domains, json, may_stay, pack_plan,
     plan_pools, pool_allows_new, problem, takes_new,
 };
 use fleetplan::{
@@ -21,19 +21,6 @@ use fleetplan::{
     Summary, WhenUnsatisfiable, evaluate, solve,
 };
 use proptest::prelude::*;
-use proptest::test_runner::Config;
-
-fn config(cases: u32) -> Config {
-    let env = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Config {
-        cases: cases.max(env),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
 
 fn plan_with(problem: &Problem, solver: SolverChoice) -> Plan {
     let options = PlanOptions {

@@ -11,27 +11,13 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{
-    Demands, Packing, PoolCounts, RESOURCES, Shape, cluster_caps, cluster_counts, current_pools, dense,
-    eligible_clusters, json, list_every_resource, may_stay, nested_limits, new_replicas, oracle, pack_plan,
-    plain_division, plan_pools, pool_allows_new, problem, regroup, replica_request, skew_violation,
-    takes_new, without_hard_spread, workload_pools,
+    Demands, Packing, PoolCounts, RESOURCES, Shape, cluster_caps, cluster_counts, config, current_pools,
+    dense, eligible_clusters, json, list_every_resource, may_stay, nested_limits, new_replicas, oracle,
+    pack_plan, plain_division, plan_pools, pool_allows_new, problem, regroup, replica_request,
+    skew_violation, takes_new, without_hard_spread, workload_pools,
 };
 use fleetplan::{Plan, PlanOptions, Problem, Reason, Running, Strategy as Split, plan};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
-
-/// `cases` cases, or more when `PROPTEST_CASES` asks for more (for deeper runs).
-fn config(cases: u32) -> Config {
-    let env = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Config {
-        cases: cases.max(env),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
 
 fn plan_of(problem: &Problem) -> Plan {
     plan(problem, &PlanOptions::default()).expect("generated problems are valid")

@@ -14,9 +14,9 @@ use crate::explain::Reason;
 use crate::plan::{
     ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced,
 };
-use crate::planner::amount;
 use crate::planner::capacity::Capacity;
 use crate::planner::index::Request;
+use crate::planner::{amount, priority_order};
 
 /// A feasible assignment and the node capacity left after it.
 pub(crate) struct Packed {
@@ -26,27 +26,13 @@ pub(crate) struct Packed {
     pub trimmed: bool,
 }
 
-/// Workload indices in the order they take shared capacity: priority, then id.
-pub(crate) fn priority_order(model: &Model<'_>) -> Vec<usize> {
-    let workloads = &model.problem.workloads;
-    let mut order: Vec<usize> = (0..workloads.len()).collect();
-    order.sort_by(|&a, &b| {
-        workloads[b]
-            .template
-            .priority
-            .cmp(&workloads[a].template.priority)
-            .then(workloads[a].id.cmp(&workloads[b].id))
-    });
-    order
-}
-
 /// Packs `assignment` onto the nodes and trims it to every hard rule. Replicas still missing
 /// go greedily to the cheapest arcs with room when anything was trimmed, or always with
 /// `fill` (for counts made with estimated capacities).
 pub(crate) fn pack(model: &Model<'_>, mut assignment: Assignment, fill: bool) -> Packed {
     let mut capacity = Capacity::new(model.problem, &model.index, &model.requests);
     let mut trimmed = false;
-    for w in priority_order(model) {
+    for w in priority_order(model.problem) {
         let m = &model.workloads[w];
         let request = &model.requests[w];
         let counts = &mut assignment[w];

@@ -39,13 +39,16 @@ struct Milp {
     constant: f64,
     constraints: Vec<Constraint>,
     /// Per workload and arc: the kept and new variables with their column numbers.
-    arcs: Vec<Vec<(Option<Column>, Option<Column>)>>,
+    arcs: Vec<Vec<ArcColumns>>,
     /// Variables created so far.
     columns: usize,
 }
 
 /// A variable and its column number (its position in creation order).
 type Column = (Variable, usize);
+
+/// An arc's kept and new replica variables, when it has them.
+type ArcColumns = (Option<Column>, Option<Column>);
 
 impl Milp {
     fn var(&mut self, definition: good_lp::VariableDefinition) -> Variable {
@@ -221,7 +224,7 @@ fn build(model: &Model<'_>) -> Milp {
 }
 
 /// Reads the counts of a solution.
-fn read(arcs: &[Vec<(Option<Column>, Option<Column>)>], value: impl Fn(Column) -> f64) -> Assignment {
+fn read(arcs: &[Vec<ArcColumns>], value: impl Fn(Column) -> f64) -> Assignment {
     arcs.iter()
         .map(|arcs| {
             arcs.iter()
@@ -234,9 +237,11 @@ fn read(arcs: &[Vec<(Option<Column>, Option<Column>)>], value: impl Fn(Column) -
         .collect()
 }
 
-/// Solves the MILP with HiGHS within `time_limit`.
-#[cfg(feature = "highs")]
-pub(crate) fn solve(model: &Model<'_>, time_limit: Duration) -> Result<ExactResult, String> {
+/// The MILP of `model` handed to a good_lp backend, with the parts the caller reads back.
+fn load<S: good_lp::Solver>(
+    model: &Model<'_>,
+    backend: S,
+) -> (S::Model, Expression, f64, Vec<Vec<ArcColumns>>, usize) {
     use good_lp::SolverModel;
     let Milp {
         vars,
@@ -246,11 +251,17 @@ pub(crate) fn solve(model: &Model<'_>, time_limit: Duration) -> Result<ExactResu
         arcs,
         columns,
     } = build(model);
-    let variables = columns;
-    let mut problem = vars.minimise(objective).using(good_lp::highs);
+    let mut problem = vars.minimise(objective.clone()).using(backend);
     for c in constraints {
         problem.add_constraint(c);
     }
+    (problem, objective, constant, arcs, columns)
+}
+
+/// Solves the MILP with HiGHS within `time_limit`.
+#[cfg(feature = "highs")]
+pub(crate) fn solve(model: &Model<'_>, time_limit: Duration) -> Result<ExactResult, String> {
+    let (problem, _, constant, arcs, variables) = load(model, good_lp::highs);
     let mut highs = problem
         .try_into_inner()
         .map_err(|e| format!("HiGHS could not build the model: {e}"))?;
@@ -296,19 +307,7 @@ pub(crate) fn solve(model: &Model<'_>, time_limit: Duration) -> Result<ExactResu
 #[cfg(all(feature = "microlp", not(feature = "highs")))]
 pub(crate) fn solve(model: &Model<'_>, _time_limit: Duration) -> Result<ExactResult, String> {
     use good_lp::{Solution, SolverModel};
-    let Milp {
-        vars,
-        objective,
-        constant,
-        constraints,
-        arcs,
-        columns,
-    } = build(model);
-    let variables = columns;
-    let mut problem = vars.minimise(objective.clone()).using(good_lp::microlp);
-    for c in constraints {
-        problem.add_constraint(c);
-    }
+    let (problem, objective, constant, arcs, variables) = load(model, good_lp::microlp);
     let solution = problem.solve().map_err(|e| format!("microlp failed: {e}"))?;
     let assignment = read(&arcs, |(v, _)| solution.value(v));
     let objective = objective.eval_with(&solution) + constant;

@@ -22,7 +22,8 @@
 use petgraph::graph::NodeIndex;
 
 use super::min_cost_flow::{FlowArc, FlowError, FlowNetwork, min_cost_flow};
-use super::model::{Assignment, Model, WorkloadModel, node_fit};
+use super::model::{Assignment, Model, WorkloadModel};
+use crate::planner::capacity::node_fit;
 
 /// Objective units per cost unit: costs are rounded to thousandths for the integer solver.
 const SCALE: f64 = 1000.0;

@@ -9,13 +9,17 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::cluster::Health;
 use crate::objective::{ObjectiveValue, Weights};
 use crate::plan::Plan;
 use crate::planner::candidates::{self, Candidates, may_keep};
+use crate::planner::capacity::node_fit;
 use crate::planner::index::{Index, Request};
+use crate::planner::running_by_workload;
 use crate::problem::Problem;
-use crate::workload::{Strategy, TopologyKey, WhenUnsatisfiable, Workload};
+use crate::workload::{Strategy, TopologyKey, WhenUnsatisfiable, Workload, WorkloadId};
 
 /// A pool one workload may use.
 #[derive(Clone, Debug)]
@@ -116,25 +120,11 @@ pub(crate) struct Model<'p> {
     pub fixed: Vec<(f64, f64)>,
 }
 
-/// Replicas of `request` that fit on one node with `free`.
-pub(crate) fn node_fit(free: &[i64], request: &Request) -> u64 {
-    request
-        .items
-        .iter()
-        .map(|&(r, amount)| (free[r].max(0) / amount) as u64)
-        .min()
-        .unwrap_or(u64::MAX)
-}
-
 impl<'p> Model<'p> {
     /// Builds the model. The problem must be valid.
     pub fn new(problem: &'p Problem, weights: Weights) -> Self {
         let index = Index::new(problem);
-        let requests: Vec<Request> = problem
-            .workloads
-            .iter()
-            .map(|w| index.replica_request(&w.template))
-            .collect();
+        let requests = index.replica_requests(problem);
         let (rule_sets, rules_of) = candidates::group_by_rules(problem);
         let candidates = candidates::compute(problem, &index, &rule_sets);
         // Dense node groups and per-replica price inputs of every pool.
@@ -157,32 +147,7 @@ impl<'p> Model<'p> {
         let mut priorities: Vec<i32> = problem.workloads.iter().map(|w| w.template.priority).collect();
         priorities.sort_unstable();
         priorities.dedup();
-        let mut running: HashMap<(usize, usize), u32> = HashMap::new();
-        let workload_of: HashMap<_, usize> = problem
-            .workloads
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (&w.id, i))
-            .collect();
-        let cluster_of: HashMap<&str, usize> = problem
-            .clusters
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.as_str(), i))
-            .collect();
-        let mut running_total = vec![0u64; problem.workloads.len()];
-        for r in &problem.current {
-            let (Some(&w), Some(&c)) = (workload_of.get(&r.workload), cluster_of.get(r.cluster.as_str()))
-            else {
-                continue;
-            };
-            running_total[w] += u64::from(r.replicas);
-            if let Some(local) = problem.clusters[c].pools.iter().position(|p| p.name == r.pool) {
-                *running
-                    .entry((w, index.cluster_pools[c].start + local))
-                    .or_default() += r.replicas;
-            }
-        }
+        let running = running_by_workload(problem, &index);
         let context = Context {
             problem,
             index: &index,
@@ -195,15 +160,16 @@ impl<'p> Model<'p> {
             running: &running,
             weights: &weights,
         };
+        // Workloads are independent: build them in parallel (this is most of the cost of
+        // scoring a plan of a large fleet).
         let workloads = problem
             .workloads
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(w, workload)| {
                 let tier = priorities.partition_point(|&p| p < workload.template.priority);
                 let mut model = context.workload(w, workload);
                 model.unplaced_factor = 1.0 + tier as f64;
-                model.running_total = running_total[w];
                 model
             })
             .collect();
@@ -359,7 +325,8 @@ struct Context<'a, 'p> {
     rules_of: &'a [usize],
     groups: &'a [Vec<(u64, Vec<i64>)>],
     allocatable: &'a [Vec<i64>],
-    running: &'a HashMap<(usize, usize), u32>,
+    /// Running replicas per workload: `(cluster, pool, replicas)`.
+    running: &'a HashMap<&'p WorkloadId, Vec<(usize, usize, u32)>>,
     weights: &'a Weights,
 }
 
@@ -371,6 +338,7 @@ impl Context<'_, '_> {
         let request = &self.requests[w];
         let candidates = &self.candidates[self.rules_of[w]];
         let rules = &self.rules[self.rules_of[w]];
+        let running = self.running.get(&workload.id).map_or(&[][..], Vec::as_slice);
         let total_preference: i64 = workload
             .template
             .affinity
@@ -410,7 +378,7 @@ impl Context<'_, '_> {
             };
             for p in index.cluster_pools[c].clone() {
                 let choice = verdict.and_then(|v| v.pools.iter().find(|choice| choice.pool == p));
-                let here = self.running.get(&(w, p)).copied().unwrap_or(0);
+                let here = running.iter().find(|&&(_, pool, _)| pool == p).map_or(0, |r| r.2);
                 let local = p - index.cluster_pools[c].start;
                 let keepable =
                     here > 0 && (choice.is_some() || may_keep(cluster, &cluster.pools[local], rules));
@@ -570,7 +538,7 @@ impl Context<'_, '_> {
             region_min,
             region_max,
             spreads,
-            running_total: 0,
+            running_total: running.iter().map(|r| u64::from(r.2)).sum(),
         }
     }
 }

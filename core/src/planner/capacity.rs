@@ -41,7 +41,7 @@ pub(crate) struct Capacity {
 }
 
 /// Replicas of `request` that fit on one node with `free` resources.
-fn node_fit(free: &[i64], request: &Request) -> u64 {
+pub(crate) fn node_fit(free: &[i64], request: &Request) -> u64 {
     request
         .items
         .iter()

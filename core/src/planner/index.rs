@@ -140,6 +140,15 @@ impl Index {
         }
     }
 
+    /// What one replica of every workload of `problem` needs, in workload order.
+    pub fn replica_requests(&self, problem: &Problem) -> Vec<Request> {
+        problem
+            .workloads
+            .iter()
+            .map(|w| self.replica_request(&w.template))
+            .collect()
+    }
+
     /// The dense form of a free-resource set, one slot per known resource.
     pub fn dense(&self, resources: &Resources) -> Vec<i64> {
         let mut out = vec![0; self.resources.len()];

@@ -96,11 +96,7 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
 
     let started = Instant::now();
     let index = Index::new(problem);
-    let requests: Vec<Request> = problem
-        .workloads
-        .iter()
-        .map(|w| index.replica_request(&w.template))
-        .collect();
+    let requests = index.replica_requests(problem);
     let mut capacity = Capacity::new(problem, &index, &requests);
     timings.index = started.elapsed();
 
@@ -112,14 +108,7 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
     let started = Instant::now();
     let context = Context::new(problem, &index);
     let running = running_by_workload(problem, &index);
-    let mut by_priority: Vec<usize> = (0..problem.workloads.len()).collect();
-    by_priority.sort_by(|&a, &b| {
-        let (wa, wb) = (&problem.workloads[a], &problem.workloads[b]);
-        wb.template
-            .priority
-            .cmp(&wa.template.priority)
-            .then(wa.id.cmp(&wb.id))
-    });
+    let by_priority = priority_order(problem);
     let mut results: Vec<WorkloadResult> = Vec::with_capacity(problem.workloads.len());
     results.resize_with(problem.workloads.len(), WorkloadResult::default);
     let mut distributor = Distributor::default();
@@ -177,6 +166,20 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
     }
     timings.assemble = started.elapsed();
     Ok((plan, timings))
+}
+
+/// Workload indices in the order they take shared capacity: higher priority first, then by
+/// id. Every solver packs in this order.
+pub(crate) fn priority_order(problem: &Problem) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..problem.workloads.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (wa, wb) = (&problem.workloads[a], &problem.workloads[b]);
+        wb.template
+            .priority
+            .cmp(&wa.template.priority)
+            .then(wa.id.cmp(&wb.id))
+    });
+    order
 }
 
 /// What one workload contributes to the plan.
@@ -345,7 +348,7 @@ pub(crate) fn amount(request: &Request, resource: usize) -> i64 {
 }
 
 /// Current replicas grouped by workload: `(cluster, pool, replicas)` sorted by cluster.
-fn running_by_workload<'p>(
+pub(crate) fn running_by_workload<'p>(
     problem: &'p Problem,
     index: &Index,
 ) -> HashMap<&'p WorkloadId, Vec<(usize, usize, u32)>> {

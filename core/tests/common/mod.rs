@@ -21,6 +21,20 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
 
+/// A proptest configuration of `cases` cases, or more when `PROPTEST_CASES` asks for more
+/// (for deeper runs); failures are reported, not persisted.
+pub fn config(cases: u32) -> proptest::test_runner::Config {
+    let env = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    proptest::test_runner::Config {
+        cases: cases.max(env),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generators
 // ---------------------------------------------------------------------------------------------
