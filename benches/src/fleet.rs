@@ -206,6 +206,7 @@ impl Fleet {
                 health: c.health,
                 pools: c.pools.into_iter().map(PoolDraft::into_pool).collect(),
                 fixed_price: None,
+                account: None,
             })
             .collect()
     }
@@ -409,6 +410,7 @@ impl PoolDraft {
                 })
                 .collect(),
             node_price: None,
+            fargate: None,
         }
     }
 }

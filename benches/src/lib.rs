@@ -98,6 +98,7 @@ pub fn synthetic(spec: &SyntheticSpec, seed: u64) -> Problem {
         clusters: fleet.into_clusters(),
         workloads: generated.workloads,
         current,
+        ..Problem::default()
     }
 }
 

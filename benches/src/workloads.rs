@@ -384,6 +384,7 @@ fn workload(
         tolerations: profile.tolerations.clone(),
         topology_spread,
         priority: pick(rng, &PRIORITIES),
+        ..PodTemplate::default()
     };
     Workload {
         id: WorkloadId::new(&namespace, &name),

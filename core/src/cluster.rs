@@ -4,6 +4,10 @@
 //! and tolerate, has a [`Health`], and holds [`NodePool`]s: groups of nodes with identical
 //! labels, taints and allocatable resources. A pool records the free resources of each of its
 //! nodes (after the pods already bound there) as [`NodeGroup`]s of identical nodes.
+//!
+//! A pool can instead be an EKS Fargate profile ([`NodePool::fargate`]): it has no nodes; its
+//! capacity is the vCPU quota of the cluster's AWS account in its region, shared with the
+//! account's other clusters there (see [`crate::fargate`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,6 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fargate::FargateProfile;
 use crate::resources::Resources;
 
 /// Labels, as on any Kubernetes object.
@@ -171,6 +176,10 @@ pub struct NodePool {
     /// What one node costs per hour, for the cost objective; `None` when unknown (free).
     #[serde(default)]
     pub node_price: Option<HourlyPrice>,
+    /// When set, the pool is this Fargate profile rather than nodes: its name is the
+    /// profile's, and `nodes`, `allocatable`, `labels`, `taints` and `zone` are not used.
+    #[serde(default)]
+    pub fargate: Option<FargateProfile>,
 }
 
 impl NodePool {
@@ -187,6 +196,21 @@ impl NodePool {
             }],
             allocatable,
             node_price: None,
+            fargate: None,
+        }
+    }
+
+    /// A pool that is the Fargate profile `profile`, named after it.
+    pub fn fargate(profile: FargateProfile) -> Self {
+        NodePool {
+            name: PoolName::from(profile.name.as_str()),
+            zone: None,
+            labels: Labels::new(),
+            taints: Vec::new(),
+            allocatable: Resources::new(),
+            nodes: Vec::new(),
+            node_price: None,
+            fargate: Some(profile),
         }
     }
 
@@ -311,6 +335,10 @@ pub struct Cluster {
     /// control plane fee, say); only the exact solver optimises it.
     #[serde(default)]
     pub fixed_price: Option<HourlyPrice>,
+    /// The cloud account the cluster belongs to (for EKS, the AWS account id): Fargate quotas
+    /// are per account and region. `None` for clusters that name no account, which share one.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 impl Cluster {
@@ -324,12 +352,22 @@ impl Cluster {
             health: Health::Ready,
             pools: Vec::new(),
             fixed_price: None,
+            account: None,
         }
     }
 
-    /// The zones of the cluster's pools, sorted and without repeats.
+    /// The zones of the cluster's pools and Fargate profiles, sorted and without repeats.
     pub fn zones(&self) -> Vec<&str> {
-        let mut zones: Vec<&str> = self.pools.iter().filter_map(|p| p.zone.as_deref()).collect();
+        let mut zones: Vec<&str> = self
+            .pools
+            .iter()
+            .flat_map(|p| {
+                p.zone
+                    .iter()
+                    .chain(p.fargate.iter().flat_map(|f| f.zones.iter()))
+                    .map(String::as_str)
+            })
+            .collect();
         zones.sort_unstable();
         zones.dedup();
         zones

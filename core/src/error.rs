@@ -92,4 +92,32 @@ pub enum Error {
         /// The unknown pool.
         pool: PoolName,
     },
+    /// A cluster's Fargate profiles break the EKS limits.
+    #[error("cluster `{cluster}`: {error}")]
+    FargateProfiles {
+        /// The cluster.
+        cluster: ClusterName,
+        /// The broken limit.
+        error: crate::fargate::FargateError,
+    },
+    /// A Fargate pool is named differently from its profile.
+    #[error(
+        "cluster `{cluster}`: pool `{pool}` holds Fargate profile `{profile}`; a Fargate pool takes its profile's name"
+    )]
+    FargatePoolName {
+        /// The cluster.
+        cluster: ClusterName,
+        /// The pool.
+        pool: PoolName,
+        /// The profile.
+        profile: String,
+    },
+    /// Two Fargate quotas name the same account and region.
+    #[error("two Fargate quotas for account `{account}` in region `{region}`")]
+    DuplicateFargateQuota {
+        /// The account (`-` for clusters that name none).
+        account: String,
+        /// The region.
+        region: String,
+    },
 }

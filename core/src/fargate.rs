@@ -45,7 +45,9 @@
 
 use std::fmt;
 
-use crate::{Labels, PodTemplate, ResourceName, Resources, format_amount};
+use serde::{Deserialize, Serialize};
+
+use crate::{HourlyPrice, Labels, PodTemplate, ResourceName, Resources, format_amount};
 
 /// At most this many Fargate profiles per cluster.
 pub const MAX_PROFILES: usize = 10;
@@ -155,11 +157,12 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 }
 
 /// One selector of a Fargate profile.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FargateSelector {
     /// The namespace pattern (wildcards `*` and `?` allowed).
     pub namespace: String,
     /// Labels the pod must all carry; keys and values may use wildcards.
+    #[serde(default)]
     pub labels: Labels,
 }
 
@@ -191,20 +194,24 @@ impl FargateSelector {
 }
 
 /// A Fargate profile of an EKS cluster.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FargateProfile {
     /// The profile name; profiles are tried in byte-wise ascending order of it.
     pub name: String,
     /// The selectors; a pod matching any of them runs on Fargate under this profile.
     pub selectors: Vec<FargateSelector>,
+    /// The zones of the profile's subnets (informational: Fargate picks one per pod).
+    #[serde(default)]
+    pub zones: Vec<String>,
 }
 
 impl FargateProfile {
-    /// A profile with these selectors.
+    /// A profile with these selectors and no zones.
     pub fn new(name: &str, selectors: Vec<FargateSelector>) -> Self {
         FargateProfile {
             name: name.to_owned(),
             selectors,
+            zones: Vec::new(),
         }
     }
 
@@ -302,13 +309,18 @@ pub fn validate_profiles(profiles: &[FargateProfile]) -> Result<(), FargateError
 /// otherwise [`FargateRefusal::PinnedProfileMissing`] or
 /// [`FargateRefusal::PinnedProfileMismatch`]. Without it, the matching profile first in
 /// byte-wise ascending name order, or [`FargateRefusal::NoMatchingProfile`].
-pub fn select_profile<'a>(
-    profiles: &'a [FargateProfile],
+pub fn select_profile<'a, I>(
+    profiles: I,
     namespace: &str,
     labels: &Labels,
-) -> Result<&'a FargateProfile, FargateRefusal> {
+) -> Result<&'a FargateProfile, FargateRefusal>
+where
+    I: IntoIterator<Item = &'a FargateProfile>,
+    I::IntoIter: Clone,
+{
+    let profiles = profiles.into_iter();
     if let Some(pinned) = labels.get(PROFILE_LABEL) {
-        let profile = profiles.iter().find(|p| &p.name == pinned).ok_or_else(|| {
+        let profile = profiles.clone().find(|p| &p.name == pinned).ok_or_else(|| {
             FargateRefusal::PinnedProfileMissing {
                 profile: pinned.clone(),
             }
@@ -322,7 +334,6 @@ pub fn select_profile<'a>(
         };
     }
     profiles
-        .iter()
         .filter(|p| p.matches(namespace, labels))
         .min_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()))
         .ok_or(FargateRefusal::NoMatchingProfile)
@@ -411,15 +422,20 @@ pub struct PodFacts {
 }
 
 impl PodFacts {
-    /// The facts a [`PodTemplate`] holds for a pod in `namespace`: labels, node selector and
-    /// effective requests. The other facts start false or empty.
+    /// The facts a [`PodTemplate`] holds for a pod in `namespace`; a template is never a
+    /// DaemonSet's (fleetplan plans Deployments and Jobs).
     pub fn from_template(namespace: &str, pod: &PodTemplate) -> Self {
+        let needs = &pod.host_needs;
         PodFacts {
             namespace: namespace.to_owned(),
             labels: pod.labels.clone(),
+            is_daemonset: false,
+            privileged: needs.privileged,
+            host_network: needs.host_network,
+            host_ports: needs.host_ports.clone(),
+            ebs_volume: needs.ebs_volume,
             node_selector: pod.node_selector.clone(),
             requests: pod.effective_requests(),
-            ..PodFacts::default()
         }
     }
 }
@@ -566,6 +582,114 @@ pub fn fargate_placement<'a>(
     let profile = select_profile(profiles, &facts.namespace, &facts.labels)?;
     let size = fargate_size(&facts.requests)?;
     Ok(FargatePlacement { profile, size })
+}
+
+/// The Fargate vCPU quota an account has in a region when the fleet does not say:
+/// 6 vCPUs, the AWS default value of the Service Quotas quota "Fargate On-Demand vCPU
+/// resource count" (`L-3032A538`). Most accounts have a higher applied value; set yours with
+/// [`FargateSettings::quotas`].
+pub const DEFAULT_QUOTA_VCPUS: u32 = 6;
+
+/// Fargate's concurrent vCPU quota for one AWS account in one region, shared by every
+/// cluster of that account in that region.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FargateQuota {
+    /// The AWS account; `None` is the account of clusters that name none.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The region.
+    pub region: String,
+    /// vCPUs available to the fleet's Fargate pods: the quota less any Fargate use outside
+    /// the fleet.
+    pub vcpus: u32,
+}
+
+/// What Fargate charges per hour in one region: per vCPU and per GiB of memory provisioned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FargateRates {
+    /// Price of one vCPU for one hour.
+    pub vcpu_hour: HourlyPrice,
+    /// Price of one GiB of memory for one hour.
+    pub gb_hour: HourlyPrice,
+}
+
+/// Default Fargate rates (Linux on x86-64, on demand, USD) by region: `(region, per
+/// vCPU-hour, per GB-hour)`, as AWS published them in 2026. Regions not listed use
+/// `us-east-1`'s. Override them with [`FargateSettings::rates`] for other regions, other
+/// currencies or negotiated prices.
+pub const DEFAULT_RATES: [(&str, f64, f64); 9] = [
+    ("us-east-1", 0.04048, 0.004445),
+    ("us-east-2", 0.04048, 0.004445),
+    ("us-west-2", 0.04048, 0.004445),
+    ("eu-west-1", 0.04048, 0.004445),
+    ("us-west-1", 0.04656, 0.00511),
+    ("eu-central-1", 0.04656, 0.00511),
+    ("eu-west-2", 0.04656, 0.00511),
+    ("ap-northeast-1", 0.05056, 0.00553),
+    ("ap-southeast-1", 0.05056, 0.00553),
+];
+
+/// Fleet-wide Fargate settings: vCPU quotas per account and region, and prices per region.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FargateSettings {
+    /// The quota of an account and region not listed in `quotas`.
+    #[serde(default = "default_quota")]
+    pub default_quota_vcpus: u32,
+    /// Quotas per account and region.
+    #[serde(default)]
+    pub quotas: Vec<FargateQuota>,
+    /// Rates per region, replacing [`DEFAULT_RATES`] for the regions listed.
+    #[serde(default)]
+    pub rates: std::collections::BTreeMap<String, FargateRates>,
+}
+
+fn default_quota() -> u32 {
+    DEFAULT_QUOTA_VCPUS
+}
+
+impl Default for FargateSettings {
+    fn default() -> Self {
+        FargateSettings {
+            default_quota_vcpus: DEFAULT_QUOTA_VCPUS,
+            quotas: Vec::new(),
+            rates: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl FargateSettings {
+    /// The vCPUs Fargate pods of `account` may use in `region`.
+    pub fn quota_vcpus(&self, account: Option<&str>, region: &str) -> u32 {
+        self.quotas
+            .iter()
+            .find(|q| q.account.as_deref() == account && q.region == region)
+            .map_or(self.default_quota_vcpus, |q| q.vcpus)
+    }
+
+    /// The rates of `region`: its own, else the default table's, else `us-east-1`'s.
+    pub fn rates(&self, region: &str) -> FargateRates {
+        if let Some(rates) = self.rates.get(region) {
+            return *rates;
+        }
+        let (_, vcpu, gb) = DEFAULT_RATES
+            .iter()
+            .find(|(r, _, _)| *r == region)
+            .unwrap_or(&DEFAULT_RATES[0]);
+        FargateRates {
+            vcpu_hour: HourlyPrice::from_units(*vcpu).unwrap_or_default(),
+            gb_hour: HourlyPrice::from_units(*gb).unwrap_or_default(),
+        }
+    }
+}
+
+impl FargateSize {
+    /// What one pod of this size costs per hour at `rates`, to the nearest millionth.
+    pub fn price(&self, rates: FargateRates) -> HourlyPrice {
+        let micro = u128::from(rates.vcpu_hour.0) * self.cpu_millis.max(0) as u128 * (1 << 30)
+            + u128::from(rates.gb_hour.0) * self.memory_bytes.max(0) as u128 * 1000;
+        let denominator: u128 = 1000 * (1 << 30);
+        HourlyPrice(u64::try_from((micro + denominator / 2) / denominator).unwrap_or(u64::MAX))
+    }
 }
 
 impl fmt::Display for FargateSize {
@@ -1073,5 +1197,41 @@ mod tests {
 
         let err = validate_profiles(&[profile("twice", 1, 0), profile("twice", 1, 0)]).unwrap_err();
         assert_eq!(err.to_string(), "duplicate Fargate profile `twice`");
+    }
+
+    #[test]
+    fn price_is_vcpu_plus_memory_at_the_region_rates() {
+        let settings = FargateSettings::default();
+        // 0.25 vCPU and 0.5 GiB in us-east-1: 0.25 * 0.04048 + 0.5 * 0.004445 = 0.0123425.
+        let small = fargate_size(&Resources::new()).unwrap();
+        assert_eq!(small.price(settings.rates("us-east-1")), HourlyPrice(12_343));
+        // 2 vCPU and 9 GiB in eu-central-1: 2 * 0.04656 + 9 * 0.00511 = 0.13911.
+        let big = fargate_size(&Resources::new().with("cpu", 1000).with("memory", 8 * GIB)).unwrap();
+        assert_eq!(big.price(settings.rates("eu-central-1")), HourlyPrice(139_110));
+        // Unknown regions use us-east-1's rates; overrides win.
+        assert_eq!(settings.rates("mars-north-1"), settings.rates("us-east-1"));
+        let mut custom = settings.clone();
+        let rates = FargateRates {
+            vcpu_hour: HourlyPrice(1_000_000),
+            gb_hour: HourlyPrice(0),
+        };
+        custom.rates.insert("us-east-1".into(), rates);
+        assert_eq!(small.price(custom.rates("us-east-1")), HourlyPrice(250_000));
+    }
+
+    #[test]
+    fn quotas_are_per_account_and_region_with_a_default() {
+        let mut settings = FargateSettings::default();
+        settings.quotas.push(FargateQuota {
+            account: Some("111".into()),
+            region: "us-east-1".into(),
+            vcpus: 400,
+        });
+        assert_eq!(settings.quota_vcpus(Some("111"), "us-east-1"), 400);
+        assert_eq!(
+            settings.quota_vcpus(Some("111"), "us-west-2"),
+            DEFAULT_QUOTA_VCPUS
+        );
+        assert_eq!(settings.quota_vcpus(None, "us-east-1"), DEFAULT_QUOTA_VCPUS);
     }
 }

@@ -102,7 +102,7 @@ pub use solver::{
     SolverChoice, evaluate, solve,
 };
 pub use workload::{
-    Container, LabelRequirement, LabelSelector, NodeAffinity, Operator, PerName, PlacementPolicy,
+    Container, HostNeeds, LabelRequirement, LabelSelector, NodeAffinity, Operator, PerName, PlacementPolicy,
     PodTemplate, PreferredTerm, Strategy, Toleration, TolerationOperator, TopologyKey, TopologySpread,
     WhenUnsatisfiable, Workload, WorkloadId, WorkloadKind,
 };

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Cluster, ClusterName, PoolName};
 use crate::error::Error;
+use crate::fargate::{FargateProfile, FargateSettings, validate_profiles};
 use crate::workload::{Workload, WorkloadId};
 
 /// The most replicas (targets plus running) one problem may hold: 2^31, far beyond any fleet,
@@ -37,6 +38,9 @@ pub struct Problem {
     /// Replicas running now.
     #[serde(default)]
     pub current: Vec<Running>,
+    /// Fargate quotas and prices, for clusters with Fargate profiles.
+    #[serde(default)]
+    pub fargate: FargateSettings,
 }
 
 impl Problem {
@@ -63,7 +67,20 @@ impl Problem {
                         pool: pool.name.clone(),
                     });
                 }
+                if let Some(profile) = pool.fargate.as_ref().filter(|f| f.name != pool.name.as_str()) {
+                    return Err(Error::FargatePoolName {
+                        cluster: cluster.name.clone(),
+                        pool: pool.name.clone(),
+                        profile: profile.name.clone(),
+                    });
+                }
             }
+            let profiles: Vec<FargateProfile> =
+                cluster.pools.iter().filter_map(|p| p.fargate.clone()).collect();
+            validate_profiles(&profiles).map_err(|error| Error::FargateProfiles {
+                cluster: cluster.name.clone(),
+                error,
+            })?;
         }
         let mut workloads = BTreeSet::new();
         for workload in &self.workloads {
@@ -98,6 +115,15 @@ impl Problem {
                         resource: resource.clone(),
                     });
                 }
+            }
+        }
+        let mut quotas = BTreeSet::new();
+        for quota in &self.fargate.quotas {
+            if !quotas.insert((&quota.account, &quota.region)) {
+                return Err(Error::DuplicateFargateQuota {
+                    account: quota.account.clone().unwrap_or_else(|| "-".into()),
+                    region: quota.region.clone(),
+                });
             }
         }
         let replicas: u64 = self.workloads.iter().map(|w| u64::from(w.replicas)).sum::<u64>()
@@ -138,6 +164,7 @@ mod tests {
             clusters: vec![c],
             workloads: vec![Workload::new("ns", "w", 1, Resources::new())],
             current: vec![],
+            ..Problem::default()
         }
     }
 
@@ -196,5 +223,39 @@ mod tests {
         let mut p = problem();
         p.workloads[0].template.containers[0].requests.set("cpu", -1);
         assert!(matches!(p.validate(), Err(Error::NegativeRequest { .. })));
+    }
+
+    #[test]
+    fn fargate_profiles_are_checked() {
+        use crate::fargate::{FargateQuota, FargateSelector};
+        let mut p = problem();
+        let profile = FargateProfile::new("web", vec![FargateSelector::new("shop")]);
+        p.clusters[0].pools.push(NodePool::fargate(profile.clone()));
+        p.validate().unwrap();
+        p.clusters[0].pools[1].name = "other".into();
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "cluster `a`: pool `other` holds Fargate profile `web`; a Fargate pool takes its profile's name"
+        );
+        let mut p = problem();
+        p.clusters[0]
+            .pools
+            .push(NodePool::fargate(FargateProfile::new("empty", vec![])));
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "cluster `a`: Fargate profile `empty` has no selector"
+        );
+        let mut p = problem();
+        for _ in 0..2 {
+            p.fargate.quotas.push(FargateQuota {
+                account: None,
+                region: "r1".into(),
+                vcpus: 10,
+            });
+        }
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "two Fargate quotas for account `-` in region `r1`"
+        );
     }
 }

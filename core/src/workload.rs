@@ -218,6 +218,27 @@ pub struct PodTemplate {
     /// Pod priority: higher-priority workloads take shared capacity first.
     #[serde(default)]
     pub priority: i32,
+    /// What the pod needs from its host beyond resources (Fargate refuses all of it).
+    #[serde(default)]
+    pub host_needs: HostNeeds,
+}
+
+/// What a pod needs from the machine it runs on beyond resources. Nodes give all of it;
+/// Fargate gives none, so a pod needing any of it cannot run there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HostNeeds {
+    /// Some container runs privileged.
+    #[serde(default)]
+    pub privileged: bool,
+    /// The pod uses the host's network namespace (`hostNetwork: true`).
+    #[serde(default)]
+    pub host_network: bool,
+    /// Host ports its containers bind, in order of appearance.
+    #[serde(default)]
+    pub host_ports: Vec<u16>,
+    /// The pod mounts an EBS volume (an `awsElasticBlockStore` volume or the EBS CSI driver).
+    #[serde(default)]
+    pub ebs_volume: bool,
 }
 
 impl PodTemplate {

@@ -443,6 +443,7 @@ fn two_regions(price_a: f64, price_b: f64) -> Problem {
         clusters: vec![a, b],
         workloads: vec![web],
         current: vec![],
+        ..Problem::default()
     }
 }
 

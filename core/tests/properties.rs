@@ -42,6 +42,7 @@ fn shuffled(problem: Problem) -> impl Strategy<Value = (Problem, Problem)> {
                 clusters: reorder(&problem.clusters, &c),
                 workloads: reorder(&problem.workloads, &w),
                 current: reorder(&problem.current, &r),
+                ..Problem::default()
             };
             (problem.clone(), shuffled)
         })

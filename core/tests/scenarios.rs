@@ -70,6 +70,7 @@ fn solve(clusters: Vec<Cluster>, w: Workload, current: Vec<Running>) -> (Problem
         clusters,
         workloads: vec![w],
         current,
+        ..Problem::default()
     };
     let plan = plan(&problem, &PlanOptions::default()).expect("valid problem");
     (problem, plan)
@@ -426,6 +427,7 @@ fn insufficient_reason_does_not_depend_on_cluster_order() {
             clusters,
             workloads: vec![w.clone(), idle()],
             current: vec![],
+            ..Problem::default()
         };
         let plan = plan(&problem, &PlanOptions::default()).expect("valid");
         plan.unplaced[0]
@@ -466,6 +468,7 @@ fn packing_does_not_depend_on_cluster_order() {
             clusters,
             workloads: vec![first.clone(), second.clone()],
             current: vec![],
+            ..Problem::default()
         };
         plan(&problem, &PlanOptions::default())
             .expect("valid")
@@ -498,6 +501,7 @@ fn insufficient_reason_names_a_resource_no_node_has_enough_of() {
         clusters: vec![c0],
         workloads: vec![w, idle()],
         current: vec![],
+        ..Problem::default()
     };
     let plan = plan(&problem, &PlanOptions::default()).expect("valid");
     let reason = &plan.unplaced[0].reasons[0].reason;

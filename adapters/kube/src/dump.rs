@@ -415,6 +415,7 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
                     allocatable: node.allocatable.clone(),
                     nodes: Vec::new(),
                     node_price: None,
+                    fargate: None,
                 });
                 groups.push(Vec::new());
                 pools.len() - 1

@@ -267,6 +267,7 @@ fn pool(p: PoolSpec, region: &str, site: &Site, field: &str) -> Result<NodePool,
         },
         allocatable,
         node_price,
+        fargate: None,
     })
 }
 

@@ -51,6 +51,7 @@ pub(crate) fn pod_template(
         tolerations: tolerations(spec, site, prefix)?,
         topology_spread: topology_spread(spec, site, prefix)?,
         priority,
+        ..Default::default()
     })
 }
 

@@ -63,6 +63,7 @@ pub fn load(fleet: &Path, apps: &Path) -> Result<Scenario, LoadError> {
         clusters,
         workloads: apps.workloads.into_iter().map(|a| a.workload).collect(),
         current,
+        ..Problem::default()
     };
     problem.validate()?;
     Ok(Scenario {

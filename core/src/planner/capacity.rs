@@ -280,6 +280,7 @@ mod tests {
             clusters: vec![cluster],
             workloads: vec![Workload::new("ns", "w", 1, request.clone())],
             current: vec![],
+            ..Problem::default()
         };
         let index = Index::new(&problem);
         let mut request = request;

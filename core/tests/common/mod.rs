@@ -232,6 +232,7 @@ fn build_cluster(i: usize, (region, tier, taint, health, pools): ClusterSpec) ->
             allocatable: nodes[0].free.clone(),
             nodes,
             node_price: None,
+            fargate: None,
         });
     }
     c
@@ -486,6 +487,7 @@ pub fn problem(shape: Shape) -> impl Strategy<Value = Problem> {
                 clusters,
                 workloads,
                 current,
+                ..Problem::default()
             }
         })
 }
