@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::cluster::{Health, Taint};
+use crate::fargate::{FargateRefusal, format_vcpus};
 use crate::resources::{ResourceName, format_amount};
 use crate::workload::TopologyKey;
 
@@ -92,6 +93,25 @@ pub enum Reason {
         /// The replica target.
         target: u32,
     },
+    /// The cluster's Fargate profiles take the pod but Fargate cannot run it, or they do not
+    /// take it and the cluster has no node pool for it.
+    Fargate {
+        /// Why.
+        refusal: FargateRefusal,
+    },
+    /// The Fargate vCPU quota of the cluster's account in its region is used up.
+    FargateQuota {
+        /// The account (`None`: clusters that name none).
+        account: Option<String>,
+        /// The region.
+        region: String,
+        /// The vCPUs one replica is given, in millicores.
+        needs_millis: i64,
+        /// The quota still free, in millicores.
+        free_millis: i64,
+        /// The whole quota, in millicores.
+        quota_millis: i64,
+    },
 }
 
 impl Reason {
@@ -115,6 +135,8 @@ impl Reason {
             Reason::RegionMax { .. } => "RegionMax",
             Reason::TopologySpread { .. } => "TopologySpread",
             Reason::Gang { .. } => "Gang",
+            Reason::Fargate { .. } => "Fargate",
+            Reason::FargateQuota { .. } => "FargateQuota",
         }
     }
 }
@@ -161,6 +183,28 @@ impl fmt::Display for Reason {
                 write!(
                     f,
                     "all-or-nothing gang: only {fit} of {target} replicas fit, so none is placed"
+                )
+            }
+            Reason::Fargate { refusal } => write!(f, "{refusal}"),
+            Reason::FargateQuota {
+                account,
+                region,
+                needs_millis,
+                free_millis,
+                quota_millis,
+            } => {
+                let cpu = |m: &i64| format_vcpus(*m);
+                write!(f, "Fargate vCPU quota of ")?;
+                match account {
+                    Some(account) => write!(f, "account {account}")?,
+                    None => write!(f, "the account")?,
+                }
+                write!(
+                    f,
+                    " in {region} used up: a replica needs {} vCPU, {} of {} free",
+                    cpu(needs_millis),
+                    cpu(free_millis),
+                    cpu(quota_millis)
                 )
             }
         }
@@ -219,6 +263,22 @@ mod tests {
                     largest_free: 250,
                 },
                 "insufficient cpu: needs 1500m, largest free 250m",
+            ),
+            (
+                Reason::FargateQuota {
+                    account: Some("111122223333".into()),
+                    region: "us-east-1".into(),
+                    needs_millis: 500,
+                    free_millis: 250,
+                    quota_millis: 6000,
+                },
+                "Fargate vCPU quota of account 111122223333 in us-east-1 used up: a replica needs 0.5 vCPU, 0.25 of 6 free",
+            ),
+            (
+                Reason::Fargate {
+                    refusal: FargateRefusal::Privileged,
+                },
+                "privileged containers cannot run on Fargate",
             ),
         ];
         for (reason, message) in cases {

@@ -1,7 +1,8 @@
 //! AWS Fargate on EKS: which pods a Fargate profile takes, how Fargate sizes them, and why a
 //! pod cannot run there.
 //!
-//! This module is pure rules, with no I/O and no planner integration yet. It follows the
+//! This module is pure rules, with no I/O; the planner applies them to pools that are Fargate
+//! profiles ([`crate::NodePool::fargate`]). It follows the
 //! project's domain notes on Fargate for EKS (after the AWS EKS user guide's "Fargate profile"
 //! and "Fargate pod configuration" pages):
 //!
@@ -570,16 +571,18 @@ pub struct FargatePlacement<'a> {
     pub size: FargateSize,
 }
 
-/// Decides a pod's fate on a cluster's Fargate profiles: first the pod's own refusals
-/// ([`fargate_refusal`]), then the profile ([`select_profile`]).
-pub fn fargate_placement<'a>(
-    facts: &PodFacts,
-    profiles: &'a [FargateProfile],
-) -> Result<FargatePlacement<'a>, FargateRefusal> {
+/// Decides a pod's fate on a cluster's Fargate profiles as EKS does: first the profile that
+/// takes it ([`select_profile`]; a pod no profile takes runs on nodes, whatever it needs),
+/// then whether Fargate can run it ([`fargate_refusal`]; if not, the pod stays pending).
+pub fn fargate_placement<'a, I>(facts: &PodFacts, profiles: I) -> Result<FargatePlacement<'a>, FargateRefusal>
+where
+    I: IntoIterator<Item = &'a FargateProfile>,
+    I::IntoIter: Clone,
+{
+    let profile = select_profile(profiles, &facts.namespace, &facts.labels)?;
     if let Some(refusal) = fargate_refusal(facts) {
         return Err(refusal);
     }
-    let profile = select_profile(profiles, &facts.namespace, &facts.labels)?;
     let size = fargate_size(&facts.requests)?;
     Ok(FargatePlacement { profile, size })
 }
@@ -690,6 +693,12 @@ impl FargateSize {
         let denominator: u128 = 1000 * (1 << 30);
         HourlyPrice(u64::try_from((micro + denominator / 2) / denominator).unwrap_or(u64::MAX))
     }
+}
+
+/// Millicores as a vCPU count with no trailing zeros: `250` is `0.25`, `6000` is `6`.
+pub fn format_vcpus(millis: i64) -> String {
+    let text = format!("{}.{:03}", millis / 1000, (millis % 1000).abs());
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 impl fmt::Display for FargateSize {
@@ -998,15 +1007,16 @@ mod tests {
         let mut facts = PodFacts::from_template("shop", &PodTemplate::default());
         let placed = fargate_placement(&facts, &profiles).unwrap();
         assert_eq!((placed.profile.name.as_str(), placed.size.cpu_millis), ("p", 250));
-        facts.namespace = "misc".into();
-        assert_eq!(
-            fargate_placement(&facts, &profiles),
-            Err(FargateRefusal::NoMatchingProfile)
-        );
         facts.is_daemonset = true;
         assert_eq!(
             fargate_placement(&facts, &profiles),
             Err(FargateRefusal::DaemonSet)
+        );
+        // A pod no profile takes runs on nodes: its Fargate refusals do not matter.
+        facts.namespace = "misc".into();
+        assert_eq!(
+            fargate_placement(&facts, &profiles),
+            Err(FargateRefusal::NoMatchingProfile)
         );
     }
 
@@ -1217,6 +1227,14 @@ mod tests {
         };
         custom.rates.insert("us-east-1".into(), rates);
         assert_eq!(small.price(custom.rates("us-east-1")), HourlyPrice(250_000));
+    }
+
+    #[test]
+    fn vcpus_print_without_trailing_zeros() {
+        assert_eq!(
+            [250, 500, 1000, 6000, 1500].map(format_vcpus),
+            ["0.25", "0.5", "1", "6", "1.5"]
+        );
     }
 
     #[test]

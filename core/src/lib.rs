@@ -37,7 +37,7 @@
 //!
 //! let web = Workload::new("shop", "web", 6, Resources::new().with("cpu", 500));
 //! let train = Workload::new("ml", "train", 3, Resources::new().with("nvidia.com/gpu", 1));
-//! let problem = Problem { clusters: vec![east, west], workloads: vec![web, train], current: vec![] };
+//! let problem = Problem { clusters: vec![east, west], workloads: vec![web, train], ..Problem::default() };
 //!
 //! let plan = plan(&problem, &PlanOptions::default()).unwrap();
 //! let web = WorkloadId::new("shop", "web");
@@ -89,7 +89,8 @@ pub use error::Error;
 pub use explain::Reason;
 pub use objective::{ObjectiveValue, Weights};
 pub use plan::{
-    ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, SolverStats, Summary, Unplaced,
+    ClusterReason, Explanation, FargateUse, PLAN_FORMAT, Placement, Plan, PoolReplicas, SolverStats, Summary,
+    Unplaced, WorkloadCost,
 };
 pub use planner::{PhaseTimings, PlanOptions, plan, plan_with_timings};
 pub use problem::{MAX_REPLICAS, Problem, Running};

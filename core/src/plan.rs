@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
-use crate::cluster::{ClusterName, PoolName};
+use crate::cluster::{ClusterName, HourlyPrice, PoolName};
 use crate::explain::Reason;
 use crate::objective::ObjectiveValue;
 use crate::workload::WorkloadId;
@@ -19,6 +19,15 @@ pub const PLAN_FORMAT: &str = "fleetplan.io/plan/v1";
 /// Serialises a workload id as `namespace/name`.
 fn as_display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(value)
+}
+
+/// Serialises a price in currency units per hour.
+fn as_units<S: Serializer>(price: &HourlyPrice, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(price.units())
+}
+
+fn is_free(price: &HourlyPrice) -> bool {
+    price.0 == 0
 }
 
 /// A placement plan.
@@ -33,6 +42,10 @@ pub struct Plan {
     /// With `PlanOptions::explain`: per workload and cluster, what it got and why not more.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub explanations: Vec<Explanation>,
+    /// What each workload's placed replicas cost per hour, and their Fargate sizes, for the
+    /// workloads with priced or Fargate replicas, ordered by workload.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub costs: Vec<WorkloadCost>,
     /// Totals.
     pub summary: Summary,
     /// How the plan was found and how good it is (set by [`crate::solve`]).
@@ -150,6 +163,45 @@ impl Serialize for Explanation {
     }
 }
 
+/// What one workload's placed replicas cost per hour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadCost {
+    /// The workload, serialised as `namespace/name`.
+    #[serde(serialize_with = "as_display")]
+    pub workload: WorkloadId,
+    /// Every placed replica's price per hour, in currency units (see [`crate::objective`]).
+    #[serde(serialize_with = "as_units")]
+    pub per_hour: HourlyPrice,
+    /// Its replicas on Fargate and the size Fargate gives each, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fargate: Option<FargateUse>,
+}
+
+/// A workload's replicas on Fargate: how many, the size each is given, and what rounding up
+/// to a Fargate size adds to what it requests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FargateUse {
+    /// Replicas placed on Fargate profiles.
+    pub replicas: u32,
+    /// vCPU given to each, in millicores.
+    pub cpu_millis: i64,
+    /// Memory given to each, in bytes.
+    pub memory_bytes: i64,
+    /// vCPU each requests, in millicores.
+    pub requested_cpu_millis: i64,
+    /// Memory each requests, in bytes (without Fargate's 256Mi).
+    pub requested_memory_bytes: i64,
+    /// vCPU added by rounding up, per replica, in millicores.
+    pub waste_cpu_millis: i64,
+    /// Memory added by rounding up (beyond the 256Mi overhead), per replica, in bytes.
+    pub waste_memory_bytes: i64,
+    /// What its Fargate replicas cost per hour together, in currency units.
+    #[serde(serialize_with = "as_units")]
+    pub per_hour: HourlyPrice,
+}
+
 /// Totals over the whole plan.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -166,6 +218,14 @@ pub struct Summary {
     /// Running replicas the plan removes (lost with an unhealthy cluster, drained, no longer
     /// allowed, or scaled down).
     pub removed: u64,
+    /// What every placed replica costs per hour, in currency units (absent when nothing is
+    /// priced).
+    #[serde(
+        rename = "costPerHour",
+        serialize_with = "as_units",
+        skip_serializing_if = "is_free"
+    )]
+    pub cost_per_hour: HourlyPrice,
 }
 
 impl Plan {

@@ -150,6 +150,7 @@ fn plan_of_counts(problem: &Problem, counts: &PoolCounts) -> Plan {
         placements,
         unplaced: Vec::new(),
         explanations: Vec::new(),
+        costs: Vec::new(),
         summary: Summary::default(),
         solver: None,
     }

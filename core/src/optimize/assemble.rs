@@ -9,14 +9,15 @@
 use std::collections::HashMap;
 
 use super::model::{Assignment, Model, WorkloadModel};
-use crate::cluster::Health;
+use crate::cluster::{Health, HourlyPrice};
 use crate::explain::Reason;
 use crate::plan::{
     ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced,
 };
+use crate::planner::candidates::PoolChoice;
 use crate::planner::capacity::Capacity;
 use crate::planner::index::Request;
-use crate::planner::{amount, priority_order};
+use crate::planner::{priority_order, shortage_reason};
 
 /// A feasible assignment and the node capacity left after it.
 pub(crate) struct Packed {
@@ -37,17 +38,29 @@ pub(crate) fn pack(model: &Model<'_>, mut assignment: Assignment, fill: bool) ->
         let request = &model.requests[w];
         let counts = &mut assignment[w];
         let mut cut = false;
+        // Fargate quota given to this workload's earlier arcs: a bucket is shared by pools.
+        let mut bucket_used = vec![0u64; model.index.buckets.len()];
         for (arc, count) in m.arcs.iter().zip(counts.iter_mut()) {
             count.0 = count.0.min(arc.running);
             let new = if arc.new_ok { count.1 } else { 0 };
-            let fit = capacity.fit_up_to(arc.pool, request, u64::from(new)) as u32;
+            let fit = match model.index.pools[arc.pool].bucket {
+                Some(b) => {
+                    let fit = capacity
+                        .bucket_fit(b, request)
+                        .saturating_sub(bucket_used[b])
+                        .min(u64::from(new));
+                    bucket_used[b] += fit;
+                    fit as u32
+                }
+                None => capacity.fit_up_to(arc.pool, request, u64::from(new)) as u32,
+            };
             cut |= fit != count.1;
             count.1 = fit;
         }
         cut |= trim_limits(m, counts);
         cut |= trim_spreads(m, counts);
         if cut || fill {
-            cut |= top_up(m, counts, &capacity, request);
+            cut |= top_up(model, m, counts, &capacity, request);
         }
         trimmed |= cut;
         let placed: u64 = counts.iter().map(|&(k, n)| u64::from(k) + u64::from(n)).sum();
@@ -72,7 +85,13 @@ pub(crate) fn pack(model: &Model<'_>, mut assignment: Assignment, fill: bool) ->
 /// (nodes, cluster and region maximums, hard spread), so that a trimmed solution loses as
 /// little as possible; true when it added any. Capacity for the workload is not taken yet, so room on an arc is what
 /// fits beyond the replicas already counted there.
-fn top_up(m: &WorkloadModel, counts: &mut [(u32, u32)], capacity: &Capacity, request: &Request) -> bool {
+fn top_up(
+    model: &Model<'_>,
+    m: &WorkloadModel,
+    counts: &mut [(u32, u32)],
+    capacity: &Capacity,
+    request: &Request,
+) -> bool {
     let placed: u32 = counts.iter().map(|&(k, n)| k + n).sum();
     let wanted = m.target.saturating_sub(placed);
     let mut missing = wanted;
@@ -91,9 +110,24 @@ fn top_up(m: &WorkloadModel, counts: &mut [(u32, u32)], capacity: &Capacity, req
         let arc = &m.arcs[a];
         let term = &m.clusters[arc.slot];
         let new = counts[a].1;
-        let fits = capacity.fit_up_to(arc.pool, request, u64::from(new) + u64::from(missing)) as u32;
-        let mut room = fits
-            .saturating_sub(new)
+        let free = match model.index.pools[arc.pool].bucket {
+            // The quota left beside every arc of the workload in the same bucket.
+            Some(b) => {
+                let used: u64 = m
+                    .arcs
+                    .iter()
+                    .zip(counts.iter())
+                    .filter(|(other, _)| model.index.pools[other.pool].bucket == Some(b))
+                    .map(|(_, &(_, n))| u64::from(n))
+                    .sum();
+                capacity.bucket_fit(b, request).saturating_sub(used)
+            }
+            None => capacity
+                .fit_up_to(arc.pool, request, u64::from(new) + u64::from(missing))
+                .saturating_sub(u64::from(new)),
+        };
+        let mut room = u32::try_from(free)
+            .unwrap_or(u32::MAX)
             .min(missing)
             .min(term.max.saturating_sub(per_slot[arc.slot]))
             .min(m.region_max[term.region].saturating_sub(per_region[term.region]));
@@ -203,6 +237,7 @@ pub(crate) fn to_plan(model: &Model<'_>, packed: &Packed, explain_all: bool) -> 
         placements: Vec::new(),
         unplaced: Vec::new(),
         explanations: Vec::new(),
+        costs: Vec::new(),
         summary: Summary {
             workloads: problem.workloads.len(),
             ..Summary::default()
@@ -230,6 +265,12 @@ pub(crate) fn to_plan(model: &Model<'_>, packed: &Packed, explain_all: bool) -> 
             .flatten()
             .map(|p| u64::from(p.replicas))
             .sum();
+        plan.costs.extend(model.prices.workload_cost(
+            &model.index,
+            &workload.id,
+            &model.requests[w],
+            m.arcs.iter().zip(counts).map(|(arc, &(k, n))| (arc.pool, k + n)),
+        ));
         let unplaced = u64::from(m.target).saturating_sub(placed) as u32;
         plan.summary.target += u64::from(m.target);
         plan.summary.placed += placed;
@@ -280,6 +321,7 @@ pub(crate) fn to_plan(model: &Model<'_>, packed: &Packed, explain_all: bool) -> 
             });
         }
     }
+    plan.summary.cost_per_hour = HourlyPrice(plan.costs.iter().map(|c| c.per_hour.0).sum());
     plan
 }
 
@@ -396,19 +438,16 @@ fn refusal(model: &Model<'_>, w: usize, c: usize) -> Reason {
     }
 }
 
-/// The resource the cluster's usable pools ran out of.
+/// The resource (or Fargate quota) the cluster's usable pools ran out of.
 fn shortage(model: &Model<'_>, packed: &Packed, w: usize, c: usize) -> Reason {
-    let request: &Request = &model.requests[w];
-    let pools = match &model.candidates[model.rules_of[w]].clusters[c] {
-        Ok(choices) => choices.pools.iter().map(|p| p.pool).collect(),
-        Err(_) => Vec::new(),
+    let pools: &[PoolChoice] = match &model.candidates[model.rules_of[w]].clusters[c] {
+        Ok(choices) => &choices.pools,
+        Err(_) => &[],
     };
-    match packed.capacity.shortage(pools.into_iter(), request) {
-        Some((resource, largest_free)) => Reason::Insufficient {
-            resource: model.index.resources[resource].clone(),
-            needs: amount(request, resource),
-            largest_free,
-        },
-        None => Reason::NoNodes,
-    }
+    shortage_reason(
+        &model.index,
+        &packed.capacity,
+        pools.iter().map(|p| p.pool),
+        &model.requests[w],
+    )
 }

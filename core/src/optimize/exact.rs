@@ -76,6 +76,8 @@ fn build(model: &Model<'_>) -> Milp {
     let width = model.index.resources.len();
     // Per pool and resource: the new replicas' demand.
     let mut pool_demand: Vec<Option<Vec<Expression>>> = vec![None; model.index.pools.len()];
+    // Per Fargate bucket: the new replicas' vCPU.
+    let mut bucket_demand: Vec<Expression> = vec![Expression::from(0.0); model.index.buckets.len()];
     // Per cluster: everything placed there (for fixed prices).
     let mut cluster_load: Vec<Expression> = vec![Expression::from(0.0); model.problem.clusters.len()];
     for (w, m) in model.workloads.iter().enumerate() {
@@ -95,11 +97,19 @@ fn build(model: &Model<'_>) -> Milp {
                 cluster_load[m.clusters[arc.slot].cluster].add_mul(1.0, v);
                 milp.objective.add_mul(arc.unit + extra, v);
             }
-            if let Some((v, _)) = new {
-                let demand = pool_demand[arc.pool].get_or_insert_with(|| vec![Expression::from(0.0); width]);
-                for &(r, amount) in &request.items {
-                    demand[r].add_mul(amount as f64, v);
+            match (new, model.index.pools[arc.pool].bucket) {
+                (Some((v, _)), Some(b)) => {
+                    let cpu = request.fargate.map_or(0, |size| size.cpu_millis);
+                    bucket_demand[b].add_mul(cpu as f64, v);
                 }
+                (Some((v, _)), None) => {
+                    let demand =
+                        pool_demand[arc.pool].get_or_insert_with(|| vec![Expression::from(0.0); width]);
+                    for &(r, amount) in &request.items {
+                        demand[r].add_mul(amount as f64, v);
+                    }
+                }
+                (None, _) => {}
             }
             vars.push((keep, new));
         }
@@ -208,6 +218,13 @@ fn build(model: &Model<'_>) -> Milp {
             if (&expr).linear_coefficients().next().is_some() {
                 milp.constraints.push(expr.leq(free[r]));
             }
+        }
+    }
+    // Fargate quotas, shared by the profiles of an account in a region.
+    for (b, demand) in bucket_demand.into_iter().enumerate() {
+        if (&demand).linear_coefficients().next().is_some() {
+            milp.constraints
+                .push(demand.leq(model.fargate_free[b].max(0) as f64));
         }
     }
     // Fixed cluster prices.

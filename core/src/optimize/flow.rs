@@ -158,10 +158,17 @@ fn pool_capacities(
     }
     let mut exact = true;
     let mut nodes = Vec::with_capacity(pools);
+    let buckets = fargate_buckets(model, net, sink, edges);
+    exact &= buckets.iter().all(|&(_, exact)| exact);
     for p in 0..pools {
         let node = net.add_node(0);
         nodes.push(node);
         if weight[p] == 0.0 {
+            continue;
+        }
+        if let Some(b) = model.index.pools[p].bucket {
+            // A Fargate profile drains into its account's quota in the region.
+            add(net, edges, node, buckets[b].0, weight[p] as u64, 0.0, Edge::Other);
             continue;
         }
         let capacity = match shape[p] {
@@ -191,6 +198,49 @@ fn pool_capacities(
         }
     }
     (nodes, exact)
+}
+
+/// One node per Fargate bucket with an arc to the sink holding its quota, in replicas of
+/// the average vCPU of the Fargate replicas that may use it; true beside a node when every
+/// such replica has the same vCPU (the capacity is then exact).
+fn fargate_buckets(
+    model: &Model<'_>,
+    net: &mut FlowNetwork,
+    sink: NodeIndex,
+    edges: &mut Vec<Edge>,
+) -> Vec<(NodeIndex, bool)> {
+    let count = model.index.buckets.len();
+    let (mut cpu, mut weight) = (vec![0f64; count], vec![0f64; count]);
+    let mut sizes: Vec<Option<Option<i64>>> = vec![None; count];
+    for (w, m) in model.workloads.iter().enumerate() {
+        let Some(size) = model.requests[w].fargate else {
+            continue;
+        };
+        for arc in m.arcs.iter().filter(|a| a.new_ok && a.fit > 0) {
+            let Some(b) = model.index.pools[arc.pool].bucket else {
+                continue;
+            };
+            cpu[b] += arc.fit as f64 * size.cpu_millis as f64;
+            weight[b] += arc.fit as f64;
+            sizes[b] = match sizes[b] {
+                None => Some(Some(size.cpu_millis)),
+                Some(Some(other)) if other == size.cpu_millis => Some(Some(other)),
+                _ => Some(None),
+            };
+        }
+    }
+    (0..count)
+        .map(|b| {
+            let node = net.add_node(0);
+            if weight[b] > 0.0 {
+                let average = cpu[b] / weight[b];
+                let replicas = (model.fargate_free[b].max(0) as f64 / average).floor() as u64;
+                let replicas = replicas.min(i64::MAX as u64 >> 24);
+                add(net, edges, node, sink, replicas, 0.0, Edge::Other);
+            }
+            (node, !matches!(sizes[b], Some(None)))
+        })
+        .collect()
 }
 
 /// Sum over the pool's node groups of `count * per_node(free)`.

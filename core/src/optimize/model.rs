@@ -15,8 +15,9 @@ use crate::cluster::Health;
 use crate::objective::{ObjectiveValue, Weights};
 use crate::plan::Plan;
 use crate::planner::candidates::{self, Candidates, may_keep};
-use crate::planner::capacity::node_fit;
+use crate::planner::capacity::{fargate_free, node_fit};
 use crate::planner::index::{Index, Request};
+use crate::planner::pricing::Prices;
 use crate::planner::running_by_workload;
 use crate::problem::Problem;
 use crate::workload::{Strategy, TopologyKey, WhenUnsatisfiable, Workload, WorkloadId};
@@ -118,6 +119,10 @@ pub(crate) struct Model<'p> {
     pub workloads: Vec<WorkloadModel>,
     /// Per cluster: fixed price per hour, and that price over the largest one.
     pub fixed: Vec<(f64, f64)>,
+    /// What a replica costs in each pool.
+    pub prices: Prices,
+    /// Per Fargate bucket: the quota left before any new replica, in millicores.
+    pub fargate_free: Vec<i64>,
 }
 
 impl<'p> Model<'p> {
@@ -139,11 +144,8 @@ impl<'p> Model<'p> {
                     .collect()
             })
             .collect();
-        let allocatable: Vec<Vec<i64>> = index
-            .pools
-            .iter()
-            .map(|p| index.dense(&problem.clusters[p.cluster].pools[p.local].allocatable))
-            .collect();
+        let prices = Prices::new(problem, &index);
+        let fargate_free = fargate_free(problem, &index, &requests);
         let mut priorities: Vec<i32> = problem.workloads.iter().map(|w| w.template.priority).collect();
         priorities.sort_unstable();
         priorities.dedup();
@@ -156,7 +158,8 @@ impl<'p> Model<'p> {
             rules: &rule_sets,
             rules_of: &rules_of,
             groups: &groups,
-            allocatable: &allocatable,
+            prices: &prices,
+            fargate_free: &fargate_free,
             running: &running,
             weights: &weights,
         };
@@ -203,6 +206,8 @@ impl<'p> Model<'p> {
             weights,
             workloads,
             fixed,
+            prices,
+            fargate_free,
         }
     }
 
@@ -324,7 +329,8 @@ struct Context<'a, 'p> {
     rules: &'a [candidates::Rules<'p>],
     rules_of: &'a [usize],
     groups: &'a [Vec<(u64, Vec<i64>)>],
-    allocatable: &'a [Vec<i64>],
+    prices: &'a Prices,
+    fargate_free: &'a [i64],
     /// Running replicas per workload: `(cluster, pool, replicas)`.
     running: &'a HashMap<&'p WorkloadId, Vec<(usize, usize, u32)>>,
     weights: &'a Weights,
@@ -386,15 +392,18 @@ impl Context<'_, '_> {
                 if !new_ok && !keepable {
                     continue;
                 }
-                let fit = if new_ok {
-                    self.groups[p]
+                let fit = match (new_ok, index.pools[p].bucket, request.fargate) {
+                    (false, _, _) => 0,
+                    (true, Some(bucket), Some(size)) if size.cpu_millis > 0 => {
+                        (self.fargate_free[bucket].max(0) / size.cpu_millis) as u64
+                    }
+                    (true, Some(_), _) => 0,
+                    (true, None, _) => self.groups[p]
                         .iter()
                         .map(|(count, free)| count.saturating_mul(node_fit(free, request)))
-                        .fold(0u64, u64::saturating_add)
-                        .min(u64::from(workload.replicas))
-                } else {
-                    0
-                };
+                        .fold(0u64, u64::saturating_add),
+                }
+                .min(u64::from(workload.replicas));
                 let score = choice.map_or(0, |choice| choice.score);
                 arcs.push(Arc {
                     pool: p,
@@ -403,11 +412,7 @@ impl Context<'_, '_> {
                     fit,
                     running: if keepable { here } else { 0 },
                     preference: (total_preference - score).max(0) as f64 / 100.0,
-                    price: replica_price(
-                        cluster.pools[local].node_price.map_or(0.0, |price| price.units()),
-                        &self.allocatable[p],
-                        request,
-                    ),
+                    price: self.prices.replica(p, request),
                     cost: 0.0,
                     demand,
                     rank: 0.0,
@@ -541,19 +546,4 @@ impl Context<'_, '_> {
             running_total: running.iter().map(|r| u64::from(r.2)).sum(),
         }
     }
-}
-
-/// A replica's share of its node's price: the node price times the largest fraction of the
-/// node's allocatable resources it requests (pod slots included).
-fn replica_price(node_price: f64, allocatable: &[i64], request: &Request) -> f64 {
-    if node_price <= 0.0 {
-        return 0.0;
-    }
-    let share = request
-        .items
-        .iter()
-        .filter(|&&(r, _)| allocatable[r] > 0)
-        .map(|&(r, amount)| amount as f64 / allocatable[r] as f64)
-        .fold(0.0, f64::max);
-    node_price * share.min(1.0)
 }

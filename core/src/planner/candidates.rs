@@ -5,6 +5,11 @@
 //! zone spread) share one [`Candidates`], so the cost grows with the number of distinct rule
 //! sets, not with the number of workloads. Resources are not checked here: they change as
 //! replicas are placed.
+//!
+//! In a cluster with Fargate profiles, EKS decides per pod: a pod a profile takes runs on
+//! Fargate (the profile is then the cluster's only choice, and node selectors, affinity,
+//! node taints and zone spread do not apply), or stays pending if Fargate cannot run it; any
+//! other pod uses the node pools as usual.
 
 use std::collections::HashMap;
 
@@ -13,6 +18,7 @@ use rayon::prelude::*;
 use super::index::Index;
 use crate::cluster::{Cluster, Labels, NodePool, Taint};
 use crate::explain::Reason;
+use crate::fargate::{FargateRefusal, PodFacts, fargate_placement};
 use crate::problem::Problem;
 use crate::rules::{
     node_selector_failure, required_affinity_matches, untolerated_hard_taint, untolerated_soft_taints,
@@ -31,10 +37,13 @@ pub(crate) struct Rules<'a> {
     pub preferred: &'a [PreferredTerm],
     pub tolerations: &'a [Toleration],
     pub needs_zone: bool,
+    /// When the fleet has Fargate profiles: the namespace and pod template, which decide
+    /// which profile takes the pod and whether Fargate can run it.
+    pub fargate: Option<(&'a str, &'a PodTemplate)>,
 }
 
 impl<'a> Rules<'a> {
-    pub fn of(workload: &'a Workload) -> Self {
+    pub fn of(workload: &'a Workload, with_fargate: bool) -> Self {
         let PodTemplate {
             node_selector,
             affinity,
@@ -53,6 +62,7 @@ impl<'a> Rules<'a> {
                 t.topology_key == TopologyKey::Zone
                     && t.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule
             }),
+            fargate: with_fargate.then_some((&*workload.id.namespace, &workload.template)),
         }
     }
 }
@@ -101,11 +111,15 @@ pub(crate) struct Candidates {
 pub(crate) fn group_by_rules(problem: &Problem) -> (Vec<Rules<'_>>, Vec<usize>) {
     let mut ids: HashMap<Rules<'_>, usize> = HashMap::new();
     let mut sets = Vec::new();
+    let with_fargate = problem
+        .clusters
+        .iter()
+        .any(|c| c.pools.iter().any(|p| p.fargate.is_some()));
     let of_workload = problem
         .workloads
         .iter()
         .map(|w| {
-            let rules = Rules::of(w);
+            let rules = Rules::of(w, with_fargate);
             *ids.entry(rules).or_insert_with(|| {
                 sets.push(rules);
                 sets.len() - 1
@@ -176,9 +190,26 @@ fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> C
         return Err(Reason::NoPools);
     }
     let cluster_penalty = -100 * untolerated_soft_taints(&cluster.taints, rules.tolerations) as i64;
+    match fargate_profile(cluster, rules) {
+        FargateVerdict::Profile(local) => {
+            return Ok(Choices {
+                pools: vec![PoolChoice {
+                    pool: first_pool + local,
+                    score: cluster_penalty,
+                }],
+                first_run: 1,
+                best_score: cluster_penalty,
+            });
+        }
+        FargateVerdict::Refused(refusal) => return Err(Reason::Fargate { refusal }),
+        FargateVerdict::Nodes => {}
+    }
     let mut choices = Vec::new();
     let mut best_refusal: Option<(u8, Reason)> = None;
     for (local, pool) in cluster.pools.iter().enumerate() {
+        if pool.fargate.is_some() {
+            continue;
+        }
         match pool_verdict(pool, rules) {
             Ok(score) => choices.push(PoolChoice {
                 pool: first_pool + local,
@@ -192,7 +223,13 @@ fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> C
         }
     }
     if choices.is_empty() {
-        return Err(best_refusal.map(|(_, r)| r).unwrap_or(Reason::NoPools));
+        return Err(match best_refusal {
+            Some((_, reason)) => reason,
+            None if cluster.pools.iter().any(|p| p.fargate.is_some()) => Reason::Fargate {
+                refusal: FargateRefusal::NoMatchingProfile,
+            },
+            None => Reason::NoPools,
+        });
     }
     // Most preferred first; equal scores keep pool order.
     choices.sort_by_key(|c| std::cmp::Reverse(c.score));
@@ -204,9 +241,42 @@ fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> C
     })
 }
 
+/// What EKS does with a workload's pods in a cluster.
+enum FargateVerdict {
+    /// The Fargate pool at this index in the cluster's pools takes them.
+    Profile(usize),
+    /// A profile takes them but Fargate cannot run them (or a pinned profile is wrong).
+    Refused(FargateRefusal),
+    /// No profile takes them (or the cluster has none): they run on nodes.
+    Nodes,
+}
+
+fn fargate_profile(cluster: &Cluster, rules: &Rules<'_>) -> FargateVerdict {
+    let Some((namespace, template)) = rules.fargate else {
+        return FargateVerdict::Nodes;
+    };
+    let profiles = cluster.pools.iter().filter_map(|p| p.fargate.as_ref());
+    if profiles.clone().next().is_none() {
+        return FargateVerdict::Nodes;
+    }
+    match fargate_placement(&PodFacts::from_template(namespace, template), profiles) {
+        Ok(placement) => cluster
+            .pools
+            .iter()
+            .position(|p| {
+                p.fargate
+                    .as_ref()
+                    .is_some_and(|f| f.name == placement.profile.name)
+            })
+            .map_or(FargateVerdict::Nodes, FargateVerdict::Profile),
+        Err(FargateRefusal::NoMatchingProfile) => FargateVerdict::Nodes,
+        Err(refusal) => FargateVerdict::Refused(refusal),
+    }
+}
+
 /// True when a replica already running in `pool` of `cluster` may stay there: the rules that
 /// evict or forbid still hold, while `NoSchedule` taints (which only stop new replicas) are
-/// ignored, as Kubernetes does.
+/// ignored, as Kubernetes does. A replica on Fargate stays while its profile still takes it.
 pub(crate) fn may_keep(cluster: &Cluster, pool: &NodePool, rules: &Rules<'_>) -> bool {
     use crate::cluster::TaintEffect::NoExecute;
     let evicting = |taints: &[Taint]| {
@@ -214,6 +284,12 @@ pub(crate) fn may_keep(cluster: &Cluster, pool: &NodePool, rules: &Rules<'_>) ->
             .iter()
             .any(|t| t.effect == NoExecute && !rules.tolerations.iter().any(|tol| tol.tolerates(t)))
     };
+    if pool.fargate.is_some() {
+        return rules.cluster_selector.matches(&cluster.selector_labels())
+            && !evicting(&cluster.taints)
+            && matches!(fargate_profile(cluster, rules),
+                FargateVerdict::Profile(local) if cluster.pools[local].name == pool.name);
+    }
     rules.cluster_selector.matches(&cluster.selector_labels())
         && !evicting(&cluster.taints)
         && node_selector_failure(rules.node_selector, &pool.labels).is_none()

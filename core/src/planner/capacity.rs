@@ -9,6 +9,12 @@
 //! fullest groups merge into one whose free amount is the smaller of the two in every
 //! resource. Merging only ever under-counts free capacity, so a plan never over-commits a
 //! node; it can at worst leave a sliver of a nearly full node unused.
+//!
+//! A Fargate pool has no nodes: its capacity is the vCPU quota left in its account and region
+//! (a "bucket" shared by every Fargate pool there), and a replica takes the vCPUs of its
+//! Fargate size from it.
+
+use std::collections::HashMap;
 
 use super::index::{Index, Request};
 use crate::problem::Problem;
@@ -38,6 +44,46 @@ pub(crate) struct Capacity {
     /// Resources every workload requests, with the smallest request: a node with less free
     /// than that can take no replica of any workload, so it is dropped.
     useful: Vec<(usize, i64)>,
+    /// Per pool: its Fargate bucket, if it is a Fargate profile.
+    bucket_of: Vec<Option<usize>>,
+    /// Per Fargate bucket: millicores of quota left.
+    buckets: Vec<i64>,
+}
+
+/// The Fargate quota left in every bucket of `index`, in millicores, after the replicas of
+/// the problem's workloads running on Fargate now (replicas of workloads not in the problem
+/// cannot be sized: count them in the quota given to the fleet).
+pub(crate) fn fargate_free(problem: &Problem, index: &Index, requests: &[Request]) -> Vec<i64> {
+    let mut free: Vec<i64> = index.buckets.iter().map(|b| b.quota_millis).collect();
+    if free.is_empty() {
+        return free;
+    }
+    let workloads: HashMap<_, usize> = problem
+        .workloads
+        .iter()
+        .enumerate()
+        .map(|(w, workload)| (&workload.id, w))
+        .collect();
+    for running in &problem.current {
+        let (Some(&w), Some(c)) = (
+            workloads.get(&running.workload),
+            problem.clusters.iter().position(|c| c.name == running.cluster),
+        ) else {
+            continue;
+        };
+        let pools = index.cluster_pools[c].clone();
+        let Some(bucket) = pools
+            .clone()
+            .find(|&p| problem.clusters[c].pools[index.pools[p].local].name == running.pool)
+            .and_then(|p| index.pools[p].bucket)
+        else {
+            continue;
+        };
+        if let Some(size) = requests[w].fargate {
+            free[bucket] -= size.cpu_millis * i64::from(running.replicas);
+        }
+    }
+    free
 }
 
 /// Replicas of `request` that fit on one node with `free` resources.
@@ -88,13 +134,35 @@ impl Capacity {
                 cap
             })
             .collect();
-        Capacity { width, pools, useful }
+        Capacity {
+            width,
+            pools,
+            useful,
+            bucket_of: index.pools.iter().map(|p| p.bucket).collect(),
+            buckets: fargate_free(problem, index, requests),
+        }
+    }
+
+    /// Replicas of `request` the Fargate quota of `bucket` still takes.
+    pub fn bucket_fit(&self, bucket: usize, request: &Request) -> u64 {
+        match request.fargate {
+            Some(size) if size.cpu_millis > 0 => (self.buckets[bucket].max(0) / size.cpu_millis) as u64,
+            _ => 0,
+        }
+    }
+
+    /// The Fargate quota left in `bucket`, in millicores.
+    pub fn bucket_free(&self, bucket: usize) -> i64 {
+        self.buckets[bucket]
     }
 
     /// Replicas of `request` that fit in `pool`, counted up to `limit`: the exact fit when it
     /// is below `limit`, else `limit`. Emptiest nodes are counted first, so the usual answer
     /// ("plenty") comes after looking at one group.
     pub fn fit_up_to(&self, pool: usize, request: &Request, limit: u64) -> u64 {
+        if let Some(bucket) = self.bucket_of[pool] {
+            return self.bucket_fit(bucket, request).min(limit);
+        }
         let cap = &self.pools[pool];
         let mut total = 0u64;
         for (&count, free) in cap.counts.iter().zip(cap.free.chunks_exact(self.width)).rev() {
@@ -109,6 +177,11 @@ impl Capacity {
     /// Takes `replicas` replicas of `request` from `pool`, filling the fullest nodes first. The
     /// caller guarantees they fit (`replicas <= fit_up_to(pool, request, replicas)`).
     pub fn take(&mut self, pool: usize, request: &Request, mut replicas: u64) {
+        if let Some(bucket) = self.bucket_of[pool] {
+            let cpu = request.fargate.map_or(0, |size| size.cpu_millis);
+            self.buckets[bucket] -= cpu.saturating_mul(i64::try_from(replicas).unwrap_or(i64::MAX));
+            return;
+        }
         let width = self.width;
         let cap = &mut self.pools[pool];
         let mut g = 0;
@@ -286,7 +359,10 @@ mod tests {
         let mut request = request;
         request.set("pods", 1);
         let dense = index.request(&request);
-        let pods_only = Request { items: vec![(0, 1)] };
+        let pods_only = Request {
+            items: vec![(0, 1)],
+            fargate: None,
+        };
         (Capacity::new(&problem, &index, &[pods_only]), dense)
     }
 
@@ -360,6 +436,7 @@ mod tests {
         for i in 1..=40 {
             let req = Request {
                 items: vec![(0, 1), (1, 64_000 - i)],
+                ..Request::default()
             };
             cap.take(0, &req, 1);
             requested += 1;
@@ -370,6 +447,7 @@ mod tests {
         // Every partly used node has at most 40m left: no merge may claim more.
         let small = Request {
             items: vec![(0, 1), (1, 41)],
+            ..Request::default()
         };
         assert_eq!(cap.fit_up_to(0, &small, u64::MAX), (100 - requested) * 110);
     }
@@ -384,6 +462,7 @@ mod tests {
         cap.take(0, &small, 3);
         let big = Request {
             items: vec![(1, 4000)],
+            ..Request::default()
         };
         assert_eq!(cap.fit_up_to(0, &big, u64::MAX), 1);
     }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
+use crate::fargate::{FargateRates, FargateSize, fargate_size};
 use crate::problem::Problem;
 use crate::resources::{ResourceName, Resources};
 use crate::workload::PodTemplate;
@@ -12,6 +13,9 @@ use crate::workload::PodTemplate;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Request {
     pub items: Vec<(usize, i64)>,
+    /// The size Fargate would give one replica, when the fleet has Fargate profiles and the
+    /// replica is not too large for Fargate.
+    pub fargate: Option<FargateSize>,
 }
 
 /// Where one pool sits.
@@ -23,6 +27,21 @@ pub(crate) struct PoolRef {
     pub local: usize,
     /// Dense zone index, if the pool has a zone.
     pub zone: Option<usize>,
+    /// For a Fargate profile: the index of its account and region in [`Index::buckets`].
+    pub bucket: Option<usize>,
+}
+
+/// The Fargate capacity of one account in one region, shared by its clusters' profiles.
+#[derive(Clone, Debug)]
+pub(crate) struct Bucket {
+    /// The account.
+    pub account: Option<String>,
+    /// Dense region index.
+    pub region: usize,
+    /// The quota, in millicores.
+    pub quota_millis: i64,
+    /// The region's Fargate prices.
+    pub rates: FargateRates,
 }
 
 /// Dense indices of one problem.
@@ -40,6 +59,8 @@ pub(crate) struct Index {
     pub regions: Vec<String>,
     /// How many distinct zones there are.
     pub zone_count: usize,
+    /// Fargate quotas per account and region in use by some Fargate profile.
+    pub buckets: Vec<Bucket>,
 }
 
 impl Index {
@@ -52,6 +73,7 @@ impl Index {
             cluster_region: Vec::with_capacity(problem.clusters.len()),
             regions: Vec::new(),
             zone_count: 0,
+            buckets: Vec::new(),
         };
         // Resource indices in a canonical order (pods first, then by name), so that no decision
         // depends on the order in which clusters or workloads happen to mention resources.
@@ -88,10 +110,28 @@ impl Index {
                     let next = zones.len();
                     *zones.entry(z).or_insert(next)
                 });
+                let bucket = pool.fargate.as_ref().map(|_| {
+                    let account = cluster.account.as_deref();
+                    let found = index
+                        .buckets
+                        .iter()
+                        .position(|b| b.account.as_deref() == account && b.region == region);
+                    found.unwrap_or_else(|| {
+                        let vcpus = problem.fargate.quota_vcpus(account, &cluster.region);
+                        index.buckets.push(Bucket {
+                            account: cluster.account.clone(),
+                            region,
+                            quota_millis: i64::from(vcpus) * 1000,
+                            rates: problem.fargate.rates(&cluster.region),
+                        });
+                        index.buckets.len() - 1
+                    })
+                });
                 index.pools.push(PoolRef {
                     cluster: c,
                     local,
                     zone,
+                    bucket,
                 });
             }
             index.cluster_pools.push(start..index.pools.len());
@@ -119,7 +159,12 @@ impl Index {
             .filter_map(|(name, amount)| self.resource_ids.get(name).map(|&id| (id, amount)))
             .collect();
         items.sort_unstable();
-        Request { items }
+        let fargate = if self.buckets.is_empty() {
+            None
+        } else {
+            fargate_size(resources).ok()
+        };
+        Request { items, fargate }
     }
 
     /// What one replica of `template` needs, in dense form (see

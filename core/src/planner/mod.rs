@@ -11,6 +11,7 @@
 pub(crate) mod candidates;
 pub(crate) mod capacity;
 pub(crate) mod index;
+pub(crate) mod pricing;
 mod seats;
 
 use std::collections::HashMap;
@@ -20,14 +21,15 @@ use std::time::{Duration, Instant};
 use candidates::{Candidates, group_by_rules};
 use capacity::Capacity;
 use index::{Index, Request};
+use pricing::Prices;
 use seats::{Distributor, Job, Stop, stable_hash};
 
-use crate::cluster::{Health, PoolName};
+use crate::cluster::{Health, HourlyPrice, PoolName};
 use crate::error::Error;
 use crate::explain::Reason;
 use crate::objective::Weights;
 use crate::plan::{
-    ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced,
+    ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced, WorkloadCost,
 };
 use crate::problem::Problem;
 use crate::solver::SolverChoice;
@@ -106,7 +108,7 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
     timings.candidates = started.elapsed();
 
     let started = Instant::now();
-    let context = Context::new(problem, &index);
+    let context = Context::new(problem, &index, Prices::new(problem, &index));
     let running = running_by_workload(problem, &index);
     let by_priority = priority_order(problem);
     let mut results: Vec<WorkloadResult> = Vec::with_capacity(problem.workloads.len());
@@ -155,6 +157,7 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
         placements: Vec::with_capacity(results.iter().map(|r| r.placements.len()).sum()),
         unplaced: Vec::new(),
         explanations: Vec::new(),
+        costs: Vec::new(),
         summary,
         solver: None,
     };
@@ -163,7 +166,9 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
         plan.placements.extend(result.placements);
         plan.unplaced.extend(result.unplaced);
         plan.explanations.extend(result.explanations);
+        plan.costs.extend(result.cost);
     }
+    plan.summary.cost_per_hour = HourlyPrice(plan.costs.iter().map(|c| c.per_hour.0).sum());
     timings.assemble = started.elapsed();
     Ok((plan, timings))
 }
@@ -188,6 +193,7 @@ struct WorkloadResult {
     placements: Vec<Placement>,
     unplaced: Option<Unplaced>,
     explanations: Vec<Explanation>,
+    cost: Option<WorkloadCost>,
 }
 
 /// Per-run data shared by every workload.
@@ -199,10 +205,11 @@ struct Context<'p> {
     cluster_rank: Vec<usize>,
     cluster_hashes: Vec<u64>,
     regions: Vec<Arc<str>>,
+    prices: Prices,
 }
 
 impl<'p> Context<'p> {
-    fn new(problem: &'p Problem, index: &Index) -> Self {
+    fn new(problem: &'p Problem, index: &Index, prices: Prices) -> Self {
         let mut clusters_by_name: Vec<usize> = (0..problem.clusters.len()).collect();
         clusters_by_name.sort_by(|&a, &b| problem.clusters[a].name.cmp(&problem.clusters[b].name));
         let mut cluster_rank = vec![0; clusters_by_name.len()];
@@ -219,6 +226,7 @@ impl<'p> Context<'p> {
                 .map(|c| stable_hash(&[c.name.as_str()]))
                 .collect(),
             regions: index.regions.iter().map(|r| Arc::from(r.as_str())).collect(),
+            prices,
         }
     }
 
@@ -261,6 +269,12 @@ impl<'p> Context<'p> {
                 pools,
             });
         }
+        result.cost = self.prices.workload_cost(
+            job.index,
+            id,
+            job.request,
+            distributor.pools.iter().map(|p| (p.pool, p.seats())),
+        );
         if !with_reasons {
             return result;
         }
@@ -327,15 +341,36 @@ impl<'p> Context<'p> {
             Ok(choices) => &choices.pools,
             Err(_) => &[],
         };
-        match capacity.shortage(pools.iter().map(|c| c.pool), job.request) {
-            Some((resource, largest_free)) => Reason::Insufficient {
-                resource: job.index.resources[resource].clone(),
-                needs: amount(job.request, resource),
-                largest_free,
-            },
-            // Every node lacks something when nothing fits, so no shortage means no node.
-            None => Reason::NoNodes,
-        }
+        shortage_reason(job.index, capacity, pools.iter().map(|c| c.pool), job.request)
+    }
+}
+
+/// Why `pools` (a cluster's usable pools) take no more replicas of `request`: the Fargate
+/// quota for a Fargate profile, else the resource their nodes ran out of.
+pub(crate) fn shortage_reason(
+    index: &Index,
+    capacity: &Capacity,
+    mut pools: impl Iterator<Item = usize> + Clone,
+    request: &Request,
+) -> Reason {
+    if let Some(bucket) = pools.clone().next().and_then(|p| index.pools[p].bucket) {
+        let b = &index.buckets[bucket];
+        return Reason::FargateQuota {
+            account: b.account.clone(),
+            region: index.regions[b.region].clone(),
+            needs_millis: request.fargate.map_or(0, |size| size.cpu_millis),
+            free_millis: capacity.bucket_free(bucket).max(0),
+            quota_millis: b.quota_millis,
+        };
+    }
+    match capacity.shortage(&mut pools, request) {
+        Some((resource, largest_free)) => Reason::Insufficient {
+            resource: index.resources[resource].clone(),
+            needs: amount(request, resource),
+            largest_free,
+        },
+        // Every node lacks something when nothing fits, so no shortage means no node.
+        None => Reason::NoNodes,
     }
 }
 

@@ -239,6 +239,9 @@ pub(crate) struct Distributor {
     touched: Vec<usize>,
     /// Zones already weighed while choosing a pool.
     zones_seen: Vec<Option<usize>>,
+    /// Per Fargate bucket: replicas of the current workload its quota still takes, counted
+    /// on first use. Shared by every Fargate pool of the bucket, unlike a pool's `remaining`.
+    bucket_left: Vec<Option<u64>>,
 }
 
 /// A stable 64-bit hash (FNV-1a) for deterministic tie-breaking.
@@ -278,6 +281,8 @@ impl Distributor {
     /// Divides one workload and takes the capacity its new replicas use.
     pub fn run(&mut self, job: &Job<'_>, capacity: &mut Capacity) -> Outcome {
         let mut outcome = Outcome::default();
+        self.bucket_left.clear();
+        self.bucket_left.resize(job.index.buckets.len(), None);
         self.build_slots(job);
         self.apply_maximums(job);
         let target = job.workload.replicas;
@@ -584,7 +589,20 @@ impl Distributor {
                 self.heap.push((self.key(s, strategy), s));
             }
         }
-        let bulk = self.spreads.is_empty() && job.workload.policy.region_max.is_empty();
+        // Seats in bulk count each cluster's room on its own, which a Fargate quota shared
+        // between clusters would break: workloads that may use Fargate go seat by seat.
+        let bulk = self.spreads.is_empty()
+            && job.workload.policy.region_max.is_empty()
+            && !self
+                .slots
+                .iter()
+                .any(|slot| match &job.candidates.clusters[slot.cluster] {
+                    Ok(choices) => choices
+                        .pools
+                        .iter()
+                        .any(|c| job.index.pools[c.pool].bucket.is_some()),
+                    Err(_) => false,
+                });
         let mut given = 0;
         while given < wanted {
             let Some((key, s)) = self.heap.pop() else { break };
@@ -660,6 +678,12 @@ impl Distributor {
         if let Some(r) = pool.remaining.as_mut() {
             *r -= 1;
         }
+        if let Some(Some(left)) = job.index.pools[pool.pool]
+            .bucket
+            .map(|b| &mut self.bucket_left[b])
+        {
+            *left = left.saturating_sub(1);
+        }
         let zone = job.index.pools[pool.pool].zone;
         self.slots[s].seats += 1;
         let region = self.slots[s].region;
@@ -689,6 +713,9 @@ impl Distributor {
     /// the workload still wants (it never wants more later, so the count stays valid).
     fn room(&mut self, s: usize, p: usize, job: &Job<'_>, capacity: &Capacity, limit: u64) -> u64 {
         let pool = self.pool_slot(s, p, job);
+        if let Some(b) = job.index.pools[pool.pool].bucket {
+            return *self.bucket_left[b].get_or_insert_with(|| capacity.bucket_fit(b, job.request));
+        }
         *pool
             .remaining
             .get_or_insert_with(|| capacity.fit_up_to(pool.pool, job.request, limit))
