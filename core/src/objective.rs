@@ -12,7 +12,7 @@
 //! | `moved` | running replicas the plan removes from their pool (disruption) | 10 |
 //! | `imbalance` | for `spread` and `weighted`: the L1 distance between the replicas per cluster and the weighted share of the target; for `pack`: each replica times its cluster's rank in fill order divided by the number of clusters | 1 |
 //! | `preference` | per replica: unmatched preferred node-affinity weight / 100, plus 1 per untolerated `PreferNoSchedule` taint | 1 |
-//! | `cost` | per replica: its price divided by the price of the workload's most expensive pool (so 0 to 1); a replica's price is its node's price times the largest share of the node's allocatable it requests | 1 |
+//! | `cost` | per replica: its price divided by the price of the workload's most expensive pool (so 0 to 1); a replica's price is its node's price times the largest share of the node's allocatable it requests, or on Fargate its size at the region's rates | 1 |
 //! | `demand` | per replica: `1 - demand(region) / max demand` for workloads with `region-demand` | 1 |
 //! | `fixed` | per cluster running any planned replica: its fixed price divided by the largest fixed price | 1 |
 //!

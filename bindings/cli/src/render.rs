@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use fleetplan::{Plan, WorkloadId};
+use fleetplan::fargate::format_vcpus;
+use fleetplan::{Plan, WorkloadId, format_amount};
 use fleetplan_kube::Scenario;
 
 /// Columns of text, aligned on render.
@@ -106,6 +107,11 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
     }
     totals.render(&mut out);
 
+    if !plan.costs.is_empty() {
+        out.push('\n');
+        costs(plan, &mut out);
+    }
+
     if !plan.unplaced.is_empty() {
         out.push_str("\nUNPLACED\n");
         for u in &plan.unplaced {
@@ -184,4 +190,40 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
         let _ = writeln!(out, "Carried along, not planned: {}.", carried.join(", "));
     }
     out
+}
+
+/// Cost per hour of every priced workload, and the size Fargate gives its pods: what it
+/// asked for, the vCPU and memory it is given, and what rounding up adds (beyond Fargate's
+/// fixed 256Mi).
+fn costs(plan: &Plan, out: &mut String) {
+    let size = |cpu: i64, memory: i64| format!("{} vCPU {}", format_vcpus(cpu), format_amount("memory", memory));
+    let mut t = Table::new(&["WORKLOAD", "FARGATE", "REQUESTS", "FARGATE SIZE", "ROUNDING WASTE", "COST/H"]);
+    for c in &plan.costs {
+        let (replicas, requested, given, waste) = match &c.fargate {
+            Some(f) => (
+                f.replicas.to_string(),
+                size(f.requested_cpu_millis, f.requested_memory_bytes),
+                size(f.cpu_millis, f.memory_bytes),
+                size(f.waste_cpu_millis, f.waste_memory_bytes),
+            ),
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        t.row(vec![
+            c.workload.to_string(),
+            replicas,
+            requested,
+            given,
+            waste,
+            format!("{:.4}", c.per_hour.units()),
+        ]);
+    }
+    t.row(vec![
+        "TOTAL".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("{:.4}", plan.summary.cost_per_hour.units()),
+    ]);
+    t.render(out);
 }
