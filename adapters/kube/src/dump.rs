@@ -36,10 +36,20 @@
 //! the concise fleet form (currency units per hour, a number or a numeric string). A pool
 //! whose instance type is not listed has no price; an instance type that no node of the
 //! cluster has is an error.
+//!
+//! **EKS and Fargate.** A cluster's entry in `_clusters.yaml` may give its AWS `account`
+//! (a quoted string) and its `fargateProfiles` (as in the concise fleet form: `[{name,
+//! selectors: [{namespace, labels}], zones}]`), each a pool named after the profile, after
+//! the node pools. Nodes whose [`COMPUTE_TYPE_LABEL`] label is `fargate` are Fargate's per-pod
+//! virtual nodes: they form no pool and offer no capacity (their region label still counts
+//! for the cluster's region). A pod bound to a Ready one counts as a running replica in the
+//! Fargate pool its [`fleetplan::fargate::PROFILE_LABEL`] label names, when the cluster has
+//! that profile; otherwise it is ignored.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use fleetplan::fargate::{FargateProfile, PROFILE_LABEL};
 use fleetplan::{
     Cluster, Health, HourlyPrice, Labels, NodeGroup, NodePool, PoolName, Resources, Running, Taint,
     TaintEffect, WorkloadId, WorkloadKind,
@@ -50,7 +60,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
-use crate::fleet::{REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, hourly_price, present, taints};
+use crate::fleet::{
+    FargateProfileSpec, REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, account_id, fargate_profiles,
+    hourly_price, present, taints,
+};
 use crate::pod::{amounts, pod_requests, taint_effect};
 use crate::source::{Document, Site, deserialize, read_documents};
 use crate::workloads::{AppWorkload, DEFAULT_NAMESPACE};
@@ -60,6 +73,9 @@ pub const META_FILE: &str = "_clusters.yaml";
 
 /// The node label that `instancePricesPerHour` in [`META_FILE`] prices pools by.
 pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
+
+/// The node label EKS sets to `fargate` on Fargate's per-pod virtual nodes.
+pub const COMPUTE_TYPE_LABEL: &str = "eks.amazonaws.com/compute-type";
 
 /// Labels that differ from node to node and so do not split pools.
 pub const PER_NODE_LABELS: [&str; 8] = [
@@ -113,6 +129,10 @@ struct MetaSpec {
     fixed_price_per_hour: Option<Value>,
     #[serde(default, rename = "instancePricesPerHour")]
     instance_prices_per_hour: BTreeMap<String, Value>,
+    #[serde(default, deserialize_with = "present")]
+    account: Option<Value>,
+    #[serde(default, rename = "fargateProfiles")]
+    fargate_profiles: Vec<FargateProfileSpec>,
 }
 
 /// Metadata for one dumped cluster, from `_clusters.yaml`.
@@ -125,6 +145,10 @@ pub(crate) struct ClusterMeta {
     fixed_price: Option<HourlyPrice>,
     /// Node prices by instance type.
     instance_prices: BTreeMap<String, HourlyPrice>,
+    /// The AWS account.
+    account: Option<String>,
+    /// The Fargate profiles.
+    fargate_profiles: Vec<FargateProfile>,
     /// Where it was given (`clusters.<name>` in the file).
     pub at: Location,
 }
@@ -167,13 +191,25 @@ pub(crate) fn read_meta(file: &Path, into: &mut BTreeMap<String, ClusterMeta>) -
                     })?;
                 instance_prices.insert(instance_type.clone(), price);
             }
+            let account = match &spec.account {
+                Some(value) => {
+                    Some(account_id(value).map_err(|m| site.invalid(format!("{field}.account"), m))?)
+                }
+                None => None,
+            };
             let meta = ClusterMeta {
                 taints: taints(&spec.taints, &site, &format!("{field}.taints"))?,
+                fargate_profiles: fargate_profiles(
+                    &spec.fargate_profiles,
+                    &site,
+                    &format!("{field}.fargateProfiles"),
+                )?,
                 labels: spec.labels,
                 health: spec.health,
                 region: spec.region,
                 fixed_price,
                 instance_prices,
+                account,
                 at: at.clone(),
             };
             if let Some(first) = into.insert(name, meta) {
@@ -223,8 +259,24 @@ struct NodeInfo {
     used: Resources,
 }
 
+/// A Fargate virtual node: its name, readiness and region label.
+struct FargateNode {
+    name: String,
+    ready: bool,
+    region: Option<String>,
+}
+
+/// Where a pod is bound.
+#[derive(Clone, Copy)]
+enum Binding {
+    /// To the node of that index.
+    Node(usize),
+    /// To a Ready Fargate virtual node.
+    Fargate,
+}
+
 struct BoundPod {
-    node: usize,
+    binding: Binding,
     namespace: String,
     owners: Vec<OwnerReference>,
     labels: Labels,
@@ -239,6 +291,7 @@ pub(crate) fn read_dump(
 ) -> Result<DumpCluster, LoadError> {
     let name = cluster_name(file)?;
     let mut nodes = Vec::new();
+    let mut fargate_nodes = Vec::new();
     let mut pods = Vec::new();
     for document in documents {
         let header = document.header()?;
@@ -246,6 +299,15 @@ pub(crate) fn read_dump(
             ("v1", "Node") => {
                 let site = Site::of(file, &header);
                 let node: Node = deserialize(&document.value, file, Some(&site.object))?;
+                let labels = node.metadata.labels.as_ref();
+                if labels.and_then(|l| l.get(COMPUTE_TYPE_LABEL)).map(String::as_str) == Some("fargate") {
+                    fargate_nodes.push(FargateNode {
+                        ready: is_ready(&node),
+                        region: labels.and_then(|l| l.get(REGION_NODE_LABEL)).cloned(),
+                        name: header.name,
+                    });
+                    continue;
+                }
                 nodes.push(node_info(&node, header.name, site)?);
             }
             ("v1", "Pod") => {
@@ -267,22 +329,37 @@ pub(crate) fn read_dump(
     if let Some(second) = repeated.and_then(|w| w.get(1)) {
         return Err(second.site.invalid("metadata.name", "this node is listed twice"));
     }
-    let bound = bind_pods(&mut nodes, pods)?;
+    fargate_nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    let bound = bind_pods(&mut nodes, &fargate_nodes, pods)?;
     let (pools, node_pool) = pools(&nodes);
+    let profiles = meta.map_or(&[][..], |m| m.fargate_profiles.as_slice());
     let mut running: BTreeMap<(WorkloadId, usize), u32> = BTreeMap::new();
     for pod in &bound {
-        let (Some(node), Some(pool)) = (nodes.get(pod.node), node_pool.get(pod.node)) else {
-            continue;
+        let pool = match pod.binding {
+            Binding::Node(node) => {
+                let (Some(node), Some(pool)) = (nodes.get(node), node_pool.get(node)) else {
+                    continue;
+                };
+                if !node.ready {
+                    continue;
+                }
+                *pool
+            }
+            // Fargate pools follow the node pools, in profile order.
+            Binding::Fargate => {
+                let profile = pod.labels.get(PROFILE_LABEL);
+                let Some(index) = profiles.iter().position(|p| Some(&p.name) == profile) else {
+                    continue;
+                };
+                pools.len() + index
+            }
         };
-        if !node.ready {
-            continue;
-        }
         if let Some(id) = owning_workload(pod, apps) {
-            let count = running.entry((id.clone(), *pool)).or_default();
+            let count = running.entry((id.clone(), pool)).or_default();
             *count = count.saturating_add(1);
         }
     }
-    let region = region(&name, file, &nodes, meta)?;
+    let region = region(&name, file, &nodes, &fargate_nodes, meta)?;
     let mut cluster = Cluster::new(&name, &region);
     cluster.pools = pools;
     if let Some(meta) = meta {
@@ -290,7 +367,9 @@ pub(crate) fn read_dump(
         cluster.taints = meta.taints.clone();
         cluster.health = meta.health;
         cluster.fixed_price = meta.fixed_price;
+        cluster.account = meta.account.clone();
         price_pools(&mut cluster, meta)?;
+        add_fargate_pools(&mut cluster, meta)?;
     }
     let running = running
         .into_iter()
@@ -349,11 +428,7 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
             .collect(),
         None => Resources::new(),
     };
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let ready = is_ready(node);
     let unschedulable = spec.and_then(|s| s.unschedulable) == Some(true);
     Ok(NodeInfo {
         name,
@@ -367,8 +442,23 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
     })
 }
 
-/// Adds the requests of bound, unfinished pods to their nodes; returns those pods.
-fn bind_pods(nodes: &mut [NodeInfo], pods: Vec<(Pod, String, Site)>) -> Result<Vec<BoundPod>, LoadError> {
+/// Whether a node's `Ready` condition is `True`.
+fn is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+/// Adds the requests of bound, unfinished pods to their nodes; returns those pods and the
+/// unfinished pods bound to Ready Fargate nodes (`fargate_nodes` sorted by name).
+fn bind_pods(
+    nodes: &mut [NodeInfo],
+    fargate_nodes: &[FargateNode],
+    pods: Vec<(Pod, String, Site)>,
+) -> Result<Vec<BoundPod>, LoadError> {
     let mut bound = Vec::new();
     for (pod, namespace, site) in pods {
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
@@ -380,6 +470,16 @@ fn bind_pods(nodes: &mut [NodeInfo], pods: Vec<(Pod, String, Site)>) -> Result<V
             continue;
         };
         let Ok(node) = nodes.binary_search_by(|n| n.name.as_str().cmp(node_name)) else {
+            // A Fargate node runs this one pod and has no capacity to take from.
+            let fargate = fargate_nodes.binary_search_by(|n| n.name.as_str().cmp(node_name));
+            if fargate.is_ok_and(|i| fargate_nodes.get(i).is_some_and(|n| n.ready)) {
+                bound.push(BoundPod {
+                    binding: Binding::Fargate,
+                    namespace,
+                    owners: pod.metadata.owner_references.clone().unwrap_or_default(),
+                    labels: pod.metadata.labels.clone().unwrap_or_default(),
+                });
+            }
             continue;
         };
         let requests = pod_requests(spec, &site, "spec")?;
@@ -387,7 +487,7 @@ fn bind_pods(nodes: &mut [NodeInfo], pods: Vec<(Pod, String, Site)>) -> Result<V
             info.used.add(&requests);
         }
         bound.push(BoundPod {
-            node,
+            binding: Binding::Node(node),
             namespace,
             owners: pod.metadata.owner_references.clone().unwrap_or_default(),
             labels: pod.metadata.labels.clone().unwrap_or_default(),
@@ -469,6 +569,30 @@ fn price_pools(cluster: &mut Cluster, meta: &ClusterMeta) -> Result<(), LoadErro
     Ok(())
 }
 
+/// Appends the cluster's Fargate profiles from the metadata as pools, after the node pools; a
+/// profile named like a node pool is an error.
+fn add_fargate_pools(cluster: &mut Cluster, meta: &ClusterMeta) -> Result<(), LoadError> {
+    for (i, profile) in meta.fargate_profiles.iter().enumerate() {
+        if cluster.pools.iter().any(|p| p.name.as_str() == profile.name) {
+            let field = meta.at.field.as_deref().unwrap_or_default();
+            return Err(LoadError::Invalid {
+                at: Box::new(Location {
+                    file: meta.at.file.clone(),
+                    object: Some(format!("cluster {}", cluster.name)),
+                    field: Some(format!("{field}.fargateProfiles[{i}].name")),
+                }),
+                message: format!(
+                    "Fargate profile `{}` has the name of a node pool of the dump; a Fargate profile is a pool \
+                     of its name, and pool names are unique in a cluster",
+                    profile.name
+                ),
+            });
+        }
+        cluster.pools.push(NodePool::fargate(profile.clone()));
+    }
+    Ok(())
+}
+
 /// `allocatable` less `used`, never below zero, over the allocatable resources.
 fn free(allocatable: &Resources, used: &Resources) -> Resources {
     allocatable
@@ -537,15 +661,20 @@ fn region(
     name: &str,
     file: &Path,
     nodes: &[NodeInfo],
+    fargate_nodes: &[FargateNode],
     meta: Option<&ClusterMeta>,
 ) -> Result<String, LoadError> {
     if let Some(region) = meta.and_then(|m| m.region.clone()) {
         return Ok(region);
     }
     let mut regions: BTreeMap<&str, &str> = BTreeMap::new();
-    for node in nodes {
-        if let Some(region) = node.labels.get(REGION_NODE_LABEL) {
-            regions.entry(region.as_str()).or_insert(node.name.as_str());
+    let labelled = nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.labels.get(REGION_NODE_LABEL)))
+        .chain(fargate_nodes.iter().map(|n| (n.name.as_str(), n.region.as_ref())));
+    for (node, region) in labelled {
+        if let Some(region) = region {
+            regions.entry(region.as_str()).or_insert(node);
         }
     }
     let mut found = regions.iter();
@@ -800,6 +929,8 @@ mod tests {
             region: region.map(str::to_string),
             fixed_price: None,
             instance_prices: BTreeMap::new(),
+            account: None,
+            fargate_profiles: Vec::new(),
             at: Location::file("fleet/_clusters.yaml"),
         }
     }
@@ -950,6 +1081,192 @@ mod tests {
         let e = read_meta_text("clusters:\n  east: {pricePerHour: 1}\n").unwrap_err();
         assert!(
             e.starts_with("_clusters.yaml: clusters.east.pricePerHour: unknown field `pricePerHour`"),
+            "{e}"
+        );
+    }
+
+    /// A Fargate virtual node, as EKS lists it.
+    fn fargate_node(name: &str, ready: bool) -> String {
+        node(name, "r1a", None, "")
+            .replace(
+                "topology.kubernetes.io/region: r1,",
+                &format!("{COMPUTE_TYPE_LABEL}: fargate, topology.kubernetes.io/region: r1,"),
+            )
+            .replace(
+                "status: 'True'",
+                if ready {
+                    "status: 'True'"
+                } else {
+                    "status: 'False'"
+                },
+            )
+    }
+
+    #[test]
+    fn fargate_nodes_form_no_pool_and_their_pods_count_on_the_profile() {
+        let rs = "{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d9c8b7f6, uid: u}";
+        let job = "{apiVersion: batch/v1, kind: Job, name: train, uid: u}";
+        let on = |profile: &str| format!("{PROFILE_LABEL}: {profile}");
+        let normal = [
+            node("n1", "r1a", Some("g"), ""),
+            node("n2", "r1b", None, ""),
+            pod("w1", "n1", rs, "", "Running"),
+        ]
+        .concat();
+        let fargate = [
+            fargate_node("fargate-ip-10-0-1-1.ec2.internal", true),
+            fargate_node("fargate-ip-10-0-1-2.ec2.internal", true),
+            fargate_node("fargate-ip-10-0-1-3.ec2.internal", false),
+            pod(
+                "f1",
+                "fargate-ip-10-0-1-1.ec2.internal",
+                rs,
+                &on("serverless"),
+                "Running",
+            ),
+            pod(
+                "f2",
+                "fargate-ip-10-0-1-2.ec2.internal",
+                rs,
+                &on("gone"),
+                "Running",
+            ),
+            pod(
+                "f3",
+                "fargate-ip-10-0-1-3.ec2.internal",
+                rs,
+                &on("serverless"),
+                "Running",
+            ),
+            pod("f4", "fargate-ip-10-0-1-1.ec2.internal", rs, "", "Running"),
+            pod(
+                "f5",
+                "fargate-ip-10-0-1-2.ec2.internal",
+                rs,
+                &on("serverless"),
+                "Succeeded",
+            ),
+            pod(
+                "f6",
+                "fargate-ip-10-0-1-2.ec2.internal",
+                job,
+                &on("serverless"),
+                "Pending",
+            ),
+            pod(
+                "f7",
+                "fargate-ip-10-0-1-1.ec2.internal",
+                rs,
+                &on("batch"),
+                "Running",
+            ),
+        ]
+        .concat();
+        let apps = [
+            app(WorkloadKind::Deployment, "web", &[("app", "web")]),
+            app(WorkloadKind::Job, "train", &[]),
+        ];
+        let meta = read_meta_text(
+            "clusters:\n  east:\n    account: '012345678901'\n    fargateProfiles:\n    \
+             - {name: serverless, selectors: [{namespace: shop}], zones: [r1a]}\n    \
+             - {name: batch, selectors: [{namespace: batch, labels: {fargate: 'yes'}}]}\n",
+        )
+        .unwrap();
+        let plain = dump(&normal, None, &apps).unwrap();
+        let d = dump(&format!("{normal}{fargate}"), meta.get("east"), &apps).unwrap();
+        let c = &d.cluster;
+        assert_eq!(c.account.as_deref(), Some("012345678901"));
+        // The node pools are exactly those of the dump without Fargate nodes.
+        assert_eq!(c.pools[..2], plain.cluster.pools[..]);
+        let names: Vec<&str> = c.pools.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["g", "pool-1", "serverless", "batch"]);
+        assert_eq!(
+            c.pools[2],
+            NodePool::fargate(FargateProfile {
+                name: "serverless".into(),
+                selectors: vec![fleetplan::fargate::FargateSelector::new("shop")],
+                zones: vec!["r1a".into()],
+            })
+        );
+        assert_eq!(
+            c.pools[3]
+                .fargate
+                .as_ref()
+                .map(|f| f.selectors[0].labels["fargate"].as_str()),
+            Some("yes")
+        );
+        let running: Vec<(String, &str, u32)> = d
+            .running
+            .iter()
+            .map(|r| (r.workload.to_string(), r.pool.as_str(), r.replicas))
+            .collect();
+        assert_eq!(
+            running,
+            [
+                ("shop/train".into(), "serverless", 1),
+                ("shop/web".into(), "g", 1),
+                ("shop/web".into(), "serverless", 1),
+                ("shop/web".into(), "batch", 1),
+            ]
+        );
+
+        // Without profiles in the metadata, Fargate pods are ignored, and so is everything else
+        // about Fargate nodes.
+        let d = dump(&format!("{normal}{fargate}"), None, &apps).unwrap();
+        assert_eq!(d.cluster.pools, plain.cluster.pools);
+        assert_eq!(d.running, plain.running);
+        assert_eq!(d.cluster.account, None);
+
+        // A cluster of Fargate nodes only takes its region from them.
+        let d = dump(&fargate, None, &apps).unwrap();
+        assert_eq!(d.cluster.region, "r1");
+        assert!(d.cluster.pools.is_empty() && d.running.is_empty());
+    }
+
+    #[test]
+    fn metadata_fargate_errors_name_the_cluster_and_the_field() {
+        let e = read_meta_text("clusters:\n  east: {account: 123456789012}\n").unwrap_err();
+        assert_eq!(
+            e,
+            "_clusters.yaml: cluster east: clusters.east.account: write the account id 123456789012 as a quoted \
+             string, such as \"123456789012\" (a number loses leading zeros)"
+        );
+        let e = read_meta_text("clusters:\n  east: {fargateProfiles: [{name: p}]}\n").unwrap_err();
+        assert_eq!(
+            e,
+            "_clusters.yaml: cluster east: clusters.east.fargateProfiles[0].selectors: Fargate profile `p` has no \
+             selector"
+        );
+        let e = read_meta_text(
+            "clusters:\n  east: {fargateProfiles: [{name: p, selectors: [{namespace: a}]}, {name: p, selectors: [{namespace: b}]}]}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "_clusters.yaml: cluster east: clusters.east.fargateProfiles[1].name: duplicate Fargate profile `p`"
+        );
+        let e = read_meta_text("clusters:\n  east: {fargateProfiles: [{name: p, selectors: [{ns: a}]}]}\n")
+            .unwrap_err();
+        assert!(
+            e.starts_with(
+                "_clusters.yaml: clusters.east.fargateProfiles[0].selectors[0].ns: unknown field `ns`"
+            ),
+            "{e}"
+        );
+        let meta = read_meta_text(
+            "clusters:\n  east: {fargateProfiles: [{name: ok, selectors: [{namespace: a}]}, {name: g, selectors: [{namespace: b}]}]}\n",
+        )
+        .unwrap();
+        let e = dump(&node("n1", "r1a", Some("g"), ""), meta.get("east"), &[])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.ends_with(
+                "_clusters.yaml: cluster east: clusters.east.fargateProfiles[1].name: Fargate profile `g` has the \
+                 name of a node pool of the dump; a Fargate profile is a pool of its name, and pool names are unique \
+                 in a cluster"
+            ),
             "{e}"
         );
     }

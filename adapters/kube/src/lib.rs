@@ -9,6 +9,8 @@
 //!   [`CarriedObject`].
 //! - **the fleet**: either the project's concise fleet YAML (synthetic what-ifs), or one
 //!   kubectl dump (`kubectl get nodes,pods -A -o yaml`) per cluster, or both.
+//!   Documents whose `apiVersion` starts with `eksctl.io/` (eksctl `ClusterConfig`s) are left
+//!   to the `fleetplan-aws` adapter; hand the clusters it reads to [`load_with_clusters`].
 //!
 //! ```no_run
 //! let scenario = fleetplan_kube::load_scenario(std::path::Path::new("examples/shop"))?;
@@ -32,7 +34,11 @@ mod selector;
 mod source;
 mod workloads;
 
-pub use dump::{INSTANCE_TYPE_LABEL, META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS};
+pub use dump::{
+    COMPUTE_TYPE_LABEL, INSTANCE_TYPE_LABEL, META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS,
+};
 pub use error::{LoadError, Location, QuantityError};
 pub use quantity::parse_quantity;
-pub use scenario::{CarriedObject, Scenario, load, load_scenario};
+pub use scenario::{
+    CarriedObject, Scenario, load, load_scenario, load_scenario_with_clusters, load_with_clusters,
+};

@@ -4,7 +4,11 @@
 //! What is kept: labels; container and init container requests (an init container with
 //! `restartPolicy: Always` is a sidecar); `nodeSelector`; required and preferred node affinity
 //! (`matchExpressions` only); tolerations; topology spread constraints whose key is
-//! `topology.kubernetes.io/region`, `topology.kubernetes.io/zone` or `fleetplan.io/cluster`.
+//! `topology.kubernetes.io/region`, `topology.kubernetes.io/zone` or `fleetplan.io/cluster`;
+//! and what the pod needs from its host ([`HostNeeds`], which rules out Fargate): privileged
+//! containers or init containers (`securityContext.privileged`), `hostNetwork`, the non-zero
+//! `ports[].hostPort` of the containers and then the init containers, in order, and EBS
+//! volumes (`awsElasticBlockStore`, or `csi` with the driver [`EBS_CSI_DRIVER`]).
 //!
 //! What is not: spread constraints with any other key (`kubernetes.io/hostname` and other
 //! node-level keys: the cluster's own scheduler spreads inside a cluster, so they are
@@ -16,8 +20,9 @@
 use std::collections::BTreeMap;
 
 use fleetplan::{
-    Container, LabelRequirement, LabelSelector, Labels, NodeAffinity, Operator, PodTemplate, PreferredTerm,
-    Resources, TaintEffect, Toleration, TolerationOperator, TopologyKey, TopologySpread, WhenUnsatisfiable,
+    Container, HostNeeds, LabelRequirement, LabelSelector, Labels, NodeAffinity, Operator, PodTemplate,
+    PreferredTerm, Resources, TaintEffect, Toleration, TolerationOperator, TopologyKey, TopologySpread,
+    WhenUnsatisfiable,
 };
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -25,6 +30,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use crate::error::LoadError;
 use crate::quantity::parse_non_negative;
 use crate::source::Site;
+
+/// The CSI driver of Amazon EBS volumes.
+pub(crate) const EBS_CSI_DRIVER: &str = "ebs.csi.aws.com";
 
 /// The scheduling part of `spec`, found at `prefix` (such as `spec.template.spec`) in the
 /// object that `site` names.
@@ -51,8 +59,51 @@ pub(crate) fn pod_template(
         tolerations: tolerations(spec, site, prefix)?,
         topology_spread: topology_spread(spec, site, prefix)?,
         priority,
-        ..Default::default()
+        host_needs: host_needs(spec, site, prefix)?,
     })
+}
+
+/// What the pod needs from its host: privileged containers, the host network, host ports
+/// and EBS volumes.
+fn host_needs(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<HostNeeds, LoadError> {
+    let all = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("{prefix}.containers[{i}]"), c))
+        .chain(
+            spec.init_containers
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, c)| (format!("{prefix}.initContainers[{i}]"), c)),
+        );
+    let mut needs = HostNeeds {
+        host_network: spec.host_network == Some(true),
+        ..HostNeeds::default()
+    };
+    for (field, c) in all {
+        needs.privileged |= c
+            .security_context
+            .as_ref()
+            .and_then(|s| s.privileged)
+            .unwrap_or(false);
+        for (j, port) in c.ports.iter().flatten().enumerate() {
+            match port.host_port {
+                None | Some(0) => {}
+                Some(p) => needs.host_ports.push(u16::try_from(p).map_err(|_| {
+                    site.invalid(
+                        format!("{field}.ports[{j}].hostPort"),
+                        format!("must be between 1 and 65535 (got {p})"),
+                    )
+                })?),
+            }
+        }
+    }
+    needs.ebs_volume = spec.volumes.iter().flatten().any(|v| {
+        v.aws_elastic_block_store.is_some() || v.csi.as_ref().is_some_and(|c| c.driver == EBS_CSI_DRIVER)
+    });
+    Ok(needs)
 }
 
 /// What a pod takes from its node, as the scheduler counts it: the effective requests of its
@@ -574,6 +625,63 @@ mod tests {
             ),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.topologySpreadConstraints[0].whenUnsatisfiable: \
              unknown value `Never`; expected DoNotSchedule or ScheduleAnyway"
+        );
+    }
+
+    #[test]
+    fn host_needs() {
+        let t = template("containers: [{name: a}]\n").unwrap();
+        assert_eq!(t.host_needs, HostNeeds::default());
+        let t = template(
+            "hostNetwork: true\ncontainers:\n- name: a\n  ports: [{containerPort: 80, hostPort: 8080}, {containerPort: 81}, \
+             {containerPort: 82, hostPort: 0}]\n  securityContext: {privileged: false}\n- name: b\n  \
+             ports: [{containerPort: 53, hostPort: 53, protocol: UDP}]\ninitContainers:\n- name: init\n  \
+             securityContext: {privileged: true}\n  ports: [{containerPort: 9, hostPort: 9000}]\n\
+             volumes:\n- {name: data, awsElasticBlockStore: {volumeID: vol-1}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            t.host_needs,
+            HostNeeds {
+                privileged: true,
+                host_network: true,
+                host_ports: vec![8080, 53, 9000],
+                ebs_volume: true,
+            }
+        );
+        let t = template(
+            "hostNetwork: false\ncontainers:\n- {name: a, securityContext: {privileged: true}}\nvolumes:\n\
+             - {name: tmp, emptyDir: {}}\n- {name: data, csi: {driver: ebs.csi.aws.com}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                t.host_needs.privileged,
+                t.host_needs.host_network,
+                t.host_needs.ebs_volume
+            ),
+            (true, false, true)
+        );
+        let t = template(
+            "containers: [{name: a}]\nvolumes:\n- {name: efs, csi: {driver: efs.csi.aws.com}}\n- {name: c, configMap: {name: x}}\n",
+        )
+        .unwrap();
+        assert!(!t.host_needs.ebs_volume);
+    }
+
+    #[test]
+    fn host_ports_must_fit() {
+        assert_eq!(
+            error(
+                "containers:\n- {name: a}\n- {name: b, ports: [{containerPort: 1}, {containerPort: 2, hostPort: 70000}]}\n"
+            ),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[1].ports[1].hostPort: must be between 1 \
+             and 65535 (got 70000)"
+        );
+        assert_eq!(
+            error("containers: []\ninitContainers: [{name: a, ports: [{containerPort: 1, hostPort: -5}]}]\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.initContainers[0].ports[0].hostPort: must be \
+             between 1 and 65535 (got -5)"
         );
     }
 }

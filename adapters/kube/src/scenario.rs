@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use fleetplan::fargate::FargateSettings;
 use fleetplan::{Cluster, Problem, Running, WorkloadId};
 
 use crate::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
 use crate::error::{LoadError, Location};
-use crate::fleet::{CurrentEntry, is_concise, read_concise};
+use crate::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
 use crate::source::{read_documents, yaml_files};
 use crate::workloads::{AppWorkload, load_apps};
 
@@ -45,25 +46,54 @@ pub fn load_scenario(dir: &Path) -> Result<Scenario, LoadError> {
     load(&dir.join("fleet"), &dir.join("apps"))
 }
 
+/// Loads `dir/fleet` and `dir/apps` with clusters read elsewhere (see [`load_with_clusters`]).
+///
+/// # Errors
+/// As [`load_with_clusters`].
+pub fn load_scenario_with_clusters(
+    dir: &Path,
+    extra: Vec<(Cluster, PathBuf)>,
+) -> Result<Scenario, LoadError> {
+    load_with_clusters(&dir.join("fleet"), &dir.join("apps"), extra)
+}
+
 /// Loads a fleet and apps into a [`Scenario`].
 ///
 /// `fleet` is a file or a directory (searched recursively for `*.yaml`/`*.yml`, sorted by
 /// path); each file is either a concise fleet file (`kind: Fleet`) or a kubectl dump of one
 /// cluster, decided by its content, and files named `_clusters.yaml` give metadata for the
-/// dumped clusters. `apps` is a file or a directory of Kubernetes YAML.
+/// dumped clusters. Documents whose `apiVersion` starts with `eksctl.io/` (eksctl
+/// `ClusterConfig`s, read by the `fleetplan-aws` adapter) are skipped. `apps` is a file or a
+/// directory of Kubernetes YAML.
 ///
 /// Everything is checked before anything is returned.
 ///
 /// # Errors
 /// A [`LoadError`] naming the file, object and field of the first problem found.
 pub fn load(fleet: &Path, apps: &Path) -> Result<Scenario, LoadError> {
+    load_with_clusters(fleet, apps, Vec::new())
+}
+
+/// As [`load`], with `extra` clusters read elsewhere (by another adapter, from eksctl
+/// `ClusterConfig`s say), each with the file it came from. They join the fleet's clusters
+/// after them, before the concise fleet's `current` entries are applied (so those may name
+/// them); a name already taken is a [`LoadError::DuplicateCluster`] naming both files. A
+/// fleet whose only clusters are the extra ones is not empty.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_clusters(
+    fleet: &Path,
+    apps: &Path,
+    extra: Vec<(Cluster, PathBuf)>,
+) -> Result<Scenario, LoadError> {
     let apps = load_apps(apps)?;
-    let (clusters, current) = load_fleet(fleet, &apps.workloads)?;
+    let fleet = load_fleet(fleet, &apps.workloads, extra)?;
     let problem = Problem {
-        clusters,
+        clusters: fleet.clusters,
         workloads: apps.workloads.into_iter().map(|a| a.workload).collect(),
-        current,
-        ..Problem::default()
+        current: fleet.running,
+        fargate: fleet.fargate,
     };
     problem.validate()?;
     Ok(Scenario {
@@ -95,7 +125,18 @@ impl Clusters {
     }
 }
 
-fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<Running>), LoadError> {
+/// What the fleet path holds, with the extra clusters.
+struct Fleet {
+    clusters: Vec<Cluster>,
+    running: Vec<Running>,
+    fargate: FargateSettings,
+}
+
+fn load_fleet(
+    fleet: &Path,
+    apps: &[AppWorkload],
+    extra: Vec<(Cluster, PathBuf)>,
+) -> Result<Fleet, LoadError> {
     let files = yaml_files(fleet)?;
     let mut meta: BTreeMap<String, ClusterMeta> = BTreeMap::new();
     for file in files.iter().filter(|f| is_meta_file(f)) {
@@ -105,8 +146,10 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
     let mut running = Vec::new();
     let mut entries = Vec::new();
     let mut dumped = Vec::new();
+    let mut fargate = FargateMerge::default();
     for file in files.iter().filter(|f| !is_meta_file(f)) {
-        let documents = read_documents(file)?;
+        let mut documents = read_documents(file)?;
+        documents.retain(|d| !is_foreign(&d.value));
         let concise = documents.iter().filter(|d| is_concise(&d.value)).count();
         if concise == 0 {
             if documents.is_empty() {
@@ -135,6 +178,7 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
                 clusters.add(cluster, at)?;
             }
             entries.extend(fleet.current);
+            fargate.add(fleet.fargate)?;
         }
     }
     for (name, m) in &meta {
@@ -145,6 +189,14 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
             });
         }
     }
+    for (cluster, file) in extra {
+        let at = Location {
+            file,
+            object: Some(format!("cluster {}", cluster.name)),
+            field: None,
+        };
+        clusters.add(cluster, at)?;
+    }
     if clusters.clusters.is_empty() {
         return Err(LoadError::EmptyFleet {
             path: fleet.to_path_buf(),
@@ -154,7 +206,11 @@ fn load_fleet(fleet: &Path, apps: &[AppWorkload]) -> Result<(Vec<Cluster>, Vec<R
     for entry in entries {
         running.push(apply_current(&entry, &mut clusters, apps)?);
     }
-    Ok((clusters, merge_running(running)))
+    Ok(Fleet {
+        clusters,
+        running: merge_running(running),
+        fargate: fargate.finish(),
+    })
 }
 
 /// Takes a `current` entry's replicas from its pool and returns them as running.
@@ -186,6 +242,16 @@ fn apply_current(
                 entry.cluster, entry.pool
             ))
         })?;
+    if pool.fargate.is_some() {
+        // A Fargate pool has no nodes: the planner counts its running replicas against the
+        // Fargate quota of the cluster's account and region.
+        return Ok(Running {
+            workload: entry.workload.clone(),
+            cluster: cluster_name,
+            pool: pool.name.clone(),
+            replicas: entry.replicas,
+        });
+    }
     let need = workload.workload.template.effective_requests();
     let left = pool.occupy(&need, entry.replicas);
     if left > 0 {
@@ -219,4 +285,186 @@ fn merge_running(running: Vec<Running>) -> Vec<Running> {
         }
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use fleetplan::fargate::{FargateQuota, FargateRates};
+    use fleetplan::{HourlyPrice, NodePool, Resources};
+
+    use super::*;
+
+    const WEB: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  \
+                       replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    \
+                       spec:\n      containers:\n      - name: web\n        resources: {requests: {cpu: 500m}}\n";
+
+    const EAST: &str = "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- name: east\n  region: us-east-1\n  \
+                        account: '111122223333'\n  pools: [{name: general, count: 1, allocatable: {cpu: '4'}}]\n  \
+                        fargateProfiles: [{name: serverless, selectors: [{namespace: shop}]}]\n";
+
+    const EKSCTL: &str = "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: eks-a, region: us-west-2}\n\
+                          fargateProfiles: [{name: fp, selectors: [{namespace: shop}]}]\n";
+
+    /// A scenario directory with `fleet/` and `apps/web.yaml`, and the given fleet files.
+    fn scenario(fleet: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("fleet")).unwrap();
+        std::fs::create_dir_all(dir.path().join("apps")).unwrap();
+        std::fs::write(dir.path().join("apps/web.yaml"), WEB).unwrap();
+        for (name, text) in fleet {
+            std::fs::write(dir.path().join("fleet").join(name), text).unwrap();
+        }
+        dir
+    }
+
+    /// The error of loading `dir` with `extra`, without the temporary directory.
+    fn error(dir: &tempfile::TempDir, extra: Vec<(Cluster, PathBuf)>) -> String {
+        load_scenario_with_clusters(dir.path(), extra)
+            .err()
+            .map(|e| e.to_string().replace(&format!("{}/", dir.path().display()), ""))
+            .unwrap_or_default()
+    }
+
+    fn extra(name: &str, file: &str) -> (Cluster, PathBuf) {
+        let mut cluster = Cluster::new(name, "us-west-2");
+        cluster.pools.push(NodePool::uniform(
+            "ng-1",
+            2,
+            Resources::new().with("cpu", 2000).with("pods", 110),
+        ));
+        (cluster, PathBuf::from(file))
+    }
+
+    #[test]
+    fn fargate_current_takes_no_node_capacity_and_settings_reach_the_problem() {
+        let current = "current:\n- {workload: shop/web, cluster: east, pool: serverless, replicas: 40}\n\
+                       - {workload: shop/web, cluster: east, pool: general, replicas: 1}\n\
+                       fargate:\n  defaultQuotaVcpus: 20\n  quotas: [{account: '111122223333', region: us-east-1, vcpus: 400}]\n";
+        let rates = "apiVersion: fleetplan.io/v1\nkind: Fleet\nfargate:\n  \
+                     rates: {us-east-1: {vcpuPerHour: 0.05, gbPerHour: 0.005}}\n  quotas: [{region: us-east-1, vcpus: 8}]\n";
+        let dir = scenario(&[("a.yaml", &format!("{EAST}{current}")), ("b.yaml", rates)]);
+        let problem = load_scenario(dir.path()).unwrap().problem;
+        let east = &problem.clusters[0];
+        assert_eq!(east.account.as_deref(), Some("111122223333"));
+        let pools: Vec<(&str, bool)> = east
+            .pools
+            .iter()
+            .map(|p| (p.name.as_str(), p.fargate.is_some()))
+            .collect();
+        assert_eq!(pools, [("general", false), ("serverless", true)]);
+        // Only the node pool's replica took node capacity.
+        assert_eq!(east.pools[0].nodes[0].free.get("cpu"), 3500);
+        assert!(east.pools[1].nodes.is_empty());
+        let running: Vec<(&str, u32)> = problem
+            .current
+            .iter()
+            .map(|r| (r.pool.as_str(), r.replicas))
+            .collect();
+        assert_eq!(running, [("serverless", 40), ("general", 1)]);
+        let f = &problem.fargate;
+        assert_eq!(f.default_quota_vcpus, 20);
+        assert_eq!(
+            f.quotas,
+            [
+                FargateQuota {
+                    account: Some("111122223333".into()),
+                    region: "us-east-1".into(),
+                    vcpus: 400
+                },
+                FargateQuota {
+                    account: None,
+                    region: "us-east-1".into(),
+                    vcpus: 8
+                },
+            ]
+        );
+        assert_eq!(
+            f.rates["us-east-1"],
+            FargateRates {
+                vcpu_hour: HourlyPrice(50_000),
+                gb_hour: HourlyPrice(5_000)
+            }
+        );
+        assert_eq!(f.quota_vcpus(Some("111122223333"), "us-east-1"), 400);
+
+        // A second file setting the default quota: an error naming both files.
+        let dir = scenario(&[
+            ("a.yaml", &format!("{EAST}{current}")),
+            (
+                "b.yaml",
+                "apiVersion: fleetplan.io/v1\nkind: Fleet\nfargate: {defaultQuotaVcpus: 6}\n",
+            ),
+        ]);
+        assert_eq!(
+            error(&dir, Vec::new()),
+            "fleet/b.yaml: Fargate settings: fargate.defaultQuotaVcpus: defaultQuotaVcpus is given twice (first in \
+             fleet/a.yaml)"
+        );
+    }
+
+    #[test]
+    fn eksctl_documents_are_skipped() {
+        let concise = format!("{EKSCTL}---\n{EAST}");
+        let dir = scenario(&[("eks-a.yaml", EKSCTL), ("east.yaml", &concise)]);
+        let problem = load_scenario(dir.path()).unwrap().problem;
+        let names: Vec<&str> = problem.clusters.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["east"]);
+        // Beside dump documents too (the file stem names the dumped cluster).
+        let dump = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  labels: {topology.kubernetes.io/region: r1}\n\
+                    status: {allocatable: {cpu: '4'}, conditions: [{type: Ready, status: 'True'}]}\n";
+        let dir = scenario(&[("west.yaml", &format!("{EKSCTL}---\n{dump}"))]);
+        let problem = load_scenario(dir.path()).unwrap().problem;
+        assert_eq!(problem.clusters[0].name.as_str(), "west");
+        assert_eq!(problem.clusters[0].pools.len(), 1);
+        // A fleet of eksctl documents only holds no cluster for this adapter.
+        let dir = scenario(&[("eks-a.yaml", EKSCTL)]);
+        assert_eq!(error(&dir, Vec::new()), "fleet: the fleet has no cluster");
+    }
+
+    #[test]
+    fn extra_clusters_join_the_fleet() {
+        let current = "current:\n- {workload: shop/web, cluster: eks-a, pool: ng-1, replicas: 1}\n";
+        let dir = scenario(&[("eks-a.yaml", EKSCTL), ("east.yaml", &format!("{EAST}{current}"))]);
+        let eks = dir.path().join("fleet/eks-a.yaml");
+        let scenario =
+            load_scenario_with_clusters(dir.path(), vec![extra("eks-a", eks.to_str().unwrap())]).unwrap();
+        let problem = &scenario.problem;
+        let names: Vec<&str> = problem.clusters.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["east", "eks-a"]);
+        // `current` may name an extra cluster: its replica takes node capacity there.
+        let cpus: Vec<(u32, i64)> = problem.clusters[1].pools[0]
+            .nodes
+            .iter()
+            .map(|g| (g.count, g.free.get("cpu")))
+            .collect();
+        assert_eq!(cpus, [(1, 1500), (1, 2000)]);
+        assert_eq!(problem.current[0].cluster.as_str(), "eks-a");
+
+        // `load` is `load_with_clusters` with none.
+        let plain = load(&dir.path().join("fleet"), &dir.path().join("apps")).err();
+        assert!(
+            plain.is_some_and(|e| e.to_string().ends_with("current[0]: unknown cluster `eks-a`")),
+            "the current entry names a cluster only the extra list has"
+        );
+
+        // A fleet of eksctl documents only, with the clusters they describe.
+        let dir = self::scenario(&[("eks-a.yaml", EKSCTL)]);
+        let loaded =
+            load_scenario_with_clusters(dir.path(), vec![extra("eks-a", "fleet/eks-a.yaml")]).unwrap();
+        assert_eq!(loaded.problem.clusters.len(), 1);
+
+        // Names already taken, in the fleet or among the extra clusters, name both files.
+        let dir = self::scenario(&[("east.yaml", EAST)]);
+        assert_eq!(
+            error(&dir, vec![extra("east", "fleet/eks-east.yaml")]),
+            "fleet/eks-east.yaml: cluster east: duplicate cluster `east`, first defined in fleet/east.yaml"
+        );
+        assert_eq!(
+            error(
+                &dir,
+                vec![extra("eks-a", "fleet/one.yaml"), extra("eks-a", "fleet/two.yaml")]
+            ),
+            "fleet/two.yaml: cluster eks-a: duplicate cluster `eks-a`, first defined in fleet/one.yaml"
+        );
+    }
 }
