@@ -1,0 +1,861 @@
+//! eksctl `ClusterConfig` files (`apiVersion: eksctl.io/v1alpha5`, `kind: ClusterConfig`) read
+//! offline into [`fleetplan::Cluster`]s.
+//!
+//! What is read, and how:
+//!
+//! - `metadata.name` and `metadata.region` (both required) name the cluster and its region;
+//!   the tag [`ACCOUNT_TAG`] in `metadata.tags`, when present, is its AWS account
+//!   ([`fleetplan::Cluster::account`]).
+//! - `managedNodeGroups[]` and `nodeGroups[]` become node pools ([`crate::node_pool`]), in
+//!   that order: `name`; the instance type from `instanceType`, else the first of
+//!   `instanceTypes`, else (self-managed groups) the first of
+//!   `instancesDistribution.instanceTypes`, else [`DEFAULT_INSTANCE_TYPE`] as eksctl does
+//!   (`instanceType: mixed` counts as absent); the node count from `desiredCapacity`, else
+//!   `minSize`, else [`DEFAULT_DESIRED_CAPACITY`] as eksctl does; `labels`; `taints`, either a
+//!   list of `{key, value, effect}` or the older map form `key: "value:Effect"`, with effects
+//!   `NoSchedule`, `PreferNoSchedule` and `NoExecute`; the zone when `availabilityZones` lists
+//!   exactly one. Nodes also carry eksctl's `alpha.eksctl.io/cluster-name` and
+//!   `alpha.eksctl.io/nodegroup-name` labels.
+//! - `fargateProfiles[]` become Fargate pools ([`fleetplan::NodePool::fargate`]), after the
+//!   node pools: `name` and `selectors[]` (`namespace`, `labels`). Their zones are unknown
+//!   offline (`subnets` name subnets, not zones), so they are left empty. The profiles must
+//!   keep the EKS limits ([`fleetplan::fargate::validate_profiles`]).
+//!
+//! Every other field (`vpc`, `iam`, `addons`, ...) is ignored, but the fields above must have
+//! the right types. A node group named like a Fargate profile of the same cluster gets the pool
+//! name `NAME-nodegroup`, since a Fargate pool takes its profile's name.
+//!
+//! Every error is an [`AwsError`] naming the file, the object (`ClusterConfig NAME`) and the
+//! field path (`managedNodeGroups[1].instanceType`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fleetplan::fargate::{FargateProfile, FargateSelector, validate_profiles};
+use fleetplan::{Cluster, Labels, NodePool, Taint, TaintEffect};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_norway::Value;
+
+use crate::error::AwsError;
+use crate::instance_types::{NodeGroupSpec, lookup, node_pool};
+
+/// The API version this module reads.
+pub const API_VERSION: &str = "eksctl.io/v1alpha5";
+/// The kind this module reads.
+pub const KIND: &str = "ClusterConfig";
+/// The cluster tag (in `metadata.tags`) that names the cluster's AWS account.
+pub const ACCOUNT_TAG: &str = "fleetplan.io/account";
+/// eksctl's instance type for a node group that names none.
+pub const DEFAULT_INSTANCE_TYPE: &str = "m5.large";
+/// eksctl's node count for a node group with neither `desiredCapacity` nor `minSize`.
+pub const DEFAULT_DESIRED_CAPACITY: u32 = 2;
+/// The node label eksctl puts on every node with the cluster name.
+pub const CLUSTER_NAME_LABEL: &str = "alpha.eksctl.io/cluster-name";
+/// The node label eksctl puts on every node with the node group name.
+pub const NODEGROUP_NAME_LABEL: &str = "alpha.eksctl.io/nodegroup-name";
+
+/// A Kubernetes taint effect as eksctl and Kubernetes spell it (`NoSchedule`,
+/// `PreferNoSchedule`, `NoExecute`), or `None`.
+pub fn taint_effect(effect: &str) -> Option<TaintEffect> {
+    match effect {
+        "NoSchedule" => Some(TaintEffect::NoSchedule),
+        "PreferNoSchedule" => Some(TaintEffect::PreferNoSchedule),
+        "NoExecute" => Some(TaintEffect::NoExecute),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterConfigDoc {
+    metadata: MetadataDoc,
+    #[serde(default)]
+    fargate_profiles: Option<Vec<FargateProfileDoc>>,
+    #[serde(default)]
+    managed_node_groups: Option<Vec<NodeGroupDoc>>,
+    #[serde(default)]
+    node_groups: Option<Vec<NodeGroupDoc>>,
+}
+
+#[derive(Deserialize)]
+struct MetadataDoc {
+    name: String,
+    region: String,
+    #[serde(default)]
+    tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct FargateProfileDoc {
+    name: String,
+    #[serde(default)]
+    selectors: Option<Vec<SelectorDoc>>,
+}
+
+#[derive(Deserialize)]
+struct SelectorDoc {
+    namespace: String,
+    #[serde(default)]
+    labels: Option<Labels>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeGroupDoc {
+    name: String,
+    #[serde(default)]
+    instance_type: Option<String>,
+    #[serde(default)]
+    instance_types: Option<Vec<String>>,
+    #[serde(default)]
+    instances_distribution: Option<InstancesDistributionDoc>,
+    #[serde(default)]
+    desired_capacity: Option<u32>,
+    #[serde(default)]
+    min_size: Option<u32>,
+    #[serde(default)]
+    labels: Option<Labels>,
+    #[serde(default)]
+    taints: Option<TaintsDoc>,
+    #[serde(default)]
+    availability_zones: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InstancesDistributionDoc {
+    #[serde(default)]
+    instance_types: Option<Vec<String>>,
+}
+
+/// A taint effect, checked while deserializing so that the error carries the field path.
+struct EffectDoc(TaintEffect);
+
+impl<'de> Deserialize<'de> for EffectDoc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        taint_effect(&text).map(EffectDoc).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown taint effect `{text}`: expected NoSchedule, PreferNoSchedule or NoExecute"
+            ))
+        })
+    }
+}
+
+/// One taint of the list form.
+#[derive(Deserialize)]
+struct TaintDoc {
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+    effect: EffectDoc,
+}
+
+/// The value of one taint of the map form, `"value:Effect"`.
+struct MapTaintDoc {
+    value: String,
+    effect: TaintEffect,
+}
+
+impl<'de> Deserialize<'de> for MapTaintDoc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let Some((value, effect)) = text.rsplit_once(':') else {
+            return Err(de::Error::custom(format!(
+                "taint `{text}` has no effect: expected \"value:Effect\" with Effect one of \
+                 NoSchedule, PreferNoSchedule, NoExecute"
+            )));
+        };
+        let effect = taint_effect(effect).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown taint effect `{effect}` in `{text}`: expected NoSchedule, PreferNoSchedule \
+                 or NoExecute"
+            ))
+        })?;
+        Ok(MapTaintDoc {
+            value: value.to_owned(),
+            effect,
+        })
+    }
+}
+
+/// `taints`, in either form, as taints in the order written.
+struct TaintsDoc(Vec<(String, String, TaintEffect)>);
+
+impl<'de> Deserialize<'de> for TaintsDoc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TaintsVisitor;
+        impl<'de> Visitor<'de> for TaintsVisitor {
+            type Value = TaintsDoc;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of {key, value, effect} or a map of key: \"value:Effect\"")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TaintsDoc, A::Error> {
+                let mut taints = Vec::new();
+                while let Some(t) = seq.next_element::<TaintDoc>()? {
+                    taints.push((t.key, t.value.unwrap_or_default(), t.effect.0));
+                }
+                Ok(TaintsDoc(taints))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TaintsDoc, A::Error> {
+                let mut taints = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let t = map.next_value::<MapTaintDoc>()?;
+                    taints.push((key, t.value, t.effect));
+                }
+                Ok(TaintsDoc(taints))
+            }
+        }
+        deserializer.deserialize_any(TaintsVisitor)
+    }
+}
+
+/// Where a document is, for error messages.
+struct Place<'a> {
+    file: &'a Path,
+    object: String,
+}
+
+impl Place<'_> {
+    fn error(&self, field: impl Into<String>, message: impl Into<String>) -> AwsError {
+        AwsError::Config {
+            file: self.file.to_path_buf(),
+            object: self.object.clone(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether a YAML document claims to be an eksctl `ClusterConfig` (any `eksctl.io` version).
+fn claims_cluster_config(value: &Value) -> bool {
+    value.get("kind").and_then(Value::as_str) == Some(KIND)
+        && value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("eksctl.io/"))
+}
+
+/// Whether `text` holds at least one eksctl `ClusterConfig` document (of any `eksctl.io`
+/// version). Text that is not valid YAML holds none.
+pub fn is_cluster_config(text: &str) -> bool {
+    serde_norway::Deserializer::from_str(text)
+        .map_while(|document| Value::deserialize(document).ok())
+        .any(|value| claims_cluster_config(&value))
+}
+
+/// The clusters of the `ClusterConfig` documents of a YAML text read from `file` (which only
+/// names the text in errors), in document order. Documents of other kinds, and empty ones, are
+/// ignored; a `ClusterConfig` of another `eksctl.io` version is an error.
+pub fn read_cluster_config(text: &str, file: &Path) -> Result<Vec<Cluster>, AwsError> {
+    let mut clusters: Vec<Cluster> = Vec::new();
+    for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let value = Value::deserialize(document).map_err(|e| yaml_error(file, &e))?;
+        if !claims_cluster_config(&value) {
+            continue;
+        }
+        let cluster = read_document(value, index + 1, file)?;
+        if clusters.iter().any(|c| c.name == cluster.name) {
+            return Err(AwsError::DuplicateCluster {
+                cluster: cluster.name.to_string(),
+                file: file.to_path_buf(),
+                first: file.to_path_buf(),
+            });
+        }
+        clusters.push(cluster);
+    }
+    Ok(clusters)
+}
+
+/// Every cluster of the `ClusterConfig` documents under `path`: the file itself, or every
+/// `*.yaml` and `*.yml` file below a directory (recursively, symlinked directories not
+/// followed), in path order. Files without a `ClusterConfig` document are skipped; a file that
+/// is not valid YAML is an error, and so are two clusters of the same name.
+pub fn read_cluster_configs(path: &Path) -> Result<Vec<Cluster>, AwsError> {
+    let mut clusters: Vec<Cluster> = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for file in yaml_files(path)? {
+        let text = std::fs::read_to_string(&file).map_err(|source| AwsError::Read {
+            path: file.clone(),
+            source,
+        })?;
+        for cluster in read_cluster_config(&text, &file)? {
+            if let Some(i) = clusters.iter().position(|c| c.name == cluster.name) {
+                return Err(AwsError::DuplicateCluster {
+                    cluster: cluster.name.to_string(),
+                    file,
+                    first: files[i].clone(),
+                });
+            }
+            clusters.push(cluster);
+            files.push(file.clone());
+        }
+    }
+    Ok(clusters)
+}
+
+fn yaml_error(file: &Path, error: &serde_norway::Error) -> AwsError {
+    let location = error.location();
+    let mut message = error.to_string();
+    // The position is reported on its own; drop the parser's copy of it.
+    if let Some(at) = message.find(" at line ") {
+        message.truncate(at);
+    }
+    AwsError::Yaml {
+        file: file.to_path_buf(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        message,
+    }
+}
+
+/// The YAML files under `path`, sorted.
+fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, AwsError> {
+    let meta = std::fs::metadata(path).map_err(|source| AwsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let read = |source| AwsError::Read {
+            path: dir.clone(),
+            source,
+        };
+        for entry in std::fs::read_dir(&dir).map_err(read)? {
+            let entry = entry.map_err(read)?;
+            let path = entry.path();
+            if entry.file_type().map_err(read)?.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") && path.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// One `ClusterConfig` document, the `number`th of its file.
+fn read_document(value: Value, number: usize, file: &Path) -> Result<Cluster, AwsError> {
+    let place = Place {
+        file,
+        object: match value
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+        {
+            Some(name) => format!("{KIND} {name}"),
+            None => format!("{KIND} (document {number})"),
+        },
+    };
+    let version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if version != API_VERSION {
+        return Err(place.error(
+            "apiVersion",
+            format!("unsupported version `{version}`: fleetplan-aws reads {API_VERSION}"),
+        ));
+    }
+    let doc: ClusterConfigDoc = serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let field = if field == "." {
+            "(top level)".to_owned()
+        } else {
+            field
+        };
+        place.error(field, e.into_inner().to_string())
+    })?;
+    let name = doc.metadata.name;
+    if name.is_empty() {
+        return Err(place.error("metadata.name", "must not be empty"));
+    }
+    if doc.metadata.region.is_empty() {
+        return Err(place.error("metadata.region", "must not be empty"));
+    }
+    let mut cluster = crate::eks_cluster(&name, &doc.metadata.region);
+    if let Some(account) = doc.metadata.tags.as_ref().and_then(|t| t.get(ACCOUNT_TAG)) {
+        if account.is_empty() {
+            return Err(place.error(format!("metadata.tags.{ACCOUNT_TAG}"), "must not be empty"));
+        }
+        cluster.account = Some(account.clone());
+    }
+
+    let mut groups: Vec<(String, NodePool)> = Vec::new();
+    let lists = [
+        ("managedNodeGroups", doc.managed_node_groups),
+        ("nodeGroups", doc.node_groups),
+    ];
+    for (list, entries) in lists {
+        for (i, group) in entries.into_iter().flatten().enumerate() {
+            let at = format!("{list}[{i}]");
+            if let Some((first, _)) = groups.iter().find(|(_, p)| p.name.as_str() == group.name) {
+                return Err(place.error(
+                    format!("{at}.name"),
+                    format!("node group `{}` is already defined at {first}", group.name),
+                ));
+            }
+            let pool = read_node_group(group, &at, &name, &place)?;
+            groups.push((at, pool));
+        }
+    }
+
+    let mut profiles = Vec::new();
+    for (i, profile) in doc.fargate_profiles.into_iter().flatten().enumerate() {
+        if profile.name.is_empty() {
+            return Err(place.error(format!("fargateProfiles[{i}].name"), "must not be empty"));
+        }
+        let mut selectors = Vec::new();
+        for (j, s) in profile.selectors.into_iter().flatten().enumerate() {
+            if s.namespace.is_empty() {
+                return Err(place.error(
+                    format!("fargateProfiles[{i}].selectors[{j}].namespace"),
+                    "must not be empty",
+                ));
+            }
+            selectors.push(FargateSelector {
+                namespace: s.namespace,
+                labels: s.labels.unwrap_or_default(),
+            });
+        }
+        profiles.push(FargateProfile {
+            name: profile.name,
+            selectors,
+            zones: Vec::new(),
+        });
+    }
+    validate_profiles(&profiles).map_err(|source| AwsError::FargateProfiles {
+        file: file.to_path_buf(),
+        object: place.object.clone(),
+        source,
+    })?;
+
+    crate::add_pools(
+        &mut cluster,
+        groups.into_iter().map(|(_, p)| p).collect(),
+        profiles,
+    );
+    Ok(cluster)
+}
+
+/// The pool of one node group, found at `at` (such as `managedNodeGroups[1]`).
+fn read_node_group(
+    group: NodeGroupDoc,
+    at: &str,
+    cluster: &str,
+    place: &Place<'_>,
+) -> Result<NodePool, AwsError> {
+    if group.name.is_empty() {
+        return Err(place.error(format!("{at}.name"), "must not be empty"));
+    }
+    let (instance, field) = if let Some(t) = group.instance_type.filter(|t| t != "mixed") {
+        (t, format!("{at}.instanceType"))
+    } else if let Some(types) = group.instance_types {
+        let first = types
+            .into_iter()
+            .next()
+            .ok_or_else(|| place.error(format!("{at}.instanceTypes"), "must not be empty"))?;
+        (first, format!("{at}.instanceTypes[0]"))
+    } else if let Some(types) = group.instances_distribution.and_then(|d| d.instance_types) {
+        let first = types.into_iter().next().ok_or_else(|| {
+            place.error(
+                format!("{at}.instancesDistribution.instanceTypes"),
+                "must not be empty",
+            )
+        })?;
+        (first, format!("{at}.instancesDistribution.instanceTypes[0]"))
+    } else {
+        (DEFAULT_INSTANCE_TYPE.to_owned(), format!("{at}.instanceType"))
+    };
+    lookup(&instance).map_err(|e| place.error(field.clone(), e.to_string()))?;
+    let mut taints = Vec::new();
+    for (j, (key, value, effect)) in group
+        .taints
+        .map(|t| t.0)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        if key.is_empty() {
+            return Err(place.error(format!("{at}.taints[{j}].key"), "must not be empty"));
+        }
+        taints.push(Taint { key, value, effect });
+    }
+    let mut labels = group.labels.unwrap_or_default();
+    labels.insert(CLUSTER_NAME_LABEL.to_owned(), cluster.to_owned());
+    labels.insert(NODEGROUP_NAME_LABEL.to_owned(), group.name.clone());
+    let zones = group.availability_zones.unwrap_or_default();
+    let spec = NodeGroupSpec {
+        desired: group
+            .desired_capacity
+            .or(group.min_size)
+            .unwrap_or(DEFAULT_DESIRED_CAPACITY),
+        name: group.name,
+        instance_type: instance,
+        labels,
+        taints,
+        zone: match zones.as_slice() {
+            [zone] => Some(zone.clone()),
+            _ => None,
+        },
+    };
+    node_pool(&spec).map_err(|e| place.error(field, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instance_types::{INSTANCE_TYPE_LABEL, NODEGROUP_LABEL, ZONE_LABEL, allocatable};
+    use fleetplan::HourlyPrice;
+
+    const GOOD: &str = r#"
+# A Deployment in the same file is ignored.
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+---
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata:
+  name: east
+  region: us-east-1
+  version: "1.31"
+  tags:
+    team: platform
+    fleetplan.io/account: "111122223333"
+vpc:
+  cidr: 10.10.0.0/16
+iam:
+  withOIDC: true
+addons:
+  - name: vpc-cni
+managedNodeGroups:
+  - name: general
+    instanceType: m5.large
+    desiredCapacity: 3
+    minSize: 1
+    maxSize: 5
+    availabilityZones: [us-east-1a]
+    labels: {role: general}
+    iam:
+      withAddonPolicies: {autoScaler: true}
+  - name: gpu
+    instanceTypes: [g5.xlarge, g4dn.xlarge]
+    minSize: 1
+    taints:
+      - key: nvidia.com/gpu
+        value: "true"
+        effect: NoSchedule
+      - key: dedicated
+        effect: PreferNoSchedule
+nodeGroups:
+  - name: batch
+    instanceType: c5.2xlarge
+    availabilityZones: [us-east-1a, us-east-1b]
+    taints:
+      batch: "true:NoExecute"
+      spot: ":NoSchedule"
+fargateProfiles:
+  - name: shop
+    selectors:
+      - namespace: shop
+    subnets: [subnet-1, subnet-2]
+  - name: jobs
+    podExecutionRoleARN: arn:aws:iam::111122223333:role/fargate
+    selectors:
+      - namespace: batch-*
+        labels: {fargate: "yes"}
+      - namespace: kube-system
+---
+apiVersion: eksctl.io/v1alpha5
+kind: ClusterConfig
+metadata: {name: west, region: eu-west-1}
+"#;
+
+    fn file() -> &'static Path {
+        Path::new("fleet/eks.yaml")
+    }
+
+    fn error(text: &str) -> String {
+        read_cluster_config(text, file()).unwrap_err().to_string()
+    }
+
+    fn config(body: &str) -> String {
+        format!(
+            "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {{name: east, region: us-east-1}}\n{body}"
+        )
+    }
+
+    #[test]
+    fn a_good_file_gives_every_cluster() {
+        let clusters = read_cluster_config(GOOD, file()).unwrap();
+        assert_eq!(clusters.len(), 2);
+        let east = &clusters[0];
+        assert_eq!((east.name.as_str(), east.region.as_str()), ("east", "us-east-1"));
+        assert_eq!(east.account.as_deref(), Some("111122223333"));
+        let names: Vec<&str> = east.pools.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["general", "gpu", "batch", "shop", "jobs"]);
+
+        let general = &east.pools[0];
+        assert_eq!(general.node_count(), 3);
+        assert_eq!(general.allocatable, allocatable("m5.large").unwrap());
+        assert_eq!(general.zone.as_deref(), Some("us-east-1a"));
+        assert_eq!(general.labels["role"], "general");
+        assert_eq!(general.labels[INSTANCE_TYPE_LABEL], "m5.large");
+        assert_eq!(general.labels[NODEGROUP_LABEL], "general");
+        assert_eq!(general.labels[ZONE_LABEL], "us-east-1a");
+        assert_eq!(general.labels[CLUSTER_NAME_LABEL], "east");
+        assert_eq!(general.node_price, HourlyPrice::from_units(0.096));
+        assert!(general.taints.is_empty());
+
+        let gpu = &east.pools[1];
+        assert_eq!(gpu.node_count(), 1, "minSize when desiredCapacity is absent");
+        assert_eq!(gpu.labels[INSTANCE_TYPE_LABEL], "g5.xlarge");
+        assert_eq!(gpu.allocatable.get("nvidia.com/gpu"), 1);
+        let taints: Vec<String> = gpu.taints.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            taints,
+            ["nvidia.com/gpu=true:NoSchedule", "dedicated:PreferNoSchedule"]
+        );
+
+        let batch = &east.pools[2];
+        assert_eq!(batch.node_count(), DEFAULT_DESIRED_CAPACITY as u64);
+        assert_eq!(batch.zone, None, "two zones: none");
+        let taints: Vec<String> = batch.taints.iter().map(ToString::to_string).collect();
+        assert_eq!(taints, ["batch=true:NoExecute", "spot:NoSchedule"]);
+
+        let shop = east.pools[3].fargate.as_ref().unwrap();
+        assert_eq!(
+            shop,
+            &FargateProfile::new("shop", vec![FargateSelector::new("shop")])
+        );
+        let jobs = east.pools[4].fargate.as_ref().unwrap();
+        assert_eq!(
+            jobs.selectors,
+            [
+                FargateSelector::new("batch-*").with_label("fargate", "yes"),
+                FargateSelector::new("kube-system")
+            ]
+        );
+        assert!(jobs.zones.is_empty());
+
+        let west = &clusters[1];
+        assert_eq!((west.name.as_str(), west.region.as_str()), ("west", "eu-west-1"));
+        assert_eq!(west.account, None);
+        assert!(west.pools.is_empty());
+    }
+
+    #[test]
+    fn defaults_follow_eksctl() {
+        let clusters = read_cluster_config(&config("managedNodeGroups:\n  - name: ng\n"), file()).unwrap();
+        let pool = &clusters[0].pools[0];
+        assert_eq!(pool.labels[INSTANCE_TYPE_LABEL], DEFAULT_INSTANCE_TYPE);
+        assert_eq!(pool.node_count(), 2);
+        let text = config(
+            "nodeGroups:\n  - name: ng\n    instanceType: mixed\n    instancesDistribution:\n      instanceTypes: [c5.large, m5.large]\n",
+        );
+        let clusters = read_cluster_config(&text, file()).unwrap();
+        assert_eq!(clusters[0].pools[0].labels[INSTANCE_TYPE_LABEL], "c5.large");
+    }
+
+    #[test]
+    fn other_documents_and_files_are_not_cluster_configs() {
+        assert!(read_cluster_config("", file()).unwrap().is_empty());
+        assert!(
+            read_cluster_config("kind: Deployment\n---\n- 1\n---\nplain", file())
+                .unwrap()
+                .is_empty()
+        );
+        assert!(is_cluster_config(GOOD));
+        assert!(!is_cluster_config("apiVersion: v1\nkind: ConfigMap\n"));
+        assert!(!is_cluster_config(
+            "kind: ClusterConfig\napiVersion: kind.x-k8s.io/v1alpha4\n"
+        ));
+        assert!(!is_cluster_config("{"));
+    }
+
+    #[test]
+    fn a_node_group_named_like_a_profile_is_renamed() {
+        let text = config(
+            "managedNodeGroups: [{name: shop}]\nfargateProfiles: [{name: shop, selectors: [{namespace: shop}]}]\n",
+        );
+        let clusters = read_cluster_config(&text, file()).unwrap();
+        let names: Vec<&str> = clusters[0].pools.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["shop-nodegroup", "shop"]);
+        assert_eq!(clusters[0].pools[0].labels[NODEGROUP_LABEL], "shop");
+    }
+
+    #[test]
+    fn errors_name_file_object_and_field() {
+        let cases: Vec<(String, &str)> = vec![
+            (
+                config("managedNodeGroups:\n  - name: a\n  - name: b\n    instanceType: x9.huge\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[1].instanceType: unknown instance type `x9.huge`",
+            ),
+            (
+                config("managedNodeGroups:\n  - name: a\n    instanceType: 5\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0].instanceType: invalid type: integer `5`, expected a string",
+            ),
+            (
+                config("managedNodeGroups:\n  - name: a\n    instanceTypes: [m5.large, 7]\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0].instanceTypes[1]: invalid type: integer `7`",
+            ),
+            (
+                config("managedNodeGroups:\n  - name: a\n    instanceTypes: []\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0].instanceTypes: must not be empty",
+            ),
+            (
+                config("nodeGroups:\n  - name: a\n    instancesDistribution: {instanceTypes: [q1.tiny]}\n"),
+                "fleet/eks.yaml: ClusterConfig east: nodeGroups[0].instancesDistribution.instanceTypes[0]: unknown instance type `q1.tiny`",
+            ),
+            (
+                config("nodeGroups:\n  - name: a\n    desiredCapacity: -1\n"),
+                "fleet/eks.yaml: ClusterConfig east: nodeGroups[0].desiredCapacity: invalid value: integer `-1`, expected u32",
+            ),
+            (
+                config("managedNodeGroups:\n  - instanceType: m5.large\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0]: missing field `name`",
+            ),
+            (
+                config("managedNodeGroups:\n  - name: a\n    labels: {gpu: true}\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0].labels.gpu: invalid type: boolean `true`, expected a string",
+            ),
+            (
+                config("managedNodeGroups:\n  - name: a\n    taints: [{key: k, effect: Sometimes}]\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0].taints[0].effect: unknown taint effect `Sometimes`",
+            ),
+            (
+                config("managedNodeGroups:\n  - name: a\n    taints: [{key: k}]\n"),
+                "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0].taints[0]: missing field `effect`",
+            ),
+            (
+                config("nodeGroups:\n  - name: a\n    taints: {k: \"v\"}\n"),
+                "fleet/eks.yaml: ClusterConfig east: nodeGroups[0].taints.k: taint `v` has no effect",
+            ),
+            (
+                config("nodeGroups:\n  - name: a\n    taints: {k: \"v:Never\"}\n"),
+                "fleet/eks.yaml: ClusterConfig east: nodeGroups[0].taints.k: unknown taint effect `Never` in `v:Never`",
+            ),
+            (
+                config("nodeGroups:\n  - name: a\n    taints: 3\n"),
+                "fleet/eks.yaml: ClusterConfig east: nodeGroups[0].taints: invalid type: integer `3`, expected a list of {key, value, effect} or a map",
+            ),
+            (
+                config("managedNodeGroups: [{name: a}]\nnodeGroups: [{name: a}]\n"),
+                "fleet/eks.yaml: ClusterConfig east: nodeGroups[0].name: node group `a` is already defined at managedNodeGroups[0]",
+            ),
+            (
+                config("fargateProfiles:\n  - name: fp\n    selectors: [{labels: {a: b}}]\n"),
+                "fleet/eks.yaml: ClusterConfig east: fargateProfiles[0].selectors[0]: missing field `namespace`",
+            ),
+            (
+                config("fargateProfiles: {name: fp}\n"),
+                "fleet/eks.yaml: ClusterConfig east: fargateProfiles: invalid type: map, expected a sequence",
+            ),
+            (
+                config("fargateProfiles:\n  - name: fp\n"),
+                "fleet/eks.yaml: ClusterConfig east: fargateProfiles: Fargate profile `fp` has no selector",
+            ),
+            (
+                config("fargateProfiles:\n  - {name: fp, selectors: [{namespace: a}]}\n  - {name: fp, selectors: [{namespace: b}]}\n"),
+                "fleet/eks.yaml: ClusterConfig east: fargateProfiles: duplicate Fargate profile `fp`",
+            ),
+            (
+                "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: east}\n".to_owned(),
+                "fleet/eks.yaml: ClusterConfig east: metadata: missing field `region`",
+            ),
+            (
+                "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: east, region: r, tags: {fleetplan.io/account: 12}}\n".to_owned(),
+                "fleet/eks.yaml: ClusterConfig east: metadata.tags.fleetplan.io/account: invalid type: integer `12`, expected a string",
+            ),
+            (
+                "---\napiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\n".to_owned(),
+                "fleet/eks.yaml: ClusterConfig (document 1): (top level): missing field `metadata`",
+            ),
+            (
+                "apiVersion: eksctl.io/v1alpha4\nkind: ClusterConfig\nmetadata: {name: old}\n".to_owned(),
+                "fleet/eks.yaml: ClusterConfig old: apiVersion: unsupported version `eksctl.io/v1alpha4`",
+            ),
+            (
+                format!("{}---\n{}", config(""), config("")),
+                "fleet/eks.yaml: ClusterConfig east: a cluster of this name is already defined in fleet/eks.yaml",
+            ),
+            (
+                "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: [\n".to_owned(),
+                "fleet/eks.yaml:4:1: invalid YAML: ",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error(&text);
+            assert!(
+                message.starts_with(expected),
+                "expected `{expected}`\n     got `{message}`"
+            );
+        }
+    }
+
+    #[test]
+    fn taint_effects_map_from_kubernetes_names() {
+        assert_eq!(taint_effect("NoSchedule"), Some(TaintEffect::NoSchedule));
+        assert_eq!(
+            taint_effect("PreferNoSchedule"),
+            Some(TaintEffect::PreferNoSchedule)
+        );
+        assert_eq!(taint_effect("NoExecute"), Some(TaintEffect::NoExecute));
+        assert_eq!(taint_effect("NO_SCHEDULE"), None);
+        assert_eq!(taint_effect("noschedule"), None);
+    }
+
+    #[test]
+    fn directories_are_read_recursively_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let cluster = |name: &str| {
+            format!(
+                "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {{name: {name}, region: r}}\n"
+            )
+        };
+        write("b/two.yml", &cluster("two"));
+        write("a.yaml", &cluster("one"));
+        write("c/deep/three.yaml", &cluster("three"));
+        write(
+            "apps.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        );
+        write("notes.txt", &cluster("ignored"));
+        let names: Vec<String> = read_cluster_configs(dir.path())
+            .unwrap()
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect();
+        assert_eq!(names, ["one", "two", "three"]);
+        let single = read_cluster_configs(&dir.path().join("b/two.yml")).unwrap();
+        assert_eq!(single.len(), 1);
+
+        write("d.yaml", &cluster("one"));
+        let message = read_cluster_configs(dir.path()).unwrap_err().to_string();
+        assert!(
+            message.contains("d.yaml: ClusterConfig one: a cluster of this name is already defined in"),
+            "{message}"
+        );
+        assert!(message.ends_with("a.yaml"), "{message}");
+
+        let missing = read_cluster_configs(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("nope: cannot read"), "{missing}");
+    }
+}

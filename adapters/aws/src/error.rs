@@ -1,0 +1,120 @@
+//! The errors of this adapter: one [`AwsError`] for everything that can go wrong between an
+//! eksctl file or the EKS API and a [`fleetplan::Cluster`].
+//!
+//! Every message names what is known of the place: the file (or the EKS cluster and region),
+//! the object (`ClusterConfig NAME`, `nodegroup NAME`) and the field path
+//! (`managedNodeGroups[1].instanceType`), then what was wrong.
+
+use std::path::PathBuf;
+
+use fleetplan::fargate::FargateError;
+
+/// Why EKS clusters could not be read. Nothing is returned half-read: any error aborts the
+/// whole read.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// A file or directory could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not valid YAML.
+    #[error("{}{}: invalid YAML: {message}", file.display(), position(*line, *column))]
+    Yaml {
+        /// The file.
+        file: PathBuf,
+        /// The 1-based line of the error, when known.
+        line: Option<usize>,
+        /// The 1-based column of the error, when known.
+        column: Option<usize>,
+        /// What the parser said.
+        message: String,
+    },
+    /// A field of an eksctl `ClusterConfig` is missing, has the wrong type or a wrong value.
+    #[error("{}: {object}: {field}: {message}", file.display())]
+    Config {
+        /// The file.
+        file: PathBuf,
+        /// The object, such as `ClusterConfig east` (or `ClusterConfig (document 2)` when the
+        /// document has no name).
+        object: String,
+        /// The field path inside the object, such as `managedNodeGroups[1].instanceType`.
+        field: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The Fargate profiles of an eksctl `ClusterConfig` break the EKS limits.
+    #[error("{}: {object}: fargateProfiles: {source}", file.display())]
+    FargateProfiles {
+        /// The file.
+        file: PathBuf,
+        /// The object, such as `ClusterConfig east`.
+        object: String,
+        /// Which limit is broken.
+        #[source]
+        source: FargateError,
+    },
+    /// Two `ClusterConfig` documents describe clusters of the same name.
+    #[error(
+        "{}: ClusterConfig {cluster}: a cluster of this name is already defined in {}",
+        file.display(),
+        first.display()
+    )]
+    DuplicateCluster {
+        /// The cluster name.
+        cluster: String,
+        /// The file of the second definition.
+        file: PathBuf,
+        /// The file of the first definition.
+        first: PathBuf,
+    },
+    /// An EC2 instance type that the instance table does not know.
+    #[error(
+        "unknown instance type `{instance_type}`: fleetplan-aws knows the allocatable resources and \
+         price of {known} only"
+    )]
+    UnknownInstanceType {
+        /// The instance type given.
+        instance_type: String,
+        /// The known instance types, comma separated.
+        known: String,
+    },
+    /// An EKS API call failed.
+    #[error("EKS cluster `{cluster}` in {region}: {call} failed: {message}")]
+    Api {
+        /// The cluster name.
+        cluster: String,
+        /// The region.
+        region: String,
+        /// The API call, such as `DescribeNodegroup`.
+        call: &'static str,
+        /// The SDK's error, with its causes.
+        message: String,
+    },
+    /// The EKS API described something this adapter cannot turn into a pool or a cluster.
+    #[error("EKS cluster `{cluster}` in {region}: {object}: {field}: {message}")]
+    Eks {
+        /// The cluster name.
+        cluster: String,
+        /// The region.
+        region: String,
+        /// The object, such as `cluster` or `nodegroup workers`.
+        object: String,
+        /// The field of the API response, such as `instanceTypes[0]`.
+        field: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+fn position(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(":{line}:{column}"),
+        (Some(line), None) => format!(":{line}"),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,338 @@
+//! End-to-end test of the EKS reader against moto, a local fake of the AWS APIs: two EKS
+//! clusters in two regions, each with managed node groups and Fargate profiles, are created
+//! through the EKS API, read back with `fleetplan_aws::eks`, and planned with `fleetplan::plan`.
+//!
+//! The moto server is `$FLEETPLAN_MOTO_SERVER`, else `moto_server` on the PATH
+//! (`pip install 'moto[server]'`; `scripts/test` installs it). The test fails, never skips,
+//! when neither runs.
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_eks::Client;
+use aws_sdk_eks::config::Credentials;
+use aws_sdk_eks::types::{
+    FargateProfileSelector, NodegroupScalingConfig, Taint as EksTaint, TaintEffect as EksTaintEffect,
+    VpcConfigRequest,
+};
+use fleetplan::fargate::{FargateProfile, FargateSelector};
+use fleetplan::{Cluster, Health, PlanOptions, Problem, Resources, Workload, WorkloadId, plan};
+use fleetplan_aws::eks::{read_cluster, read_clusters};
+use fleetplan_aws::instance_types::{INSTANCE_TYPE_LABEL, NODEGROUP_LABEL, allocatable};
+
+/// moto's default account.
+const ACCOUNT: &str = "123456789012";
+const CLUSTERS: [(&str, &str); 2] = [("shop-east", "us-east-1"), ("shop-west", "eu-west-1")];
+
+/// A running moto server, killed when dropped (also when the test panics).
+struct Moto {
+    child: Child,
+    port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let (program, from_env) = match std::env::var_os("FLEETPLAN_MOTO_SERVER") {
+            Some(path) if !path.is_empty() => (path, true),
+            _ => ("moto_server".into(), false),
+        };
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().expect("a temporary file for the moto log");
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.reopen().expect("the moto log"))
+            .stderr(log.reopen().expect("the moto log"))
+            .spawn()
+            .unwrap_or_else(|error| {
+                let source = if from_env {
+                    "FLEETPLAN_MOTO_SERVER"
+                } else {
+                    "`moto_server` on the PATH (FLEETPLAN_MOTO_SERVER is not set)"
+                };
+                panic!(
+                    "cannot start the moto server {program:?} from {source}: {error}. This test needs \
+                     moto's server: scripts/test installs it (`pip install 'moto[server]'` into a \
+                     virtual environment, then FLEETPLAN_MOTO_SERVER=<venv>/bin/moto_server)"
+                )
+            });
+        let mut moto = Moto { child, port, log };
+        moto.wait_until_ready();
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log_text(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = self.log.reopen() {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    fn wait_until_ready(&mut self) {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "the moto server exited ({status}) before answering:\n{}",
+                    self.log_text()
+                );
+            }
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the moto server did not answer on {address} within 60 s:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free local port");
+    listener.local_addr().expect("the port's address").port()
+}
+
+async fn config(moto: &Moto, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await
+}
+
+/// Creates one cluster with two managed node groups (general m5.large nodes, and tainted GPU
+/// nodes) and two Fargate profiles (namespace `shop`, and namespace `batch` with a label).
+async fn create_cluster(client: &Client, name: &str) {
+    client
+        .create_cluster()
+        .name(name)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/eks-cluster"))
+        .resources_vpc_config(
+            VpcConfigRequest::builder()
+                .subnet_ids("subnet-11111111")
+                .subnet_ids("subnet-22222222")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateCluster");
+    client
+        .create_nodegroup()
+        .cluster_name(name)
+        .nodegroup_name("general")
+        .node_role(format!("arn:aws:iam::{ACCOUNT}:role/eks-node"))
+        .subnets("subnet-11111111")
+        .instance_types("m5.large")
+        .scaling_config(
+            NodegroupScalingConfig::builder()
+                .min_size(1)
+                .max_size(4)
+                .desired_size(2)
+                .build(),
+        )
+        .labels("role", "general")
+        .send()
+        .await
+        .expect("CreateNodegroup general");
+    client
+        .create_nodegroup()
+        .cluster_name(name)
+        .nodegroup_name("gpu")
+        .node_role(format!("arn:aws:iam::{ACCOUNT}:role/eks-node"))
+        .subnets("subnet-11111111")
+        .instance_types("g4dn.xlarge")
+        .scaling_config(
+            NodegroupScalingConfig::builder()
+                .min_size(0)
+                .max_size(2)
+                .desired_size(1)
+                .build(),
+        )
+        .taints(
+            EksTaint::builder()
+                .key("nvidia.com/gpu")
+                .value("true")
+                .effect(EksTaintEffect::NoSchedule)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateNodegroup gpu");
+    client
+        .create_fargate_profile()
+        .cluster_name(name)
+        .fargate_profile_name("shop")
+        .pod_execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/fargate"))
+        .selectors(FargateProfileSelector::builder().namespace("shop").build())
+        .send()
+        .await
+        .expect("CreateFargateProfile shop");
+    client
+        .create_fargate_profile()
+        .cluster_name(name)
+        .fargate_profile_name("batch")
+        .pod_execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/fargate"))
+        .selectors(
+            FargateProfileSelector::builder()
+                .namespace("batch")
+                .labels("fargate", "yes")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateFargateProfile batch");
+}
+
+fn check_cluster(cluster: &Cluster, name: &str, region: &str) {
+    assert_eq!((cluster.name.as_str(), cluster.region.as_str()), (name, region));
+    assert_eq!(cluster.account.as_deref(), Some(ACCOUNT));
+    assert_eq!(cluster.health, Health::Ready);
+    let names: Vec<&str> = cluster.pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["general", "gpu", "batch", "shop"],
+        "node groups first, in API order"
+    );
+
+    let general = &cluster.pools[0];
+    assert_eq!(general.fargate, None);
+    assert_eq!(general.node_count(), 2);
+    assert_eq!(general.allocatable, allocatable("m5.large").unwrap());
+    assert_eq!(general.allocatable.get("cpu"), 1930);
+    assert_eq!(general.allocatable.get("pods"), 29);
+    assert_eq!(general.labels["role"], "general");
+    assert_eq!(general.labels[INSTANCE_TYPE_LABEL], "m5.large");
+    assert_eq!(general.labels[NODEGROUP_LABEL], "general");
+    assert_eq!(general.node_price, fleetplan_aws::price("m5.large"));
+    assert!(general.taints.is_empty());
+
+    let gpu = &cluster.pools[1];
+    assert_eq!(gpu.node_count(), 1);
+    assert_eq!(gpu.allocatable.get("nvidia.com/gpu"), 1);
+    let taints: Vec<String> = gpu.taints.iter().map(ToString::to_string).collect();
+    assert_eq!(taints, ["nvidia.com/gpu=true:NoSchedule"]);
+
+    assert_eq!(
+        cluster.pools[2].fargate,
+        Some(FargateProfile::new(
+            "batch",
+            vec![FargateSelector::new("batch").with_label("fargate", "yes")]
+        ))
+    );
+    assert_eq!(
+        cluster.pools[3].fargate,
+        Some(FargateProfile::new("shop", vec![FargateSelector::new("shop")]))
+    );
+}
+
+/// The pools a workload's replicas landed on, over every cluster, with their counts.
+fn pools_of(plan: &fleetplan::Plan, workload: &WorkloadId) -> Vec<(String, String, u32)> {
+    let mut pools: Vec<(String, String, u32)> = plan
+        .placements
+        .iter()
+        .filter(|p| &p.workload == workload)
+        .flat_map(|p| {
+            p.pools
+                .iter()
+                .filter(|r| r.replicas > 0)
+                .map(|r| (p.cluster.to_string(), r.pool.to_string(), r.replicas))
+        })
+        .collect();
+    pools.sort();
+    pools
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eks_clusters_from_moto_plan_onto_node_groups_and_fargate() {
+    let moto = Moto::start();
+    for (name, region) in CLUSTERS {
+        let client = Client::new(&config(&moto, region).await);
+        create_cluster(&client, name).await;
+    }
+
+    // One by one, with a client per region.
+    let mut clusters = Vec::new();
+    for (name, region) in CLUSTERS {
+        let client = Client::new(&config(&moto, region).await);
+        let cluster = read_cluster(&client, name, region).await.expect("read_cluster");
+        check_cluster(&cluster, name, region);
+        clusters.push(cluster);
+    }
+    // All at once, from one configuration whose region each target replaces.
+    let all = read_clusters(&config(&moto, "ap-southeast-2").await, &CLUSTERS)
+        .await
+        .expect("read_clusters");
+    assert_eq!(all, clusters);
+
+    // A cluster that does not exist: the error names the cluster, the region and the call.
+    let client = Client::new(&config(&moto, "us-east-1").await);
+    let message = read_cluster(&client, "nowhere", "us-east-1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with("EKS cluster `nowhere` in us-east-1: DescribeCluster failed: "),
+        "{message}"
+    );
+    assert!(!message.contains("test"), "no credentials in errors: {message}");
+
+    // Plan: pods in `shop` (and labelled pods in `batch`) run on Fargate; the others on nodes.
+    let cpu = |millis: i64| Resources::new().with("cpu", millis).with("memory", 512 << 20);
+    let web = Workload::new("shop", "web", 4, cpu(250));
+    let api = Workload::new("default", "api", 4, cpu(500));
+    let mut job = Workload::new("batch", "job", 2, cpu(250));
+    job.template.labels.insert("fargate".into(), "yes".into());
+    let report = Workload::new("batch", "report", 2, cpu(250));
+    let problem = Problem {
+        clusters,
+        workloads: vec![web, api, job, report],
+        ..Problem::default()
+    };
+    problem.validate().expect("a valid problem");
+    let plan = plan(&problem, &PlanOptions::default()).expect("a plan");
+
+    let id = |namespace: &str, name: &str| WorkloadId::new(namespace, name);
+    for (workload, target, pools) in [
+        (id("shop", "web"), 4, ["shop"].as_slice()),
+        (id("batch", "job"), 2, ["batch"].as_slice()),
+        (id("default", "api"), 4, ["general"].as_slice()),
+        (id("batch", "report"), 2, ["general"].as_slice()),
+    ] {
+        assert_eq!(plan.placed(&workload), target, "{workload}: {plan:#?}");
+        assert_eq!(plan.unplaced(&workload), 0, "{workload}");
+        let landed = pools_of(&plan, &workload);
+        assert!(
+            landed.iter().all(|(_, pool, _)| pools.contains(&pool.as_str())),
+            "{workload} should run on {pools:?} only, ran on {landed:?}"
+        );
+        // Both clusters take a share: the default strategy spreads.
+        for (cluster, _) in CLUSTERS {
+            assert!(
+                plan.replicas_in(&workload, cluster) > 0,
+                "{workload} in {cluster}: {landed:?}"
+            );
+        }
+    }
+    drop(moto);
+}
