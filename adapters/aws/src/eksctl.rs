@@ -274,25 +274,24 @@ pub fn read_cluster_config(text: &str, file: &Path) -> Result<Vec<Cluster>, AwsE
 /// Every cluster of the `ClusterConfig` documents under `path`: the file itself, or every
 /// `*.yaml` and `*.yml` file below a directory (recursively, symlinked directories not
 /// followed), in path order. Files without a `ClusterConfig` document are skipped; a file that
-/// is not valid YAML is an error, and so are two clusters of the same name.
-pub fn read_cluster_configs(path: &Path) -> Result<Vec<Cluster>, AwsError> {
-    let mut clusters: Vec<Cluster> = Vec::new();
-    let mut files: Vec<PathBuf> = Vec::new();
+/// is not valid YAML is an error, and so are two clusters of the same name. Each cluster
+/// comes with the file that defines it.
+pub fn read_cluster_configs(path: &Path) -> Result<Vec<(Cluster, PathBuf)>, AwsError> {
+    let mut clusters: Vec<(Cluster, PathBuf)> = Vec::new();
     for file in yaml_files(path)? {
         let text = std::fs::read_to_string(&file).map_err(|source| AwsError::Read {
             path: file.clone(),
             source,
         })?;
         for cluster in read_cluster_config(&text, &file)? {
-            if let Some(i) = clusters.iter().position(|c| c.name == cluster.name) {
+            if let Some((_, first)) = clusters.iter().find(|(c, _)| c.name == cluster.name) {
                 return Err(AwsError::DuplicateCluster {
                     cluster: cluster.name.to_string(),
                     file,
-                    first: files[i].clone(),
+                    first: first.clone(),
                 });
             }
-            clusters.push(cluster);
-            files.push(file.clone());
+            clusters.push((cluster, file.clone()));
         }
     }
     Ok(clusters)
@@ -839,7 +838,7 @@ metadata: {name: west, region: eu-west-1}
         let names: Vec<String> = read_cluster_configs(dir.path())
             .unwrap()
             .iter()
-            .map(|c| c.name.to_string())
+            .map(|(c, _)| c.name.to_string())
             .collect();
         assert_eq!(names, ["one", "two", "three"]);
         let single = read_cluster_configs(&dir.path().join("b/two.yml")).unwrap();

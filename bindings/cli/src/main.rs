@@ -32,14 +32,16 @@ enum Command {
     /// Plan a scenario and print the placement.
     ///
     /// A scenario directory holds `fleet/` (the clusters) and `apps/` (the workloads). The
-    /// fleet is either the project's concise fleet YAML (`kind: Fleet`) or one file per
-    /// cluster holding `kubectl get nodes,pods -A -o yaml`. Apps are standard Kubernetes
-    /// YAML; Deployments and Jobs are planned, other kinds are carried along.
+    /// fleet is any mix of the project's concise fleet YAML (`kind: Fleet`, which also holds
+    /// Fargate quotas and prices), eksctl `ClusterConfig` files (node groups and Fargate
+    /// profiles), and one file per cluster holding `kubectl get nodes,pods -A -o yaml`; `--eks`
+    /// adds live EKS clusters. Apps are standard Kubernetes YAML; Deployments and Jobs are
+    /// planned, other kinds are carried along.
     ///
     /// Exit codes: 0 when a plan was made (even with unplaced replicas; see the UNPLACED
     /// section or the `unplaced` field), 2 for bad input.
     #[command(
-        after_help = "Examples:\n  fleetplan plan examples/tutorial\n  fleetplan plan examples/tutorial -o json\n  fleetplan plan examples/tutorial --solver exact --time-limit 30 -o json\n  fleetplan plan examples/tutorial --weight cost=5 --weight moved=50\n  fleetplan plan --fleet fleet.yaml --apps k8s/ --explain"
+        after_help = "Examples:\n  fleetplan plan examples/tutorial\n  fleetplan plan examples/tutorial -o json\n  fleetplan plan examples/tutorial --solver exact --time-limit 30 -o json\n  fleetplan plan examples/tutorial --weight cost=5 --weight moved=50\n  fleetplan plan --fleet fleet.yaml --apps k8s/ --explain\n  fleetplan plan --fleet quotas.yaml --apps k8s/ --eks shop-east@us-east-1 --eks shop-west@eu-west-1"
     )]
     Plan(PlanArgs),
 
@@ -88,6 +90,12 @@ struct ScenarioArgs {
     /// The apps: a YAML file or a directory of them. Overrides SCENARIO_DIR/apps.
     #[arg(long, value_name = "PATH")]
     apps: Option<PathBuf>,
+
+    /// Add a live EKS cluster, NAME@REGION (repeatable): its managed node groups and Fargate
+    /// profiles are read through the EKS API with the usual AWS credentials (environment,
+    /// profile, SSO...; `AWS_ENDPOINT_URL` points elsewhere, for a test server).
+    #[arg(long = "eks", value_name = "NAME@REGION", value_parser = parse_eks)]
+    eks: Vec<(String, String)>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -239,9 +247,44 @@ fn load_scenario(args: &ScenarioArgs) -> Result<(PathBuf, fleetplan_kube::Scenar
             "give a SCENARIO_DIR, or both --fleet and --apps (see --help)",
         ));
     };
-    match fleetplan_kube::load(&fleet, &apps) {
+    // eksctl ClusterConfig files among the fleet files are the AWS adapter's to read.
+    let mut clusters = fleetplan_aws::read_cluster_configs(&fleet).map_err(|err| fail(&err.to_string()))?;
+    if !args.eks.is_empty() {
+        clusters.extend(read_eks(&args.eks).map_err(|err| fail(&err))?);
+    }
+    match fleetplan_kube::load_with_clusters(&fleet, &apps, clusters) {
         Ok(scenario) => Ok((fleet, scenario)),
         Err(err) => Err(fail(&err.to_string())),
+    }
+}
+
+/// Reads live EKS clusters, each with a pseudo-path naming where it came from.
+fn read_eks(targets: &[(String, String)]) -> Result<Vec<(fleetplan::Cluster, PathBuf)>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the AWS client: {err}"))?;
+    let clusters = runtime.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        fleetplan_aws::eks::read_clusters(&config, targets).await
+    });
+    let clusters = clusters.map_err(|err| err.to_string())?;
+    Ok(clusters
+        .into_iter()
+        .zip(targets)
+        .map(|(cluster, (name, region))| (cluster, PathBuf::from(format!("--eks {name}@{region}"))))
+        .collect())
+}
+
+/// Parses `--eks NAME@REGION`.
+fn parse_eks(text: &str) -> Result<(String, String), String> {
+    match text.split_once('@') {
+        Some((name, region)) if !name.is_empty() && !region.is_empty() && !region.contains('@') => {
+            Ok((name.to_owned(), region.to_owned()))
+        }
+        _ => Err(format!(
+            "expected NAME@REGION, such as shop-east@us-east-1, got `{text}`"
+        )),
     }
 }
 

@@ -196,8 +196,16 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
 /// asked for, the vCPU and memory it is given, and what rounding up adds (beyond Fargate's
 /// fixed 256Mi).
 fn costs(plan: &Plan, out: &mut String) {
-    let size = |cpu: i64, memory: i64| format!("{} vCPU {}", format_vcpus(cpu), format_amount("memory", memory));
-    let mut t = Table::new(&["WORKLOAD", "FARGATE", "REQUESTS", "FARGATE SIZE", "ROUNDING WASTE", "COST/H"]);
+    let size =
+        |cpu: i64, memory: i64| format!("{} vCPU {}", format_vcpus(cpu), format_amount("memory", memory));
+    let mut t = Table::new(&[
+        "WORKLOAD",
+        "FARGATE",
+        "REQUESTS",
+        "FARGATE SIZE",
+        "ROUNDING WASTE",
+        "COST/H",
+    ]);
     for c in &plan.costs {
         let (replicas, requested, given, waste) = match &c.fargate {
             Some(f) => (

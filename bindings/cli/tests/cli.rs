@@ -36,12 +36,17 @@ fn tutorial_table_shows_both_regions_and_every_replica() {
         "us-west-2",
         "eu-west-1",
         "REGION",
-        "10 of 10 replicas placed",
+        "17 of 17 replicas placed",
+        // Fargate sizes and costs: 1 vCPU / 8Gi becomes 2 vCPU / 9Gi.
+        "FARGATE SIZE",
+        "2 vCPU 9Gi",
+        "0.5 vCPU 1Gi",
+        "TOTAL",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
     assert!(
-        text.contains("Carried along, not planned: Service shop/web, Ingress shop/web"),
+        text.contains("Carried along, not planned: Namespace batch, Service shop/web, Ingress shop/web"),
         "{text}"
     );
 }
@@ -57,12 +62,15 @@ fn tutorial_json_follows_the_contract() {
         .iter()
         .map(|p| p["replicas"].as_u64().expect("replicas"))
         .sum();
-    assert_eq!(total, 10);
+    assert_eq!(total, 17);
     for p in placements {
         let region = p["region"].as_str().expect("region");
         let workload = p["workload"].as_str().expect("workload");
-        // Regional Deployments stay in their region.
-        assert_eq!(workload == "shop/web-us", region == "us-west-2", "{p}");
+        // Regional Deployments stay in their region, on Fargate.
+        if workload.starts_with("shop/") {
+            assert_eq!(workload == "shop/web-us", region == "us-west-2", "{p}");
+            assert_eq!(p["pools"][0]["pool"], "fp-shop", "{p}");
+        }
         let pools: u64 = p["pools"]
             .as_array()
             .expect("pools")
@@ -78,6 +86,14 @@ fn tutorial_json_follows_the_contract() {
         .collect();
     assert_eq!(eu.len(), 2);
     assert_eq!(plan["unplaced"], serde_json::json!([]));
+    // Every workload is priced; the Fargate ones show their size.
+    let costs = plan["costs"].as_array().expect("costs");
+    assert_eq!(costs.len(), 4);
+    let report = &costs[0];
+    assert_eq!(report["workload"], "batch/report");
+    assert_eq!(report["fargate"]["cpuMillis"], 2000);
+    assert_eq!(report["fargate"]["memoryBytes"], 9u64 << 30);
+    assert!(plan["summary"]["costPerHour"].as_f64().is_some_and(|c| c > 0.0));
 }
 
 #[test]
@@ -170,7 +186,7 @@ fn explain_lists_every_workload_and_cluster_pair() {
     let out = fleetplan(&["plan", "examples/tutorial", "-o", "json", "--explain"]);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     let explanations = plan["explanations"].as_array().expect("explanations");
-    assert_eq!(explanations.len(), 2 * 4);
+    assert_eq!(explanations.len(), 4 * 4);
     let refused = explanations
         .iter()
         .find(|e| e["workload"] == "shop/web-us" && e["cluster"] == "eu-west-1-a")
@@ -184,11 +200,11 @@ fn scenario_with_app(app: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     fs::create_dir_all(dir.path().join("fleet")).expect("mkdir");
     fs::create_dir_all(dir.path().join("apps")).expect("mkdir");
-    fs::copy(
-        repo_root().join("examples/tutorial/fleet/fleet.yaml"),
-        dir.path().join("fleet/fleet.yaml"),
-    )
-    .expect("copy fleet");
+    for file in fs::read_dir(repo_root().join("examples/tutorial/fleet")).expect("tutorial fleet") {
+        let file = file.expect("fleet file").path();
+        let name = file.file_name().expect("file name");
+        fs::copy(&file, dir.path().join("fleet").join(name)).expect("copy fleet");
+    }
     fs::write(dir.path().join("apps/app.yaml"), app).expect("write app");
     dir
 }
@@ -250,17 +266,20 @@ fn an_unknown_kind_is_refused() {
 fn a_duplicate_cluster_is_refused() {
     let dir = scenario_with_app(&deployment("2", "100m"));
     fs::copy(
-        dir.path().join("fleet/fleet.yaml"),
+        dir.path().join("fleet/us-west-2.yaml"),
         dir.path().join("fleet/again.yaml"),
     )
     .expect("copy");
     let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
-    assert_bad_input(&out, &["us-west-2-a"]);
+    assert_bad_input(&out, &["us-west-2-a", "again.yaml", "us-west-2.yaml"]);
 }
 
 #[test]
 fn an_empty_fleet_is_refused() {
     let dir = scenario_with_app(&deployment("2", "100m"));
+    for eksctl in ["us-west-2.yaml", "eu-west-1.yaml"] {
+        fs::remove_file(dir.path().join("fleet").join(eksctl)).expect("remove");
+    }
     fs::write(
         dir.path().join("fleet/fleet.yaml"),
         "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters: []\n",
@@ -268,6 +287,43 @@ fn an_empty_fleet_is_refused() {
     .expect("write");
     let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
     assert_bad_input(&out, &["fleet"]);
+}
+
+#[test]
+fn a_bad_eksctl_file_names_file_cluster_and_field() {
+    let dir = scenario_with_app(&deployment("2", "100m"));
+    let path = dir.path().join("fleet/us-west-2.yaml");
+    let text = fs::read_to_string(&path)
+        .expect("read")
+        .replacen("m5.large", "m5.huge", 1);
+    fs::write(&path, text).expect("write");
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(
+        &out,
+        &[
+            "us-west-2.yaml",
+            "us-west-2-a",
+            "managedNodeGroups[0].instanceType",
+            "m5.huge",
+        ],
+    );
+}
+
+#[test]
+fn live_eks_targets_are_checked_and_an_unreachable_api_is_a_clear_error() {
+    let out = fleetplan(&["plan", "examples/tutorial", "--eks", "no-region"]);
+    assert_bad_input(&out, &["--eks", "NAME@REGION"]);
+    // Nothing listens on port 9 of this host: the EKS call fails, naming cluster and call.
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args(["plan", "examples/tutorial", "--eks", "ghost@us-east-1"])
+        .current_dir(repo_root())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("fleetplan runs");
+    assert_bad_input(&out, &["ghost", "us-east-1", "DescribeCluster"]);
 }
 
 #[test]
