@@ -2,18 +2,21 @@
 //! per phase, the size of the plan and the memory used.
 //!
 //! ```text
-//! cargo run --release -p fleetplan-benches --bin plan_stats -- [SEED] [RUNS] [--running FRACTION] [--small] [--explain]
+//! cargo run --release -p fleetplan-benches --bin plan_stats -- [SEED] [RUNS] [--running FRACTION] [--small] [--explain] [--fargate]
 //! ```
 //!
 //! SEED defaults to 42 and RUNS to 15. `--running 0.5` starts from a current state in which
 //! half the workloads already run; `--small` uses the small preset; `--explain` plans with
-//! explanations for every workload and cluster.
+//! explanations for every workload and cluster; `--fargate` gives every cluster a Fargate
+//! profile that takes every pod (GPU pods are refused) under an ample vCPU quota, so that
+//! the replicas run on Fargate.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use fleetplan::{PhaseTimings, Plan, PlanOptions, plan_with_timings};
+use fleetplan::fargate::{FargateProfile, FargateSelector};
+use fleetplan::{NodePool, PhaseTimings, Plan, PlanOptions, plan_with_timings};
 use fleetplan_benches::{SyntheticSpec, distinct_rule_sets, synthetic};
 
 /// Command-line arguments.
@@ -23,6 +26,7 @@ struct Args {
     running: f64,
     small: bool,
     explain: bool,
+    fargate: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -32,6 +36,7 @@ fn parse() -> Result<Args, String> {
         running: 0.0,
         small: false,
         explain: false,
+        fargate: false,
     };
     let mut positional = 0;
     let mut it = std::env::args().skip(1);
@@ -39,13 +44,15 @@ fn parse() -> Result<Args, String> {
         match arg.as_str() {
             "--small" => args.small = true,
             "--explain" => args.explain = true,
+            "--fargate" => args.fargate = true,
             "--running" => {
                 let v = it.next().ok_or("--running needs a fraction")?;
                 args.running = v.parse().map_err(|e| format!("--running {v}: {e}"))?;
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: plan_stats [SEED] [RUNS] [--running FRACTION] [--small] [--explain]".into(),
+                    "usage: plan_stats [SEED] [RUNS] [--running FRACTION] [--small] [--explain] [--fargate]"
+                        .into(),
                 );
             }
             _ if positional == 0 => {
@@ -129,7 +136,14 @@ fn main() -> ExitCode {
     .with_running(args.running);
 
     let started = Instant::now();
-    let problem = synthetic(&spec, args.seed);
+    let mut problem = synthetic(&spec, args.seed);
+    if args.fargate {
+        for cluster in &mut problem.clusters {
+            let every_pod = FargateProfile::new("fargate", vec![FargateSelector::new("*")]);
+            cluster.pools.push(NodePool::fargate(every_pod));
+        }
+        problem.fargate.default_quota_vcpus = 10_000_000;
+    }
     let generated_in = started.elapsed();
     let (rss_gen, hwm_gen) = (status_kib("VmRSS"), status_kib("VmHWM"));
 

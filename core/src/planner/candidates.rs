@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use super::index::Index;
 use crate::cluster::{Cluster, Labels, NodePool, Taint};
 use crate::explain::Reason;
-use crate::fargate::{FargateRefusal, PodFacts, fargate_placement};
+use crate::fargate::{FargateRefusal, PodFacts, fargate_refusal, select_profile};
 use crate::problem::Problem;
 use crate::rules::{
     node_selector_failure, required_affinity_matches, untolerated_hard_taint, untolerated_soft_taints,
@@ -105,6 +105,8 @@ pub(crate) type ClusterVerdict = Result<Choices, Reason>;
 /// Static verdicts for one rule set, one per cluster.
 pub(crate) struct Candidates {
     pub clusters: Vec<ClusterVerdict>,
+    /// Some cluster offers a Fargate profile.
+    pub fargate: bool,
 }
 
 /// Groups workloads by rule set: returns the rule sets and, per workload, its set's index.
@@ -132,13 +134,21 @@ pub(crate) fn group_by_rules(problem: &Problem) -> (Vec<Rules<'_>>, Vec<usize>) 
 /// Computes the candidates of every rule set, in parallel.
 pub(crate) fn compute(problem: &Problem, index: &Index, sets: &[Rules<'_>]) -> Vec<Candidates> {
     sets.par_iter()
-        .map(|rules| Candidates {
-            clusters: problem
+        .map(|rules| {
+            // Once per rule set, not per cluster: why Fargate cannot run its pods.
+            let refusal = pod_refusal(rules);
+            let clusters: Vec<ClusterVerdict> = problem
                 .clusters
                 .iter()
                 .enumerate()
-                .map(|(c, cluster)| cluster_verdict(cluster, index.cluster_pools[c].start, rules))
-                .collect(),
+                .map(|(c, cluster)| cluster_verdict(cluster, index.cluster_pools[c].start, rules, &refusal))
+                .collect();
+            let fargate = !index.buckets.is_empty()
+                && clusters
+                    .iter()
+                    .flatten()
+                    .any(|choices| choices.pools.iter().any(|c| index.pools[c.pool].bucket.is_some()));
+            Candidates { clusters, fargate }
         })
         .collect()
 }
@@ -177,7 +187,12 @@ fn preference(rules: &Rules<'_>, labels: &Labels, taints: &[Taint]) -> i64 {
     preferred - 100 * untolerated_soft_taints(taints, rules.tolerations) as i64
 }
 
-fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> ClusterVerdict {
+fn cluster_verdict(
+    cluster: &Cluster,
+    first_pool: usize,
+    rules: &Rules<'_>,
+    refusal: &Option<FargateRefusal>,
+) -> ClusterVerdict {
     if let Some(req) = rules.cluster_selector.first_failure(&cluster.selector_labels()) {
         return Err(Reason::ClusterSelector {
             requirement: req.to_string(),
@@ -190,7 +205,7 @@ fn cluster_verdict(cluster: &Cluster, first_pool: usize, rules: &Rules<'_>) -> C
         return Err(Reason::NoPools);
     }
     let cluster_penalty = -100 * untolerated_soft_taints(&cluster.taints, rules.tolerations) as i64;
-    match fargate_profile(cluster, rules) {
+    match fargate_profile(cluster, rules, || refusal.clone()) {
         FargateVerdict::Profile(local) => {
             return Ok(Choices {
                 pools: vec![PoolChoice {
@@ -251,7 +266,13 @@ enum FargateVerdict {
     Nodes,
 }
 
-fn fargate_profile(cluster: &Cluster, rules: &Rules<'_>) -> FargateVerdict {
+/// What EKS does with the pods of `rules` in `cluster`: the profile that takes them, if any,
+/// then `refusal`, why Fargate cannot run them (computed only when a profile takes them).
+fn fargate_profile(
+    cluster: &Cluster,
+    rules: &Rules<'_>,
+    refusal: impl FnOnce() -> Option<FargateRefusal>,
+) -> FargateVerdict {
     let Some((namespace, template)) = rules.fargate else {
         return FargateVerdict::Nodes;
     };
@@ -259,19 +280,24 @@ fn fargate_profile(cluster: &Cluster, rules: &Rules<'_>) -> FargateVerdict {
     if profiles.clone().next().is_none() {
         return FargateVerdict::Nodes;
     }
-    match fargate_placement(&PodFacts::from_template(namespace, template), profiles) {
-        Ok(placement) => cluster
-            .pools
-            .iter()
-            .position(|p| {
-                p.fargate
-                    .as_ref()
-                    .is_some_and(|f| f.name == placement.profile.name)
-            })
-            .map_or(FargateVerdict::Nodes, FargateVerdict::Profile),
+    match select_profile(profiles, namespace, &template.labels) {
+        Ok(profile) => match refusal() {
+            Some(refusal) => FargateVerdict::Refused(refusal),
+            None => cluster
+                .pools
+                .iter()
+                .position(|p| p.fargate.as_ref().is_some_and(|f| f.name == profile.name))
+                .map_or(FargateVerdict::Nodes, FargateVerdict::Profile),
+        },
         Err(FargateRefusal::NoMatchingProfile) => FargateVerdict::Nodes,
         Err(refusal) => FargateVerdict::Refused(refusal),
     }
+}
+
+/// Why Fargate cannot run the pods of `rules`, whatever the profiles.
+fn pod_refusal(rules: &Rules<'_>) -> Option<FargateRefusal> {
+    let (namespace, template) = rules.fargate?;
+    fargate_refusal(&PodFacts::from_template(namespace, template))
 }
 
 /// True when a replica already running in `pool` of `cluster` may stay there: the rules that
@@ -287,7 +313,7 @@ pub(crate) fn may_keep(cluster: &Cluster, pool: &NodePool, rules: &Rules<'_>) ->
     if pool.fargate.is_some() {
         return rules.cluster_selector.matches(&cluster.selector_labels())
             && !evicting(&cluster.taints)
-            && matches!(fargate_profile(cluster, rules),
+            && matches!(fargate_profile(cluster, rules, || pod_refusal(rules)),
                 FargateVerdict::Profile(local) if cluster.pools[local].name == pool.name);
     }
     rules.cluster_selector.matches(&cluster.selector_labels())

@@ -25,6 +25,8 @@ enum PoolPrice {
 /// The prices of every pool of a problem.
 pub(crate) struct Prices {
     pools: Vec<PoolPrice>,
+    /// Some pool has a price or is Fargate (else no workload has a cost to report).
+    any: bool,
 }
 
 impl Prices {
@@ -43,8 +45,9 @@ impl Prices {
                     (None, _) => PoolPrice::Free,
                 }
             })
-            .collect();
-        Prices { pools }
+            .collect::<Vec<_>>();
+        let any = pools.iter().any(|p| !matches!(p, PoolPrice::Free));
+        Prices { pools, any }
     }
 
     /// What one replica of `request` costs per hour in `pool`, in currency units.
@@ -73,6 +76,9 @@ impl Prices {
         request: &Request,
         pools: impl Iterator<Item = (usize, u32)>,
     ) -> Option<WorkloadCost> {
+        if !self.any {
+            return None;
+        }
         let mut per_hour = 0.0;
         let mut fargate: Option<(u32, f64)> = None;
         for (pool, replicas) in pools.filter(|&(_, n)| n > 0) {

@@ -591,18 +591,8 @@ impl Distributor {
         }
         // Seats in bulk count each cluster's room on its own, which a Fargate quota shared
         // between clusters would break: workloads that may use Fargate go seat by seat.
-        let bulk = self.spreads.is_empty()
-            && job.workload.policy.region_max.is_empty()
-            && !self
-                .slots
-                .iter()
-                .any(|slot| match &job.candidates.clusters[slot.cluster] {
-                    Ok(choices) => choices
-                        .pools
-                        .iter()
-                        .any(|c| job.index.pools[c.pool].bucket.is_some()),
-                    Err(_) => false,
-                });
+        let bulk =
+            self.spreads.is_empty() && job.workload.policy.region_max.is_empty() && !job.candidates.fargate;
         let mut given = 0;
         while given < wanted {
             let Some((key, s)) = self.heap.pop() else { break };
