@@ -120,4 +120,10 @@ pub enum Error {
         /// The region.
         region: String,
     },
+    /// A simulation step names something the fleet does not have.
+    #[error("{detail}")]
+    Simulation {
+        /// What is wrong.
+        detail: String,
+    },
 }

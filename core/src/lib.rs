@@ -78,6 +78,7 @@ pub mod planner;
 mod problem;
 mod resources;
 mod rules;
+pub mod simulate;
 mod solver;
 mod workload;
 

@@ -1,0 +1,744 @@
+//! What-if simulation: scenario operations (fail a cluster, drain it, scale a workload...)
+//! applied step by step, each step planned from the placement the step before left.
+//!
+//! A [`Simulation`] keeps the fleet as it is now. [`Simulation::step`] applies operations to
+//! it, plans again with the replicas of the previous step as the running ones (so replicas on
+//! healthy clusters stay where they are unless a rule forces a move, and only displaced or
+//! missing replicas are placed again), and returns a [`Step`]: the new plan, the replicas that
+//! moved per workload and cluster, and the [`Action`]s that carry the change out in order.
+//!
+//! - **Failures** (a cluster, zone or region) lose their replicas at once: the actions only
+//!   create replacements.
+//! - **Planned moves** (a drain, a rebalance after recovery) are make-before-break: the
+//!   destination grows by at most `max_surge` replicas, the actions wait until they are
+//!   ready, then the source shrinks by as many; so the ready replicas never drop below the
+//!   target minus `max_unavailable` (nor, in fact, below the target). Replicas with nowhere
+//!   else to go are stopped at the end and reported unplaced, with reasons, in the plan.
+//! - **Recovery** brings a cluster back empty (its pods were lost). With
+//!   [`RecoveryPolicy::Stay`] nothing moves back; with [`RecoveryPolicy::Rebalance`] the
+//!   fleet is planned afresh and the difference is moved make-before-break.
+//!
+//! Capacity between steps: replicas placed by a step use their pool's free resources; a
+//! replica that leaves a healthy pool frees nothing for later steps (the planner cannot know
+//! which node it left), so a simulation never over-commits a node. A failed pool or cluster
+//! comes back with every node empty.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{ClusterName, Health, NodeGroup, PoolName};
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::planner::PlanOptions;
+use crate::problem::{Problem, Running};
+use crate::solver::solve;
+use crate::workload::WorkloadId;
+
+/// One change to the fleet or the workloads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "op")]
+pub enum Operation {
+    /// The cluster goes down: its replicas are lost and placed again elsewhere.
+    Fail {
+        /// The cluster.
+        cluster: String,
+    },
+    /// The cluster comes back, empty.
+    Recover {
+        /// The cluster.
+        cluster: String,
+    },
+    /// Every pool in the zone goes down with its replicas.
+    FailZone {
+        /// The zone.
+        zone: String,
+    },
+    /// The zone's pools come back, empty.
+    RecoverZone {
+        /// The zone.
+        zone: String,
+    },
+    /// Every cluster of the region goes down.
+    FailRegion {
+        /// The region.
+        region: String,
+    },
+    /// The region's clusters come back, empty.
+    RecoverRegion {
+        /// The region.
+        region: String,
+    },
+    /// The cluster keeps what it runs and takes nothing new.
+    Cordon {
+        /// The cluster.
+        cluster: String,
+    },
+    /// The cluster takes new replicas again.
+    Uncordon {
+        /// The cluster.
+        cluster: String,
+    },
+    /// Everything moves out of the cluster, make-before-break (a blue/green upgrade).
+    Drain {
+        /// The cluster.
+        cluster: String,
+    },
+    /// The cluster is removed from the fleet; its replicas move out make-before-break.
+    Remove {
+        /// The cluster.
+        cluster: String,
+    },
+    /// A node pool gets this many empty nodes in place of its free ones, keeping the nodes that
+    /// run replicas when it grows (a scale-up) and dropping free nodes when it shrinks.
+    ResizePool {
+        /// The cluster.
+        cluster: String,
+        /// The pool.
+        pool: String,
+        /// The new node count.
+        nodes: u32,
+    },
+    /// A new Fargate vCPU quota for an account (none: clusters naming none) in a region.
+    SetFargateQuota {
+        /// The account.
+        #[serde(default)]
+        account: Option<String>,
+        /// The region.
+        region: String,
+        /// The quota in vCPUs.
+        vcpus: u32,
+    },
+    /// A workload's replica target changes (as a regional HPA would change it).
+    Scale {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The new target.
+        replicas: u32,
+    },
+    /// A workload's demand in a region changes.
+    SetDemand {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The region.
+        region: String,
+        /// The demand.
+        demand: u32,
+    },
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operation::Fail { cluster } => write!(f, "fail {cluster}"),
+            Operation::Recover { cluster } => write!(f, "recover {cluster}"),
+            Operation::FailZone { zone } => write!(f, "fail zone {zone}"),
+            Operation::RecoverZone { zone } => write!(f, "recover zone {zone}"),
+            Operation::FailRegion { region } => write!(f, "fail region {region}"),
+            Operation::RecoverRegion { region } => write!(f, "recover region {region}"),
+            Operation::Cordon { cluster } => write!(f, "cordon {cluster}"),
+            Operation::Uncordon { cluster } => write!(f, "uncordon {cluster}"),
+            Operation::Drain { cluster } => write!(f, "drain {cluster}"),
+            Operation::Remove { cluster } => write!(f, "remove {cluster}"),
+            Operation::ResizePool { cluster, pool, nodes } => {
+                write!(f, "resize {cluster}/{pool} to {nodes} nodes")
+            }
+            Operation::SetFargateQuota {
+                account,
+                region,
+                vcpus,
+            } => {
+                let account = account.as_deref().unwrap_or("-");
+                write!(f, "Fargate quota of {account} in {region} to {vcpus} vCPUs")
+            }
+            Operation::Scale { workload, replicas } => write!(f, "scale {workload} to {replicas}"),
+            Operation::SetDemand {
+                workload,
+                region,
+                demand,
+            } => write!(f, "demand of {workload} in {region} to {demand}"),
+        }
+    }
+}
+
+/// What happens when a failed cluster comes back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RecoveryPolicy {
+    /// Nothing moves back: no churn.
+    #[default]
+    Stay,
+    /// The fleet is planned afresh and replicas move back make-before-break.
+    Rebalance,
+}
+
+/// How fast planned moves go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disruption {
+    /// New replicas started before old ones stop, per batch (at least 1).
+    pub max_surge: u32,
+    /// Replicas that may be missing while moving (0: always grow before shrinking).
+    pub max_unavailable: u32,
+}
+
+impl Default for Disruption {
+    fn default() -> Self {
+        Disruption {
+            max_surge: 1,
+            max_unavailable: 0,
+        }
+    }
+}
+
+/// One ordered action of a step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "action")]
+pub enum Action {
+    /// Start `replicas` more replicas in the cluster (a failure's replacements, or the first
+    /// half of a move).
+    Grow {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The cluster.
+        cluster: ClusterName,
+        /// How many more.
+        replicas: u32,
+    },
+    /// Wait until the replicas just started are ready.
+    WaitReady {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The cluster.
+        cluster: ClusterName,
+    },
+    /// Stop `replicas` replicas in the cluster.
+    Shrink {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The cluster.
+        cluster: ClusterName,
+        /// How many fewer.
+        replicas: u32,
+    },
+}
+
+/// How one workload's replicas changed in one cluster during a step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// The workload, `namespace/name`.
+    pub workload: String,
+    /// The cluster.
+    pub cluster: ClusterName,
+    /// Replicas before the step.
+    pub before: u32,
+    /// Replicas after it.
+    pub after: u32,
+}
+
+/// The outcome of one step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// The operations applied, as text.
+    pub operations: Vec<String>,
+    /// The plan after the step.
+    pub plan: Plan,
+    /// Replicas per workload and cluster that changed, ordered by workload then cluster.
+    pub changes: Vec<Change>,
+    /// Replicas lost with failed clusters, zones or regions.
+    pub lost: u64,
+    /// Replicas moved make-before-break (drains, removals, rebalancing).
+    pub moved: u64,
+    /// The actions that carry the step out, in order.
+    pub actions: Vec<Action>,
+}
+
+/// A fleet being changed step by step.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    /// The fleet now: clusters with their health and free capacity, workloads, and the
+    /// replicas of the last step as the running ones.
+    pub problem: Problem,
+    /// Clusters being removed: they leave the fleet once empty.
+    removing: BTreeSet<String>,
+    options: PlanOptions,
+    recovery: RecoveryPolicy,
+    disruption: Disruption,
+    /// Zones that are down.
+    failed_zones: BTreeSet<String>,
+}
+
+impl Simulation {
+    /// Starts from `problem`; returns the simulation and the first plan (step zero).
+    ///
+    /// # Errors
+    /// When the problem is invalid.
+    pub fn new(
+        problem: Problem,
+        options: PlanOptions,
+        recovery: RecoveryPolicy,
+        disruption: Disruption,
+    ) -> Result<(Simulation, Step), Error> {
+        let mut sim = Simulation {
+            removing: BTreeSet::new(),
+            problem,
+            options,
+            recovery,
+            disruption: Disruption {
+                max_surge: disruption.max_surge.max(1),
+                ..disruption
+            },
+            failed_zones: BTreeSet::new(),
+        };
+        let step = sim.plan_step(Vec::new(), false)?;
+        Ok((sim, step))
+    }
+
+    /// Applies `operations` in order, plans, and makes the new placement the running one.
+    ///
+    /// # Errors
+    /// [`Error::Simulation`] for an operation naming an unknown cluster, pool, zone, region
+    /// or workload; nothing is applied then.
+    pub fn step(&mut self, operations: &[Operation]) -> Result<Step, Error> {
+        let saved = (
+            self.problem.clone(),
+            self.failed_zones.clone(),
+            self.removing.clone(),
+        );
+        let mut rebalance = false;
+        for op in operations {
+            if let Err(err) = self.apply(op) {
+                (self.problem, self.failed_zones, self.removing) = saved;
+                return Err(err);
+            }
+            rebalance |= self.recovery == RecoveryPolicy::Rebalance
+                && matches!(
+                    op,
+                    Operation::Recover { .. }
+                        | Operation::RecoverZone { .. }
+                        | Operation::RecoverRegion { .. }
+                );
+        }
+        let texts = operations.iter().map(ToString::to_string).collect();
+        match self.plan_step(texts, rebalance) {
+            Ok(step) => Ok(step),
+            Err(err) => {
+                (self.problem, self.failed_zones, self.removing) = saved;
+                Err(err)
+            }
+        }
+    }
+
+    fn apply(&mut self, op: &Operation) -> Result<(), Error> {
+        match op {
+            Operation::Fail { cluster } => self.set_health(cluster, Health::NotReady),
+            Operation::Recover { cluster } => {
+                self.set_health(cluster, Health::Ready)?;
+                self.empty_pools(|c, _| c == cluster.as_str());
+                Ok(())
+            }
+            Operation::Cordon { cluster } => self.set_health(cluster, Health::Cordoned),
+            Operation::Uncordon { cluster } | Operation::Drain { cluster } => {
+                let health = if matches!(op, Operation::Drain { .. }) {
+                    Health::Draining
+                } else {
+                    Health::Ready
+                };
+                self.set_health(cluster, health)
+            }
+            Operation::Remove { cluster } => {
+                // Removal moves replicas out like a drain; the cluster leaves once empty.
+                self.set_health(cluster, Health::Draining)?;
+                self.removing.insert(cluster.clone());
+                Ok(())
+            }
+            Operation::FailRegion { region } | Operation::RecoverRegion { region } => {
+                let health = if matches!(op, Operation::FailRegion { .. }) {
+                    Health::NotReady
+                } else {
+                    Health::Ready
+                };
+                let names: Vec<String> = self
+                    .problem
+                    .clusters
+                    .iter()
+                    .filter(|c| &c.region == region)
+                    .map(|c| c.name.to_string())
+                    .collect();
+                if names.is_empty() {
+                    return Err(unknown("region", region));
+                }
+                for name in &names {
+                    self.set_health(name, health)?;
+                }
+                if health == Health::Ready {
+                    self.empty_pools(|c, _| names.iter().any(|n| n == c));
+                }
+                Ok(())
+            }
+            Operation::FailZone { zone } | Operation::RecoverZone { zone } => {
+                let known = self
+                    .problem
+                    .clusters
+                    .iter()
+                    .flat_map(|c| &c.pools)
+                    .any(|p| p.zone.as_deref() == Some(zone.as_str()));
+                if !known {
+                    return Err(unknown("zone", zone));
+                }
+                if matches!(op, Operation::FailZone { .. }) {
+                    self.failed_zones.insert(zone.clone());
+                } else {
+                    self.failed_zones.remove(zone);
+                    self.empty_pools(|_, z| z == Some(zone.as_str()));
+                }
+                Ok(())
+            }
+            Operation::ResizePool { cluster, pool, nodes } => {
+                let target = self.pool_mut(cluster, pool)?;
+                let allocatable = target.allocatable.clone();
+                // Nodes running something stay; empty nodes make up the rest.
+                target.nodes.retain(|g| g.free != allocatable);
+                let used = u32::try_from(target.node_count()).unwrap_or(u32::MAX);
+                target.nodes.push(NodeGroup {
+                    count: nodes.saturating_sub(used),
+                    free: allocatable,
+                });
+                Ok(())
+            }
+            Operation::SetFargateQuota {
+                account,
+                region,
+                vcpus,
+            } => {
+                let quotas = &mut self.problem.fargate.quotas;
+                match quotas
+                    .iter_mut()
+                    .find(|q| &q.account == account && &q.region == region)
+                {
+                    Some(q) => q.vcpus = *vcpus,
+                    None => quotas.push(crate::fargate::FargateQuota {
+                        account: account.clone(),
+                        region: region.clone(),
+                        vcpus: *vcpus,
+                    }),
+                }
+                Ok(())
+            }
+            Operation::Scale { workload, replicas } => {
+                self.workload_mut(workload)?.replicas = *replicas;
+                Ok(())
+            }
+            Operation::SetDemand {
+                workload,
+                region,
+                demand,
+            } => {
+                let w = self.workload_mut(workload)?;
+                w.policy.region_demand.named.insert(region.clone(), *demand);
+                Ok(())
+            }
+        }
+    }
+
+    fn set_health(&mut self, cluster: &str, health: Health) -> Result<(), Error> {
+        let c = self
+            .problem
+            .clusters
+            .iter_mut()
+            .find(|c| c.name.as_str() == cluster)
+            .ok_or_else(|| unknown("cluster", cluster))?;
+        c.health = health;
+        Ok(())
+    }
+
+    /// Brings the pools matching `which(cluster, zone)` back with every node empty.
+    fn empty_pools(&mut self, which: impl Fn(&str, Option<&str>) -> bool) {
+        for cluster in &mut self.problem.clusters {
+            for pool in &mut cluster.pools {
+                if which(cluster.name.as_str(), pool.zone.as_deref()) && pool.fargate.is_none() {
+                    let count = pool.node_count();
+                    pool.nodes = vec![NodeGroup {
+                        count: u32::try_from(count).unwrap_or(u32::MAX),
+                        free: pool.allocatable.clone(),
+                    }];
+                }
+            }
+        }
+    }
+
+    fn pool_mut(&mut self, cluster: &str, pool: &str) -> Result<&mut crate::cluster::NodePool, Error> {
+        let c = self
+            .problem
+            .clusters
+            .iter_mut()
+            .find(|c| c.name.as_str() == cluster)
+            .ok_or_else(|| unknown("cluster", cluster))?;
+        c.pools
+            .iter_mut()
+            .find(|p| p.name.as_str() == pool && p.fargate.is_none())
+            .ok_or_else(|| unknown("node pool", &format!("{cluster}/{pool}")))
+    }
+
+    fn workload_mut(&mut self, id: &str) -> Result<&mut crate::workload::Workload, Error> {
+        let (namespace, name) = id.split_once('/').unwrap_or(("default", id));
+        self.problem
+            .workloads
+            .iter_mut()
+            .find(|w| &*w.id.namespace == namespace && &*w.id.name == name)
+            .ok_or_else(|| unknown("workload", id))
+    }
+
+    /// Plans the current state and records the result as the running replicas.
+    fn plan_step(&mut self, operations: Vec<String>, rebalance: bool) -> Result<Step, Error> {
+        let before = counts(&self.problem.current);
+        let mut problem = self.problem.clone();
+        // Pools in a failed zone offer nothing, and their replicas are lost.
+        let down: BTreeSet<(ClusterName, PoolName)> = problem
+            .clusters
+            .iter()
+            .flat_map(|c| {
+                c.pools
+                    .iter()
+                    .filter(|p| p.zone.as_ref().is_some_and(|z| self.failed_zones.contains(z)))
+                    .map(|p| (c.name.clone(), p.name.clone()))
+            })
+            .collect();
+        problem
+            .current
+            .retain(|r| !down.contains(&(r.cluster.clone(), r.pool.clone())));
+        for cluster in &mut problem.clusters {
+            for pool in &mut cluster.pools {
+                if down.contains(&(cluster.name.clone(), pool.name.clone())) {
+                    pool.nodes.clear();
+                }
+            }
+        }
+        let lost_places: BTreeSet<(WorkloadId, ClusterName)> = self
+            .problem
+            .current
+            .iter()
+            .filter(|r| {
+                down.contains(&(r.cluster.clone(), r.pool.clone()))
+                    || problem
+                        .clusters
+                        .iter()
+                        .find(|c| c.name == r.cluster)
+                        .is_some_and(|c| matches!(c.health, Health::NotReady | Health::Unreachable))
+            })
+            .map(|r| (r.workload.clone(), r.cluster.clone()))
+            .collect();
+        if rebalance {
+            problem.current.clear();
+        }
+        let plan = solve(&problem, &self.options)?;
+        // The new placement runs now: new replicas use pool capacity.
+        let after_running = running_of(&plan);
+        self.occupy_new(&before_pools(&self.problem.current), &after_running);
+        self.problem.current = after_running;
+        let removing = &self.removing;
+        self.problem.clusters.retain(|c| {
+            !removing.contains(c.name.as_str()) || plan.placements.iter().any(|p| p.cluster == c.name)
+        });
+        let after = counts(&self.problem.current);
+        let mut changes = Vec::new();
+        let mut lost = 0u64;
+        let mut moved = 0u64;
+        let keys: BTreeSet<&(WorkloadId, ClusterName)> = before.keys().chain(after.keys()).collect();
+        for key in keys {
+            let (b, a) = (
+                before.get(key).copied().unwrap_or(0),
+                after.get(key).copied().unwrap_or(0),
+            );
+            if a == b {
+                continue;
+            }
+            if a < b {
+                if lost_places.contains(key) {
+                    lost += u64::from(b - a);
+                } else {
+                    moved += u64::from(b - a);
+                }
+            }
+            changes.push(Change {
+                workload: key.0.to_string(),
+                cluster: key.1.clone(),
+                before: b,
+                after: a,
+            });
+        }
+        let actions = self.actions(&changes, &lost_places);
+        Ok(Step {
+            operations,
+            plan,
+            changes,
+            lost,
+            moved,
+            actions,
+        })
+    }
+
+    /// Replicas new since `before` take their pools' free resources.
+    fn occupy_new(&mut self, before: &BTreeMap<(WorkloadId, ClusterName, PoolName), u32>, after: &[Running]) {
+        for r in after {
+            let had = before
+                .get(&(r.workload.clone(), r.cluster.clone(), r.pool.clone()))
+                .copied()
+                .unwrap_or(0);
+            let new = r.replicas.saturating_sub(had);
+            if new == 0 {
+                continue;
+            }
+            let Some(request) = self
+                .problem
+                .workloads
+                .iter()
+                .find(|w| w.id == r.workload)
+                .map(|w| w.template.effective_requests())
+            else {
+                continue;
+            };
+            if let Some(pool) = self
+                .problem
+                .clusters
+                .iter_mut()
+                .find(|c| c.name == r.cluster)
+                .and_then(|c| c.pools.iter_mut().find(|p| p.name == r.pool))
+                .filter(|p| p.fargate.is_none())
+            {
+                pool.occupy(&request, new);
+            }
+        }
+    }
+
+    /// The ordered actions for `changes`: replacements of lost replicas at once, then each
+    /// workload's moves in batches of `max_surge`: grow, wait until ready, shrink.
+    fn actions(&self, changes: &[Change], lost: &BTreeSet<(WorkloadId, ClusterName)>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let mut by_workload: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+        for c in changes {
+            by_workload.entry(&c.workload).or_default().push(c);
+        }
+        for (workload, changes) in by_workload {
+            let is_lost = |c: &Change| {
+                lost.iter()
+                    .any(|(w, cl)| w.to_string() == workload && *cl == c.cluster)
+            };
+            let lost_here: u32 = changes
+                .iter()
+                .filter(|c| c.after < c.before && is_lost(c))
+                .map(|c| c.before - c.after)
+                .sum();
+            let mut grows: Vec<(ClusterName, u32)> = changes
+                .iter()
+                .filter(|c| c.after > c.before)
+                .map(|c| (c.cluster.clone(), c.after - c.before))
+                .collect();
+            let mut shrinks: Vec<(ClusterName, u32)> = changes
+                .iter()
+                .filter(|c| c.after < c.before && !is_lost(c))
+                .map(|c| (c.cluster.clone(), c.before - c.after))
+                .collect();
+            // Replacements for lost replicas first, all at once.
+            let mut replace = lost_here;
+            for (cluster, n) in &mut grows {
+                let now = (*n).min(replace);
+                if now > 0 {
+                    actions.push(Action::Grow {
+                        workload: workload.to_owned(),
+                        cluster: cluster.clone(),
+                        replicas: now,
+                    });
+                    *n -= now;
+                    replace -= now;
+                }
+            }
+            // Then moves, make-before-break, in batches.
+            let surge = self.disruption.max_surge;
+            loop {
+                let growing = grows.iter_mut().find(|(_, n)| *n > 0);
+                let shrinking = shrinks.iter_mut().find(|(_, n)| *n > 0);
+                match (growing, shrinking) {
+                    (Some((to, g)), Some((from, s))) => {
+                        let batch = surge.min(*g).min(*s);
+                        actions.push(Action::Grow {
+                            workload: workload.to_owned(),
+                            cluster: to.clone(),
+                            replicas: batch,
+                        });
+                        actions.push(Action::WaitReady {
+                            workload: workload.to_owned(),
+                            cluster: to.clone(),
+                        });
+                        actions.push(Action::Shrink {
+                            workload: workload.to_owned(),
+                            cluster: from.clone(),
+                            replicas: batch,
+                        });
+                        *g -= batch;
+                        *s -= batch;
+                    }
+                    (Some((to, g)), None) => {
+                        actions.push(Action::Grow {
+                            workload: workload.to_owned(),
+                            cluster: to.clone(),
+                            replicas: *g,
+                        });
+                        *g = 0;
+                    }
+                    (None, Some((from, s))) => {
+                        actions.push(Action::Shrink {
+                            workload: workload.to_owned(),
+                            cluster: from.clone(),
+                            replicas: *s,
+                        });
+                        *s = 0;
+                    }
+                    (None, None) => break,
+                }
+            }
+        }
+        actions
+    }
+}
+
+fn unknown(what: &str, name: &str) -> Error {
+    Error::Simulation {
+        detail: format!("unknown {what} `{name}`"),
+    }
+}
+
+/// Replicas per workload and cluster.
+fn counts(running: &[Running]) -> BTreeMap<(WorkloadId, ClusterName), u32> {
+    let mut out = BTreeMap::new();
+    for r in running {
+        *out.entry((r.workload.clone(), r.cluster.clone())).or_default() += r.replicas;
+    }
+    out
+}
+
+fn before_pools(running: &[Running]) -> BTreeMap<(WorkloadId, ClusterName, PoolName), u32> {
+    let mut out = BTreeMap::new();
+    for r in running {
+        *out.entry((r.workload.clone(), r.cluster.clone(), r.pool.clone()))
+            .or_default() += r.replicas;
+    }
+    out
+}
+
+/// A plan's placements as running replicas.
+pub fn running_of(plan: &Plan) -> Vec<Running> {
+    plan.placements
+        .iter()
+        .flat_map(|p| {
+            p.pools.iter().map(move |pool| Running {
+                workload: p.workload.clone(),
+                cluster: p.cluster.clone(),
+                pool: pool.pool.clone(),
+                replicas: pool.replicas,
+            })
+        })
+        .collect()
+}
