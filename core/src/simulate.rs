@@ -23,7 +23,7 @@
 //! which node it left), so a simulation never over-commits a node. A failed pool or cluster
 //! comes back with every node empty.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,7 @@ use crate::error::Error;
 use crate::plan::Plan;
 use crate::planner::PlanOptions;
 use crate::problem::{Problem, Running};
+use crate::resources::Resources;
 use crate::solver::solve;
 use crate::workload::WorkloadId;
 
@@ -493,10 +494,10 @@ impl Simulation {
 
     /// Plans the current state and records the result as the running replicas.
     fn plan_step(&mut self, operations: Vec<String>, rebalance: bool) -> Result<Step, Error> {
-        let before = counts(&self.problem.current);
+        let old = std::mem::take(&mut self.problem.current);
         let mut problem = self.problem.clone();
         // Pools in a failed zone offer nothing, and their replicas are lost.
-        let down: BTreeSet<(ClusterName, PoolName)> = problem
+        let down: HashSet<(ClusterName, PoolName)> = problem
             .clusters
             .iter()
             .flat_map(|c| {
@@ -506,9 +507,6 @@ impl Simulation {
                     .map(|p| (c.name.clone(), p.name.clone()))
             })
             .collect();
-        problem
-            .current
-            .retain(|r| !down.contains(&(r.cluster.clone(), r.pool.clone())));
         for cluster in &mut problem.clusters {
             for pool in &mut cluster.pools {
                 if down.contains(&(cluster.name.clone(), pool.name.clone())) {
@@ -516,47 +514,56 @@ impl Simulation {
                 }
             }
         }
-        let lost_places: BTreeSet<(WorkloadId, ClusterName)> = self
-            .problem
-            .current
+        let failed: HashSet<ClusterName> = problem
+            .clusters
             .iter()
-            .filter(|r| {
-                down.contains(&(r.cluster.clone(), r.pool.clone()))
-                    || problem
-                        .clusters
-                        .iter()
-                        .find(|c| c.name == r.cluster)
-                        .is_some_and(|c| matches!(c.health, Health::NotReady | Health::Unreachable))
-            })
-            .map(|r| (r.workload.clone(), r.cluster.clone()))
+            .filter(|c| matches!(c.health, Health::NotReady | Health::Unreachable))
+            .map(|c| c.name.clone())
             .collect();
-        if rebalance {
-            problem.current.clear();
+        let is_lost =
+            |r: &Running| failed.contains(&r.cluster) || down.contains(&(r.cluster.clone(), r.pool.clone()));
+        if !rebalance {
+            problem.current = old.iter().filter(|r| !is_lost(r)).cloned().collect();
         }
-        let plan = solve(&problem, &self.options)?;
+        let plan = match solve(&problem, &self.options) {
+            Ok(plan) => plan,
+            Err(err) => {
+                self.problem.current = old;
+                return Err(err);
+            }
+        };
         // The new placement runs now: new replicas use pool capacity.
-        let after_running = running_of(&plan);
-        self.occupy_new(&before_pools(&self.problem.current), &after_running);
-        self.problem.current = after_running;
-        let removing = &self.removing;
-        self.problem.clusters.retain(|c| {
-            !removing.contains(c.name.as_str()) || plan.placements.iter().any(|p| p.cluster == c.name)
-        });
-        let after = counts(&self.problem.current);
+        let now = running_of(&plan);
+        let mut old_pools: HashMap<(&WorkloadId, &ClusterName, &PoolName), u32> = HashMap::new();
+        let mut before: HashMap<(&WorkloadId, &ClusterName), u32> = HashMap::new();
+        let mut lost_places: HashSet<(&WorkloadId, &ClusterName)> = HashSet::new();
+        for r in &old {
+            *old_pools.entry((&r.workload, &r.cluster, &r.pool)).or_default() += r.replicas;
+            *before.entry((&r.workload, &r.cluster)).or_default() += r.replicas;
+            if is_lost(r) {
+                lost_places.insert((&r.workload, &r.cluster));
+            }
+        }
+        self.occupy_new(&old_pools, &now);
+        let mut after: HashMap<(&WorkloadId, &ClusterName), u32> = HashMap::new();
+        for r in &now {
+            *after.entry((&r.workload, &r.cluster)).or_default() += r.replicas;
+        }
+        let mut keys: Vec<(&WorkloadId, &ClusterName)> = before.keys().chain(after.keys()).copied().collect();
+        keys.sort_unstable();
+        keys.dedup();
         let mut changes = Vec::new();
-        let mut lost = 0u64;
-        let mut moved = 0u64;
-        let keys: BTreeSet<&(WorkloadId, ClusterName)> = before.keys().chain(after.keys()).collect();
+        let (mut lost, mut moved) = (0u64, 0u64);
         for key in keys {
             let (b, a) = (
-                before.get(key).copied().unwrap_or(0),
-                after.get(key).copied().unwrap_or(0),
+                before.get(&key).copied().unwrap_or(0),
+                after.get(&key).copied().unwrap_or(0),
             );
             if a == b {
                 continue;
             }
             if a < b {
-                if lost_places.contains(key) {
+                if lost_places.contains(&key) {
                     lost += u64::from(b - a);
                 } else {
                     moved += u64::from(b - a);
@@ -569,7 +576,17 @@ impl Simulation {
                 after: a,
             });
         }
+        let lost_places: HashSet<(String, ClusterName)> = lost_places
+            .into_iter()
+            .map(|(w, c)| (w.to_string(), c.clone()))
+            .collect();
         let actions = self.actions(&changes, &lost_places);
+        drop((before, after, old_pools));
+        self.problem.current = now;
+        let removing = &self.removing;
+        self.problem.clusters.retain(|c| {
+            !removing.contains(c.name.as_str()) || plan.placements.iter().any(|p| p.cluster == c.name)
+        });
         Ok(Step {
             operations,
             plan,
@@ -580,52 +597,49 @@ impl Simulation {
         })
     }
 
-    /// Replicas new since `before` take their pools' free resources.
-    fn occupy_new(&mut self, before: &BTreeMap<(WorkloadId, ClusterName, PoolName), u32>, after: &[Running]) {
-        for r in after {
-            let had = before
-                .get(&(r.workload.clone(), r.cluster.clone(), r.pool.clone()))
-                .copied()
-                .unwrap_or(0);
-            let new = r.replicas.saturating_sub(had);
-            if new == 0 {
-                continue;
-            }
-            let Some(request) = self
-                .problem
-                .workloads
-                .iter()
-                .find(|w| w.id == r.workload)
-                .map(|w| w.template.effective_requests())
-            else {
+    /// Replicas new since `old` (per workload, cluster and pool) take their pools' free
+    /// resources.
+    fn occupy_new(&mut self, old: &HashMap<(&WorkloadId, &ClusterName, &PoolName), u32>, now: &[Running]) {
+        let workloads: HashMap<&WorkloadId, &crate::workload::Workload> =
+            self.problem.workloads.iter().map(|w| (&w.id, w)).collect();
+        let clusters: HashMap<&ClusterName, usize> = self
+            .problem
+            .clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (&c.name, i))
+            .collect();
+        let mut new: Vec<(usize, &PoolName, Resources, u32)> = Vec::new();
+        for r in now {
+            let had = old.get(&(&r.workload, &r.cluster, &r.pool)).copied().unwrap_or(0);
+            let (Some(&c), Some(w)) = (clusters.get(&r.cluster), workloads.get(&r.workload)) else {
                 continue;
             };
-            if let Some(pool) = self
-                .problem
-                .clusters
+            if r.replicas > had {
+                new.push((c, &r.pool, w.template.effective_requests(), r.replicas - had));
+            }
+        }
+        for (c, pool, request, n) in new {
+            if let Some(pool) = self.problem.clusters[c]
+                .pools
                 .iter_mut()
-                .find(|c| c.name == r.cluster)
-                .and_then(|c| c.pools.iter_mut().find(|p| p.name == r.pool))
-                .filter(|p| p.fargate.is_none())
+                .find(|p| &p.name == pool && p.fargate.is_none())
             {
-                pool.occupy(&request, new);
+                pool.occupy(&request, n);
             }
         }
     }
 
     /// The ordered actions for `changes`: replacements of lost replicas at once, then each
     /// workload's moves in batches of `max_surge`: grow, wait until ready, shrink.
-    fn actions(&self, changes: &[Change], lost: &BTreeSet<(WorkloadId, ClusterName)>) -> Vec<Action> {
+    fn actions(&self, changes: &[Change], lost: &HashSet<(String, ClusterName)>) -> Vec<Action> {
         let mut actions = Vec::new();
         let mut by_workload: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
         for c in changes {
             by_workload.entry(&c.workload).or_default().push(c);
         }
         for (workload, changes) in by_workload {
-            let is_lost = |c: &Change| {
-                lost.iter()
-                    .any(|(w, cl)| w.to_string() == workload && *cl == c.cluster)
-            };
+            let is_lost = |c: &Change| lost.contains(&(workload.to_owned(), c.cluster.clone()));
             let lost_here: u32 = changes
                 .iter()
                 .filter(|c| c.after < c.before && is_lost(c))
@@ -708,24 +722,6 @@ fn unknown(what: &str, name: &str) -> Error {
     Error::Simulation {
         detail: format!("unknown {what} `{name}`"),
     }
-}
-
-/// Replicas per workload and cluster.
-fn counts(running: &[Running]) -> BTreeMap<(WorkloadId, ClusterName), u32> {
-    let mut out = BTreeMap::new();
-    for r in running {
-        *out.entry((r.workload.clone(), r.cluster.clone())).or_default() += r.replicas;
-    }
-    out
-}
-
-fn before_pools(running: &[Running]) -> BTreeMap<(WorkloadId, ClusterName, PoolName), u32> {
-    let mut out = BTreeMap::new();
-    for r in running {
-        *out.entry((r.workload.clone(), r.cluster.clone(), r.pool.clone()))
-            .or_default() += r.replicas;
-    }
-    out
 }
 
 /// A plan's placements as running replicas.
