@@ -38,7 +38,7 @@ use crate::workload::WorkloadId;
 
 /// One change to the fleet or the workloads.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "op")]
+#[serde(rename_all = "camelCase", tag = "op", deny_unknown_fields)]
 pub enum Operation {
     /// The cluster goes down: its replicas are lost and placed again elsewhere.
     Fail {

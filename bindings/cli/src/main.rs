@@ -3,13 +3,14 @@
 //! renders the plan.
 
 mod render;
+mod simulate;
 mod testbed;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use fleetplan::{PlanOptions, SolverChoice, Weights, solve};
 
 /// Exit code for bad input: unreadable or invalid files, objects or flags.
@@ -44,6 +45,36 @@ enum Command {
         after_help = "Examples:\n  fleetplan plan examples/tutorial\n  fleetplan plan examples/tutorial -o json\n  fleetplan plan examples/tutorial --solver exact --time-limit 30 -o json\n  fleetplan plan examples/tutorial --weight cost=5 --weight moved=50\n  fleetplan plan --fleet fleet.yaml --apps k8s/ --explain\n  fleetplan plan --fleet quotas.yaml --apps k8s/ --eks shop-east@us-east-1 --eks shop-west@eu-west-1"
     )]
     Plan(PlanArgs),
+
+    /// Simulate failures, drains and recoveries step by step, and print the timeline.
+    ///
+    /// The scenario is planned once (step 0), then every step applies its operations to the
+    /// fleet and plans again from the placement the step before left: replicas on healthy
+    /// clusters stay, lost or displaced ones are placed again. Each step shows the replicas
+    /// per workload and cluster, what changed, and the ordered actions that carry the change
+    /// out. A failure loses its replicas at once (the actions only create replacements); a
+    /// drain is make-before-break: grow the destination by at most --max-surge replicas, wait
+    /// until they are ready, then shrink the source. A recovered cluster comes back empty;
+    /// with `--recovery stay` (the default) nothing moves back, with `--recovery rebalance`
+    /// the fleet is planned afresh and the difference moved make-before-break.
+    ///
+    /// Steps come either from --fail/--recover/--drain/--cordon flags, one step per flag in
+    /// command-line order, or from a --steps YAML file: a list whose items are one operation
+    /// (`{op: fail, cluster: us-west-2-a}`) or a list of operations applied together. The
+    /// operations: fail, recover, cordon, uncordon, drain, remove (field `cluster`);
+    /// failZone, recoverZone (`zone`); failRegion, recoverRegion (`region`); resizePool
+    /// (`cluster`, `pool`, `nodes`); setFargateQuota (`account`, `region`, `vcpus`); scale
+    /// (`workload`, `replicas`); setDemand (`workload`, `region`, `demand`).
+    ///
+    /// The default solver is `fast`: every step is an incremental re-plan from the running
+    /// replicas, and a what-if run should answer in milliseconds; --solver overrides it.
+    ///
+    /// Exit codes: 0 when every step was planned, 2 for bad input (including a step naming
+    /// an unknown cluster, zone, region, pool or workload); nothing is printed on stdout then.
+    #[command(
+        after_help = "Examples:\n  fleetplan simulate examples/tutorial --fail us-west-2-a --recover us-west-2-a\n  fleetplan simulate examples/tutorial --steps examples/tutorial/steps/failover.yaml\n  fleetplan simulate examples/tutorial --steps examples/tutorial/steps/blue-green.yaml --max-surge 2\n  fleetplan simulate examples/tutorial --drain us-west-2-b -o json\n  fleetplan simulate examples/tutorial --fail us-west-2-a --recover us-west-2-a --recovery rebalance\n\nA steps file:\n  # us-west-2-a goes down, then comes back.\n  - {op: fail, cluster: us-west-2-a}\n  - {op: recover, cluster: us-west-2-a}\n  # Two operations in one step.\n  - [{op: cordon, cluster: eu-west-1-a}, {op: scale, workload: shop/web-eu, replicas: 8}]"
+    )]
+    Simulate(SimulateArgs),
 
     /// Run a local multi-cluster test bed.
     #[command(subcommand)]
@@ -118,6 +149,13 @@ struct PlanArgs {
     #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
     solver: SolverArg,
 
+    #[command(flatten)]
+    tuning: SolverTuning,
+}
+
+/// Solver flags shared by `plan` and `simulate` (each has its own `--solver` default).
+#[derive(clap::Args, Debug)]
+struct SolverTuning {
     /// Seconds the exact solver may search before returning its best plan so far.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     time_limit: f64,
@@ -126,6 +164,99 @@ struct PlanArgs {
     /// moved, imbalance, preference, cost, demand, fixed. See the README for what each counts.
     #[arg(long = "weight", value_name = "NAME=VALUE", value_parser = parse_weight)]
     weights: Vec<(String, f64)>,
+}
+
+impl SolverTuning {
+    /// The planner options for `solver` and these flags; on a bad flag the error has been
+    /// printed and the exit code is returned.
+    fn options(&self, solver: SolverArg, explain: bool) -> Result<PlanOptions, ExitCode> {
+        if !(self.time_limit.is_finite() && self.time_limit > 0.0) {
+            return Err(fail(&format!(
+                "--time-limit: expected a positive number of seconds, got {}",
+                self.time_limit
+            )));
+        }
+        let mut weights = Weights::default();
+        for (name, value) in &self.weights {
+            weights.set(name, *value);
+        }
+        Ok(PlanOptions {
+            explain,
+            solver: solver.into(),
+            weights,
+            time_limit: std::time::Duration::from_secs_f64(self.time_limit.min(1e6)),
+        })
+    }
+}
+
+/// `fleetplan simulate`: the scenario, the steps, how moves go, and the solver.
+#[derive(clap::Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("step-source")
+        .required(true)
+        .multiple(true)
+        .args(["steps", "fail", "recover", "drain", "cordon"])
+))]
+struct SimulateArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+
+    /// A step: the cluster fails and loses its replicas (repeatable; steps run in
+    /// command-line order).
+    #[arg(long, value_name = "CLUSTER")]
+    fail: Vec<String>,
+
+    /// A step: the cluster comes back, empty (repeatable).
+    #[arg(long, value_name = "CLUSTER")]
+    recover: Vec<String>,
+
+    /// A step: everything moves out of the cluster, make-before-break (repeatable).
+    #[arg(long, value_name = "CLUSTER")]
+    drain: Vec<String>,
+
+    /// A step: the cluster keeps what it runs and takes nothing new (repeatable).
+    #[arg(long, value_name = "CLUSTER")]
+    cordon: Vec<String>,
+
+    /// A YAML file of steps, instead of the step flags: a list whose items are one operation
+    /// or a list of operations applied together.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["fail", "recover", "drain", "cordon"])]
+    steps: Option<PathBuf>,
+
+    /// What happens when a failed cluster comes back: `stay` (nothing moves back) or
+    /// `rebalance` (plan afresh and move the difference make-before-break).
+    #[arg(long, value_enum, default_value_t = RecoveryArg::Stay)]
+    recovery: RecoveryArg,
+
+    /// New replicas started before old ones stop, per batch of a planned move (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    max_surge: u32,
+
+    /// Replicas that may be missing during a planned move (0: always grow before shrinking).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_unavailable: u32,
+
+    /// Output format: a timeline of tables, or `json`/`yaml` (`fleetplan.io/timeline/v1`: the
+    /// steps, each with its operations, plan, changes, lost and moved counts, and actions).
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+
+    /// Which solver plans each step (see `fleetplan plan --help`). Default `fast`: a step is
+    /// an incremental re-plan from the running replicas and must be quick.
+    #[arg(long, value_enum, default_value_t = SolverArg::Fast)]
+    solver: SolverArg,
+
+    #[command(flatten)]
+    tuning: SolverTuning,
+}
+
+/// The recovery policies, as `--recovery` spells them.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RecoveryArg {
+    /// Nothing moves back to a recovered cluster.
+    Stay,
+    /// The fleet is planned afresh and replicas move back make-before-break.
+    Rebalance,
 }
 
 /// The solvers, as `--solver` spells them.
@@ -182,9 +313,15 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed through ArgMatches so that `simulate` can order its step flags by position.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     match cli.command {
         Command::Plan(args) => run_plan(&args),
+        Command::Simulate(args) => match matches.subcommand_matches("simulate") {
+            Some(sub) => simulate::run(&args, sub),
+            None => fail("internal error: no arguments for simulate"),
+        },
         Command::Testbed(TestbedCommand::Up(args)) => testbed::up(&args),
     }
 }
@@ -196,21 +333,9 @@ fn run_plan(args: &PlanArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    if !(args.time_limit.is_finite() && args.time_limit > 0.0) {
-        return fail(&format!(
-            "--time-limit: expected a positive number of seconds, got {}",
-            args.time_limit
-        ));
-    }
-    let mut weights = Weights::default();
-    for (name, value) in &args.weights {
-        weights.set(name, *value);
-    }
-    let options = PlanOptions {
-        explain: args.explain,
-        solver: args.solver.into(),
-        weights,
-        time_limit: std::time::Duration::from_secs_f64(args.time_limit.min(1e6)),
+    let options = match args.tuning.options(args.solver, args.explain) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     let plan = match solve(&scenario.problem, &options) {
         Ok(plan) => plan,
@@ -227,12 +352,17 @@ fn run_plan(args: &PlanArgs) -> ExitCode {
             Err(err) => return fail(&format!("cannot render the plan as YAML: {err}")),
         },
     };
+    write_stdout(&text, "the plan")
+}
+
+/// Writes the whole rendered output at once.
+fn write_stdout(text: &str, what: &str) -> ExitCode {
     let mut stdout = io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`fleetplan plan ... | head`) is not an error.
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(err) => fail(&format!("cannot write the plan: {err}")),
+        Err(err) => fail(&format!("cannot write {what}: {err}")),
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use fleetplan::fargate::format_vcpus;
+use fleetplan::simulate::{Action, Step};
 use fleetplan::{Plan, WorkloadId, format_amount};
 use fleetplan_kube::Scenario;
 
@@ -112,17 +113,7 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
         costs(plan, &mut out);
     }
 
-    if !plan.unplaced.is_empty() {
-        out.push_str("\nUNPLACED\n");
-        for u in &plan.unplaced {
-            let _ = writeln!(out, "{}: {} replica(s) unplaced", u.workload, u.replicas);
-            let mut reasons = Table::new(&["  CLUSTER", "REASON"]);
-            for r in &u.reasons {
-                reasons.row(vec![format!("  {}", r.cluster), r.reason.to_string()]);
-            }
-            reasons.render(&mut out);
-        }
-    }
+    unplaced(plan, &mut out);
 
     if explain {
         out.push_str("\nEXPLANATIONS\n");
@@ -190,6 +181,136 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
         let _ = writeln!(out, "Carried along, not planned: {}.", carried.join(", "));
     }
     out
+}
+
+/// The UNPLACED section: every unplaced workload with a reason per cluster (nothing when
+/// every replica was placed).
+fn unplaced(plan: &Plan, out: &mut String) {
+    if plan.unplaced.is_empty() {
+        return;
+    }
+    out.push_str("\nUNPLACED\n");
+    for u in &plan.unplaced {
+        let _ = writeln!(out, "{}: {} replica(s) unplaced", u.workload, u.replicas);
+        let mut reasons = Table::new(&["  CLUSTER", "REASON"]);
+        for r in &u.reasons {
+            reasons.row(vec![format!("  {}", r.cluster), r.reason.to_string()]);
+        }
+        reasons.render(out);
+    }
+}
+
+/// The default `fleetplan simulate` output: for step 0 and every step, the replicas per
+/// workload and cluster, totals per region, the changes, the ordered actions, lost and moved
+/// counts, and unplaced replicas with their reasons.
+pub fn timeline(scenario: &Scenario, steps: &[Step]) -> String {
+    let mut out = String::new();
+    for (n, step) in steps.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let what = if step.operations.is_empty() {
+            "initial".to_string()
+        } else {
+            step.operations.join(", ")
+        };
+        let _ = writeln!(out, "STEP {n}: {what}");
+        let plan = &step.plan;
+
+        let mut replicas = Table::new(&["WORKLOAD", "CLUSTER", "REGION", "REPLICAS"]);
+        let mut previous: Option<&WorkloadId> = None;
+        for p in plan.placements.iter().filter(|p| p.replicas > 0) {
+            let name = if previous == Some(&p.workload) {
+                String::new()
+            } else {
+                p.workload.to_string()
+            };
+            previous = Some(&p.workload);
+            replicas.row(vec![
+                name,
+                p.cluster.to_string(),
+                p.region.to_string(),
+                p.replicas.to_string(),
+            ]);
+        }
+        replicas.render(&mut out);
+        let mut regions: BTreeMap<&str, u64> = BTreeMap::new();
+        for p in &plan.placements {
+            *regions.entry(&p.region).or_default() += u64::from(p.replicas);
+        }
+        let regions: Vec<String> = regions.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let s = &plan.summary;
+        let _ = writeln!(
+            out,
+            "Per region: {}. Placed {} of {}, {} unplaced.",
+            if regions.is_empty() {
+                "none".to_string()
+            } else {
+                regions.join(", ")
+            },
+            s.placed,
+            s.target,
+            s.unplaced
+        );
+
+        if n > 0 {
+            if step.changes.is_empty() {
+                out.push_str("\nNo changes.\n");
+            } else {
+                out.push_str("\nCHANGES\n");
+                let mut changes = Table::new(&["WORKLOAD", "CLUSTER", "BEFORE", "AFTER"]);
+                for c in &step.changes {
+                    changes.row(vec![
+                        c.workload.clone(),
+                        c.cluster.to_string(),
+                        c.before.to_string(),
+                        c.after.to_string(),
+                    ]);
+                }
+                changes.render(&mut out);
+            }
+            if !step.actions.is_empty() {
+                out.push_str("\nACTIONS\n");
+                let width = step.actions.len().to_string().len();
+                for (i, action) in step.actions.iter().enumerate() {
+                    let _ = writeln!(out, "{:>width$}. {}", i + 1, action_text(action));
+                }
+            }
+            let _ = writeln!(
+                out,
+                "\nLost {} replica(s) with failed clusters, moved {} make-before-break.",
+                step.lost, step.moved
+            );
+        }
+        unplaced(plan, &mut out);
+    }
+    if !scenario.carried.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} object(s) carried along, not planned.",
+            scenario.carried.len()
+        );
+    }
+    out
+}
+
+/// One action in words.
+fn action_text(action: &Action) -> String {
+    match action {
+        Action::Grow {
+            workload,
+            cluster,
+            replicas,
+        } => format!("grow {workload} in {cluster} by {replicas}"),
+        Action::WaitReady { workload, cluster } => {
+            format!("wait until the new {workload} replicas in {cluster} are ready")
+        }
+        Action::Shrink {
+            workload,
+            cluster,
+            replicas,
+        } => format!("shrink {workload} in {cluster} by {replicas}"),
+    }
 }
 
 /// Cost per hour of every priced workload, and the size Fargate gives its pods: what it

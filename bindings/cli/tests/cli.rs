@@ -434,3 +434,255 @@ fn testbed_up_runs_the_tutorial_fleet_until_interrupted() {
     );
     assert!(rest.iter().any(|l| l.contains("test bed stopped")), "{rest:?}");
 }
+
+/// Runs `fleetplan simulate examples/tutorial ARGS -o json` and returns its steps.
+fn simulate_json(args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["simulate", "examples/tutorial", "-o", "json"];
+    all.extend_from_slice(args);
+    let out = fleetplan(&all);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let timeline: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(timeline["format"], "fleetplan.io/timeline/v1");
+    timeline["steps"].as_array().expect("steps").clone()
+}
+
+/// Replicas per (workload, cluster) in a step's plan.
+fn step_replicas(step: &serde_json::Value) -> Vec<(String, String, u64)> {
+    step["plan"]["placements"]
+        .as_array()
+        .expect("placements")
+        .iter()
+        .map(|p| {
+            (
+                p["workload"].as_str().expect("workload").to_string(),
+                p["cluster"].as_str().expect("cluster").to_string(),
+                p["replicas"].as_u64().expect("replicas"),
+            )
+        })
+        .filter(|(_, _, n)| *n > 0)
+        .collect()
+}
+
+#[test]
+fn simulate_failover_replaces_lost_replicas_and_stays_on_recovery() {
+    let steps = simulate_json(&["--steps", "examples/tutorial/steps/failover.yaml"]);
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[0]["operations"], serde_json::json!([]));
+    assert_eq!(steps[1]["operations"], serde_json::json!(["fail us-west-2-a"]));
+    assert_eq!(steps[2]["operations"], serde_json::json!(["recover us-west-2-a"]));
+    let held: u64 = step_replicas(&steps[0])
+        .iter()
+        .filter(|(_, c, _)| c == "us-west-2-a")
+        .map(|(_, _, n)| n)
+        .sum();
+    assert!(held > 0, "us-west-2-a runs something at first");
+    let after = step_replicas(&steps[1]);
+    assert!(after.iter().all(|(_, c, _)| c != "us-west-2-a"), "{after:?}");
+    let web_us: Vec<&(String, String, u64)> = after.iter().filter(|(w, _, _)| w == "shop/web-us").collect();
+    assert_eq!(web_us.len(), 1, "{web_us:?}");
+    assert_eq!((web_us[0].1.as_str(), web_us[0].2), ("us-west-2-b", 6));
+    assert_eq!(steps[1]["lost"].as_u64(), Some(held));
+    assert_eq!(steps[1]["moved"], 0);
+    assert_eq!(steps[1]["plan"]["summary"]["unplaced"], 0);
+    // A failure's actions only grow: the lost replicas are gone already.
+    for action in steps[1]["actions"].as_array().expect("actions") {
+        assert_eq!(action["action"], "grow", "{action}");
+    }
+    // Stay: the recovered cluster comes back empty and nothing moves back.
+    assert_eq!(steps[2]["changes"], serde_json::json!([]));
+    assert_eq!(steps[2]["actions"], serde_json::json!([]));
+    assert_eq!(step_replicas(&steps[2]), after);
+}
+
+#[test]
+fn simulate_drain_moves_everything_make_before_break() {
+    let steps = simulate_json(&["--drain", "us-west-2-b"]);
+    assert_eq!(steps.len(), 2);
+    let last = &steps[1];
+    assert!(
+        step_replicas(last).iter().all(|(_, c, _)| c != "us-west-2-b"),
+        "{:?}",
+        step_replicas(last)
+    );
+    assert_eq!(last["lost"], 0);
+    let moved = last["moved"].as_u64().expect("moved");
+    assert!(moved > 0);
+    let actions = last["actions"].as_array().expect("actions");
+    assert_eq!(
+        actions.len() as u64,
+        3 * moved,
+        "one triple per replica with --max-surge 1"
+    );
+    for triple in actions.chunks(3) {
+        let kinds: Vec<&str> = triple
+            .iter()
+            .map(|a| a["action"].as_str().expect("action"))
+            .collect();
+        assert_eq!(kinds, ["grow", "waitReady", "shrink"], "{triple:?}");
+        assert_eq!(triple[0]["workload"], triple[2]["workload"]);
+        assert_eq!(triple[0]["cluster"], triple[1]["cluster"]);
+        assert_eq!(triple[2]["cluster"], "us-west-2-b");
+        assert_eq!(
+            (triple[0]["replicas"].as_u64(), triple[2]["replicas"].as_u64()),
+            (Some(1), Some(1))
+        );
+    }
+    // The table shows the same timeline.
+    let out = fleetplan(&["simulate", "examples/tutorial", "--drain", "us-west-2-b"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "STEP 0: initial",
+        "STEP 1: drain us-west-2-b",
+        "CHANGES",
+        "ACTIONS",
+        "1. grow ",
+        "2. wait until the new ",
+        "3. shrink ",
+        "in us-west-2-b by 1",
+        "moved 5 make-before-break",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn simulate_steps_follow_the_command_line_order() {
+    let steps = simulate_json(&["--fail", "us-west-2-a", "--recover", "us-west-2-a"]);
+    let ops: Vec<&serde_json::Value> = steps.iter().map(|s| &s["operations"]).collect();
+    assert_eq!(
+        ops,
+        [
+            &serde_json::json!([]),
+            &serde_json::json!(["fail us-west-2-a"]),
+            &serde_json::json!(["recover us-west-2-a"]),
+        ]
+    );
+    // Interleaved kinds keep their positions too.
+    let steps = simulate_json(&[
+        "--cordon",
+        "eu-west-1-a",
+        "--fail",
+        "us-west-2-a",
+        "--drain",
+        "eu-west-1-b",
+        "--recover",
+        "us-west-2-a",
+        "--fail",
+        "us-west-2-b",
+    ]);
+    let ops: Vec<String> = steps[1..]
+        .iter()
+        .map(|s| s["operations"][0].as_str().expect("operation").to_string())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "cordon eu-west-1-a",
+            "fail us-west-2-a",
+            "drain eu-west-1-b",
+            "recover us-west-2-a",
+            "fail us-west-2-b",
+        ]
+    );
+}
+
+#[test]
+fn simulate_blue_green_example_and_yaml_output() {
+    let steps = simulate_json(&["--steps", "examples/tutorial/steps/blue-green.yaml"]);
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[1]["lost"], 0);
+    assert!(
+        step_replicas(&steps[1])
+            .iter()
+            .all(|(_, c, _)| c != "us-west-2-b")
+    );
+    assert_eq!(
+        steps[2]["operations"],
+        serde_json::json!(["uncordon us-west-2-b"])
+    );
+    let out = fleetplan(&[
+        "simulate",
+        "examples/tutorial",
+        "--steps",
+        "examples/tutorial/steps/blue-green.yaml",
+        "-o",
+        "yaml",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("format: fleetplan.io/timeline/v1\nsteps:\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn simulate_an_unknown_cluster_is_bad_input() {
+    let out = fleetplan(&["simulate", "examples/tutorial", "--fail", "nowhere"]);
+    assert_bad_input(&out, &["step 1", "fail nowhere", "unknown cluster `nowhere`"]);
+}
+
+#[test]
+fn simulate_a_bad_steps_file_names_the_file_and_step() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("steps.yaml");
+    let path = file.to_str().expect("utf-8");
+    fs::write(
+        &file,
+        "- {op: fail, cluster: us-west-2-a}\n- {op: explode, cluster: us-west-2-a}\n",
+    )
+    .expect("write");
+    let out = fleetplan(&["simulate", "examples/tutorial", "--steps", path]);
+    assert_bad_input(&out, &["steps.yaml", "step 2", "explode"]);
+    fs::write(&file, "- [{op: drain, cluster: us-west-2-b, when: later}]\n").expect("write");
+    let out = fleetplan(&["simulate", "examples/tutorial", "--steps", path]);
+    assert_bad_input(&out, &["steps.yaml", "step 1", "unknown field `when`"]);
+    fs::write(&file, "- {op: fail, cluster: [unclosed\n").expect("write");
+    let out = fleetplan(&["simulate", "examples/tutorial", "--steps", path]);
+    assert_bad_input(&out, &["steps.yaml", "line"]);
+    fs::write(
+        &file,
+        "- {op: fail, cluster: us-west-2-a}\n- {op: drain, cluster: nowhere}\n",
+    )
+    .expect("write");
+    let out = fleetplan(&["simulate", "examples/tutorial", "--steps", path]);
+    assert_bad_input(
+        &out,
+        &["steps.yaml", "step 2", "drain nowhere", "unknown cluster"],
+    );
+}
+
+#[test]
+fn simulate_steps_come_from_a_file_or_flags_not_both() {
+    let out = fleetplan(&[
+        "simulate",
+        "examples/tutorial",
+        "--steps",
+        "examples/tutorial/steps/failover.yaml",
+        "--fail",
+        "us-west-2-a",
+    ]);
+    assert_bad_input(&out, &["--steps", "--fail", "cannot be used with"]);
+    let out = fleetplan(&["simulate", "examples/tutorial"]);
+    assert_bad_input(&out, &["--steps", "--fail"]);
+}
+
+#[test]
+fn help_explains_the_simulate_command() {
+    let out = fleetplan(&["simulate", "--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for needle in [
+        "--steps",
+        "--fail",
+        "--recovery",
+        "--max-surge",
+        "make-before-break",
+        "Examples:",
+        "steps/failover.yaml",
+        "Exit codes",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in help");
+    }
+}

@@ -384,7 +384,10 @@ impl Context<'_, '_> {
             };
             for p in index.cluster_pools[c].clone() {
                 let choice = verdict.and_then(|v| v.pools.iter().find(|choice| choice.pool == p));
-                let here = running.iter().find(|&&(_, pool, _)| pool == p).map_or(0, |r| r.2);
+                // `running` is sorted by cluster and pool, one entry per pool.
+                let here = running
+                    .binary_search_by_key(&(c, p), |&(cluster, pool, _)| (cluster, pool))
+                    .map_or(0, |i| running[i].2);
                 let local = p - index.cluster_pools[c].start;
                 let keepable =
                     here > 0 && (choice.is_some() || may_keep(cluster, &cluster.pools[local], rules));
