@@ -10,9 +10,10 @@
 //! - **Failures** (a cluster, zone or region) lose their replicas at once: the actions only
 //!   create replacements.
 //! - **Planned moves** (a drain, a rebalance after recovery) are make-before-break: the
-//!   destination grows by at most `max_surge` replicas, the actions wait until they are
-//!   ready, then the source shrinks by as many; so the ready replicas never drop below the
-//!   target minus `max_unavailable` (nor, in fact, below the target). Replicas with nowhere
+//!   destination grows by at most `max_surge` replicas, old replicas stop while the ready
+//!   ones stay at or above the start minus `max_unavailable`, the actions wait until the new
+//!   ones are ready, then more old ones stop; so the ready replicas never drop below the
+//!   target minus `max_unavailable` (with 0, never below the target). Replicas with nowhere
 //!   else to go are stopped at the end and reported unplaced, with reasons, in the plan.
 //! - **Recovery** brings a cluster back empty (its pods were lost). With
 //!   [`RecoveryPolicy::Stay`] nothing moves back; with [`RecoveryPolicy::Rebalance`] the
@@ -669,53 +670,56 @@ impl Simulation {
                     replace -= now;
                 }
             }
-            // Then moves, make-before-break, in batches.
+            // Then moves, make-before-break, in batches of `max_surge`: grow, stop old replicas
+            // while the budget allows, wait until the new ones are ready, stop more.
             let surge = self.disruption.max_surge;
-            loop {
-                let growing = grows.iter_mut().find(|(_, n)| *n > 0);
-                let shrinking = shrinks.iter_mut().find(|(_, n)| *n > 0);
-                match (growing, shrinking) {
-                    (Some((to, g)), Some((from, s))) => {
-                        let batch = surge.min(*g).min(*s);
-                        actions.push(Action::Grow {
-                            workload: workload.to_owned(),
-                            cluster: to.clone(),
-                            replicas: batch,
-                        });
-                        actions.push(Action::WaitReady {
-                            workload: workload.to_owned(),
-                            cluster: to.clone(),
-                        });
-                        actions.push(Action::Shrink {
-                            workload: workload.to_owned(),
-                            cluster: from.clone(),
-                            replicas: batch,
-                        });
-                        *g -= batch;
-                        *s -= batch;
-                    }
-                    (Some((to, g)), None) => {
-                        actions.push(Action::Grow {
-                            workload: workload.to_owned(),
-                            cluster: to.clone(),
-                            replicas: *g,
-                        });
-                        *g = 0;
-                    }
-                    (None, Some((from, s))) => {
-                        actions.push(Action::Shrink {
-                            workload: workload.to_owned(),
-                            cluster: from.clone(),
-                            replicas: *s,
-                        });
-                        *s = 0;
-                    }
-                    (None, None) => break,
+            let budget = i64::from(self.disruption.max_unavailable);
+            // Ready replicas below where the workload started.
+            let mut deficit: i64 = 0;
+            while let Some((to, g)) = grows.iter_mut().find(|(_, n)| *n > 0) {
+                let batch = surge.min(*g);
+                *g -= batch;
+                let to = to.clone();
+                actions.push(Action::Grow {
+                    workload: workload.to_owned(),
+                    cluster: to.clone(),
+                    replicas: batch,
+                });
+                if shrinks.iter().all(|(_, n)| *n == 0) {
+                    continue;
                 }
+                deficit += shrink(&mut shrinks, (budget - deficit).max(0), workload, &mut actions);
+                actions.push(Action::WaitReady {
+                    workload: workload.to_owned(),
+                    cluster: to,
+                });
+                deficit -= i64::from(batch);
+                deficit += shrink(&mut shrinks, (budget - deficit).max(0), workload, &mut actions);
             }
+            // Left over: a scale-down, or replicas with nowhere else to go.
+            shrink(&mut shrinks, i64::MAX, workload, &mut actions);
         }
         actions
     }
+}
+
+/// Stops up to `most` replicas from `shrinks`, cluster by cluster; returns how many.
+fn shrink(shrinks: &mut [(ClusterName, u32)], most: i64, workload: &str, actions: &mut Vec<Action>) -> i64 {
+    let mut left = most;
+    for (cluster, n) in shrinks.iter_mut().filter(|(_, n)| *n > 0) {
+        if left <= 0 {
+            break;
+        }
+        let now = u32::try_from(left).unwrap_or(u32::MAX).min(*n);
+        actions.push(Action::Shrink {
+            workload: workload.to_owned(),
+            cluster: cluster.clone(),
+            replicas: now,
+        });
+        *n -= now;
+        left -= i64::from(now);
+    }
+    most - left
 }
 
 fn unknown(what: &str, name: &str) -> Error {

@@ -134,3 +134,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn max_unavailable_lets_old_replicas_stop_before_the_new_ones_are_ready() {
+    use fleetplan::{Cluster, NodePool, Resources, Workload};
+    let fleet = || {
+        let node = Resources::new().with("cpu", 8000).with("pods", 110);
+        ["a", "b"]
+            .iter()
+            .map(|name| {
+                let mut c = Cluster::new(name, "r");
+                c.pools.push(NodePool::uniform("p", 1, node.clone()));
+                c
+            })
+            .collect::<Vec<_>>()
+    };
+    let kinds = |unavailable: u32| -> Vec<&'static str> {
+        let problem = Problem {
+            clusters: fleet(),
+            workloads: vec![Workload::new("ns", "w", 4, Resources::new().with("cpu", 100))],
+            ..Problem::default()
+        };
+        let disruption = Disruption {
+            max_surge: 1,
+            max_unavailable: unavailable,
+        };
+        let (mut sim, _) = start(problem, RecoveryPolicy::Stay, disruption);
+        let step = sim.step(&[Operation::Drain { cluster: "a".into() }]).unwrap();
+        step.actions
+            .iter()
+            .map(|a| match a {
+                Action::Grow { .. } => "grow",
+                Action::WaitReady { .. } => "wait",
+                Action::Shrink { .. } => "shrink",
+            })
+            .collect()
+    };
+    assert_eq!(kinds(0), ["grow", "wait", "shrink", "grow", "wait", "shrink"]);
+    assert_eq!(kinds(1), ["grow", "shrink", "wait", "shrink", "grow"]);
+}
