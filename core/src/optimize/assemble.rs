@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Assignment, Model, WorkloadModel};
+use super::model::{Assignment, Model, SpreadTerm, WorkloadModel};
 use crate::cluster::{Health, HourlyPrice};
 use crate::explain::Reason;
 use crate::plan::{
@@ -190,39 +190,53 @@ fn trim_limits(m: &WorkloadModel, counts: &mut [(u32, u32)]) -> bool {
 /// for skew alone). True when anything changed.
 fn trim_spreads(m: &WorkloadModel, counts: &mut [(u32, u32)]) -> bool {
     let mut changed = false;
-    for spread in &m.spreads {
-        loop {
-            let mut per_domain = vec![0u32; spread.eligible.len()];
-            let mut new_in = vec![0u32; spread.eligible.len()];
-            for (domain, &(k, n)) in spread.arc_domain.iter().zip(counts.iter()) {
-                if let Some(d) = domain {
-                    per_domain[*d] += k + n;
-                    new_in[*d] += n;
-                }
-            }
-            let Some(min) = (0..per_domain.len())
-                .filter(|&d| spread.eligible[d])
-                .map(|d| per_domain[d])
-                .min()
-            else {
-                break;
-            };
-            let worst = (0..per_domain.len())
-                .filter(|&d| spread.eligible[d] && new_in[d] > 0 && per_domain[d] > min + spread.max_skew)
-                .max_by_key(|&d| per_domain[d]);
-            let Some(worst) = worst else { break };
-            // The arc of that domain with the most new replicas gives one up.
-            let Some(a) = (0..counts.len())
-                .filter(|&a| spread.arc_domain[a] == Some(worst) && counts[a].1 > 0)
-                .max_by_key(|&a| counts[a].1)
-            else {
-                break;
-            };
-            counts[a].1 -= 1;
-            changed = true;
+    // Trimming one constraint can lower the smallest domain of another (a replica taken from
+    // a cluster also leaves its region), so go round until no constraint trims anything.
+    loop {
+        let mut trimmed = false;
+        for spread in &m.spreads {
+            trimmed |= trim_spread(spread, counts);
         }
+        if !trimmed {
+            return changed;
+        }
+        changed = true;
     }
-    changed
+}
+
+/// Trims new replicas until `spread` holds; true when it trimmed any.
+fn trim_spread(spread: &SpreadTerm, counts: &mut [(u32, u32)]) -> bool {
+    let mut changed = false;
+    loop {
+        let mut per_domain = vec![0u32; spread.eligible.len()];
+        let mut new_in = vec![0u32; spread.eligible.len()];
+        for (domain, &(k, n)) in spread.arc_domain.iter().zip(counts.iter()) {
+            if let Some(d) = domain {
+                per_domain[*d] += k + n;
+                new_in[*d] += n;
+            }
+        }
+        let Some(min) = (0..per_domain.len())
+            .filter(|&d| spread.eligible[d])
+            .map(|d| per_domain[d])
+            .min()
+        else {
+            return changed;
+        };
+        let worst = (0..per_domain.len())
+            .filter(|&d| spread.eligible[d] && new_in[d] > 0 && per_domain[d] > min + spread.max_skew)
+            .max_by_key(|&d| per_domain[d]);
+        let Some(worst) = worst else { return changed };
+        // The arc of that domain with the most new replicas gives one up.
+        let Some(a) = (0..counts.len())
+            .filter(|&a| spread.arc_domain[a] == Some(worst) && counts[a].1 > 0)
+            .max_by_key(|&a| counts[a].1)
+        else {
+            return changed;
+        };
+        counts[a].1 -= 1;
+        changed = true;
+    }
 }
 
 /// Writes the plan of a packed assignment.
