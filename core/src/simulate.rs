@@ -446,14 +446,16 @@ impl Simulation {
     }
 
     fn set_health(&mut self, cluster: &str, health: Health) -> Result<(), Error> {
-        let c = self
-            .problem
+        self.cluster_mut(cluster)?.health = health;
+        Ok(())
+    }
+
+    fn cluster_mut(&mut self, cluster: &str) -> Result<&mut crate::cluster::Cluster, Error> {
+        self.problem
             .clusters
             .iter_mut()
             .find(|c| c.name.as_str() == cluster)
-            .ok_or_else(|| unknown("cluster", cluster))?;
-        c.health = health;
-        Ok(())
+            .ok_or_else(|| unknown("cluster", cluster))
     }
 
     /// Brings the pools matching `which(cluster, zone)` back with every node empty.
@@ -472,13 +474,8 @@ impl Simulation {
     }
 
     fn pool_mut(&mut self, cluster: &str, pool: &str) -> Result<&mut crate::cluster::NodePool, Error> {
-        let c = self
-            .problem
-            .clusters
-            .iter_mut()
-            .find(|c| c.name.as_str() == cluster)
-            .ok_or_else(|| unknown("cluster", cluster))?;
-        c.pools
+        self.cluster_mut(cluster)?
+            .pools
             .iter_mut()
             .find(|p| p.name.as_str() == pool && p.fargate.is_none())
             .ok_or_else(|| unknown("node pool", &format!("{cluster}/{pool}")))

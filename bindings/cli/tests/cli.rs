@@ -30,21 +30,22 @@ fn tutorial_table_shows_both_regions_and_every_replica() {
     let out = fleetplan(&["plan", "examples/tutorial"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for needle in [
-        "shop/web-us",
-        "shop/web-eu",
-        "us-west-2",
-        "eu-west-1",
-        "REGION",
-        "17 of 17 replicas placed",
-        // Fargate sizes and costs: 1 vCPU / 8Gi becomes 2 vCPU / 9Gi.
-        "FARGATE SIZE",
-        "2 vCPU 9Gi",
-        "0.5 vCPU 1Gi",
-        "TOTAL",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains(
+        &text,
+        &[
+            "shop/web-us",
+            "shop/web-eu",
+            "us-west-2",
+            "eu-west-1",
+            "REGION",
+            "17 of 17 replicas placed",
+            // Fargate sizes and costs: 1 vCPU / 8Gi becomes 2 vCPU / 9Gi.
+            "FARGATE SIZE",
+            "2 vCPU 9Gi",
+            "0.5 vCPU 1Gi",
+            "TOTAL",
+        ],
+    );
     assert!(
         text.contains("Carried along, not planned: Namespace batch, Service shop/web, Ingress shop/web"),
         "{text}"
@@ -209,13 +210,17 @@ fn scenario_with_app(app: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Asserts that `text` contains every one of `needles`.
+fn assert_contains(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
 fn assert_bad_input(out: &Output, needles: &[&str]) {
     assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(out));
     assert!(out.stdout.is_empty(), "nothing on stdout, got {}", stdout(out));
-    let err = stderr(out);
-    for needle in needles {
-        assert!(err.contains(needle), "missing {needle:?} in {err}");
-    }
+    assert_contains(&stderr(out), needles);
 }
 
 const DEPLOYMENT: &str = "apiVersion: apps/v1
@@ -343,17 +348,18 @@ fn help_explains_the_plan_command() {
     let out = fleetplan(&["plan", "--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for needle in [
-        "SCENARIO_DIR",
-        "--fleet",
-        "--apps",
-        "--output",
-        "--explain",
-        "kubectl get",
-        "Exit codes",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in help");
-    }
+    assert_contains(
+        &text,
+        &[
+            "SCENARIO_DIR",
+            "--fleet",
+            "--apps",
+            "--output",
+            "--explain",
+            "kubectl get",
+            "Exit codes",
+        ],
+    );
 }
 
 #[test]
@@ -531,19 +537,20 @@ fn simulate_drain_moves_everything_make_before_break() {
     let out = fleetplan(&["simulate", "examples/tutorial", "--drain", "us-west-2-b"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for needle in [
-        "STEP 0: initial",
-        "STEP 1: drain us-west-2-b",
-        "CHANGES",
-        "ACTIONS",
-        "1. grow ",
-        "2. wait until the new ",
-        "3. shrink ",
-        "in us-west-2-b by 1",
-        "moved 5 make-before-break",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains(
+        &text,
+        &[
+            "STEP 0: initial",
+            "STEP 1: drain us-west-2-b",
+            "CHANGES",
+            "ACTIONS",
+            "1. grow ",
+            "2. wait until the new ",
+            "3. shrink ",
+            "in us-west-2-b by 1",
+            "moved 5 make-before-break",
+        ],
+    );
 }
 
 #[test]
@@ -673,16 +680,17 @@ fn help_explains_the_simulate_command() {
     let out = fleetplan(&["simulate", "--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for needle in [
-        "--steps",
-        "--fail",
-        "--recovery",
-        "--max-surge",
-        "make-before-break",
-        "Examples:",
-        "steps/failover.yaml",
-        "Exit codes",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in help");
-    }
+    assert_contains(
+        &text,
+        &[
+            "--steps",
+            "--fail",
+            "--recovery",
+            "--max-surge",
+            "make-before-break",
+            "Examples:",
+            "steps/failover.yaml",
+            "Exit codes",
+        ],
+    );
 }
