@@ -228,6 +228,21 @@ pub struct Summary {
     pub cost_per_hour: HourlyPrice,
 }
 
+impl Default for Plan {
+    /// A plan with nothing in it.
+    fn default() -> Self {
+        Plan {
+            format: PLAN_FORMAT,
+            placements: Vec::new(),
+            unplaced: Vec::new(),
+            explanations: Vec::new(),
+            costs: Vec::new(),
+            summary: Summary::default(),
+            solver: None,
+        }
+    }
+}
+
 impl Plan {
     /// Replicas of `workload` placed in `cluster` (zero when none).
     pub fn replicas_in(&self, workload: &WorkloadId, cluster: &str) -> u32 {

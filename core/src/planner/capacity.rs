@@ -17,7 +17,9 @@
 use std::collections::HashMap;
 
 use super::index::{Index, Request};
+use crate::cluster::NodeGroup;
 use crate::problem::Problem;
+use crate::resources::Resources;
 
 /// Identical nodes: how many, and the free amount of every resource on each.
 type Group = (u32, Vec<i64>);
@@ -38,6 +40,7 @@ pub(crate) struct PoolCapacity {
 }
 
 /// The free capacity of every pool of the fleet.
+#[derive(Clone)]
 pub(crate) struct Capacity {
     width: usize,
     pools: Vec<PoolCapacity>,
@@ -222,6 +225,28 @@ impl Capacity {
         debug_assert_eq!(replicas, 0, "take() was asked for more than fits");
         cap.compact(width, &self.useful);
         cap.bound(width);
+    }
+
+    /// The nodes of `pool` as node groups, the planner's view of where replicas went: for a
+    /// fleet that carries on from this placement. Empty for a Fargate profile.
+    pub fn nodes(&self, index: &Index, pool: usize) -> Vec<NodeGroup> {
+        let cap = &self.pools[pool];
+        let group = |count: u32, free: &[i64]| {
+            let mut resources = Resources::new();
+            for (r, &amount) in free.iter().enumerate().filter(|&(_, &a)| a != 0) {
+                resources.set(index.resources[r].as_str(), amount);
+            }
+            NodeGroup {
+                count,
+                free: resources,
+            }
+        };
+        cap.counts
+            .iter()
+            .zip(cap.free.chunks_exact(self.width))
+            .map(|(&count, free)| group(count, free))
+            .chain(cap.dead.iter().map(|(count, free)| group(*count, free)))
+            .collect()
     }
 
     /// For a request that no longer fits anywhere in `pools`: the resource short on the most

@@ -12,25 +12,25 @@ pub(crate) mod candidates;
 pub(crate) mod capacity;
 pub(crate) mod index;
 pub(crate) mod pricing;
+pub(crate) mod replan;
 mod seats;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use candidates::{Candidates, group_by_rules};
+use candidates::Candidates;
 use capacity::Capacity;
 use index::{Index, Request};
 use pricing::Prices;
+use replan::Replanner;
 use seats::{Distributor, Job, Stop, stable_hash};
 
-use crate::cluster::{Health, HourlyPrice, PoolName};
+use crate::cluster::{Health, PoolName};
 use crate::error::Error;
 use crate::explain::Reason;
 use crate::objective::Weights;
-use crate::plan::{
-    ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced, WorkloadCost,
-};
+use crate::plan::{ClusterReason, Explanation, Placement, Plan, PoolReplicas, Unplaced, WorkloadCost};
 use crate::problem::Problem;
 use crate::solver::SolverChoice;
 use crate::workload::WorkloadId;
@@ -93,82 +93,9 @@ pub fn plan(problem: &Problem, options: &PlanOptions) -> Result<Plan, Error> {
 /// # Errors
 /// As [`plan`].
 pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Plan, PhaseTimings), Error> {
-    problem.validate()?;
-    let mut timings = PhaseTimings::default();
-
+    let (replanner, mut timings) = Replanner::new(problem, options)?;
     let started = Instant::now();
-    let index = Index::new(problem);
-    let requests = index.replica_requests(problem);
-    let mut capacity = Capacity::new(problem, &index, &requests);
-    timings.index = started.elapsed();
-
-    let started = Instant::now();
-    let (rule_sets, rules_of) = group_by_rules(problem);
-    let candidates = candidates::compute(problem, &index, &rule_sets);
-    timings.candidates = started.elapsed();
-
-    let started = Instant::now();
-    let context = Context::new(problem, &index, Prices::new(problem, &index));
-    let running = running_by_workload(problem, &index);
-    let by_priority = priority_order(problem);
-    let mut results: Vec<WorkloadResult> = Vec::with_capacity(problem.workloads.len());
-    results.resize_with(problem.workloads.len(), WorkloadResult::default);
-    let mut distributor = Distributor::default();
-    let mut summary = Summary {
-        workloads: problem.workloads.len(),
-        ..Summary::default()
-    };
-    for &w in &by_priority {
-        let workload = &problem.workloads[w];
-        let job = Job {
-            problem,
-            index: &index,
-            workload,
-            rules: &rule_sets[rules_of[w]],
-            candidates: &candidates[rules_of[w]],
-            request: &requests[w],
-            running: running.get(&workload.id).map_or(&[], Vec::as_slice),
-            workload_hash: stable_hash(&[&workload.id.namespace, &workload.id.name]),
-            cluster_hashes: &context.cluster_hashes,
-        };
-        let outcome = distributor.run(&job, &mut capacity);
-        summary.target += u64::from(workload.replicas);
-        summary.placed += outcome.placed;
-        summary.unplaced += u64::from(outcome.unplaced);
-        summary.kept += outcome.kept;
-        summary.removed += outcome.removed;
-        let explain = options.explain || outcome.unplaced > 0;
-        results[w] = context.record(
-            &job,
-            &distributor,
-            &capacity,
-            outcome.unplaced,
-            explain,
-            options.explain,
-        );
-    }
-    timings.distribute = started.elapsed();
-
-    let started = Instant::now();
-    let mut by_name: Vec<usize> = (0..problem.workloads.len()).collect();
-    by_name.sort_by(|&a, &b| problem.workloads[a].id.cmp(&problem.workloads[b].id));
-    let mut plan = Plan {
-        format: PLAN_FORMAT,
-        placements: Vec::with_capacity(results.iter().map(|r| r.placements.len()).sum()),
-        unplaced: Vec::new(),
-        explanations: Vec::new(),
-        costs: Vec::new(),
-        summary,
-        solver: None,
-    };
-    for w in by_name {
-        let result = std::mem::take(&mut results[w]);
-        plan.placements.extend(result.placements);
-        plan.unplaced.extend(result.unplaced);
-        plan.explanations.extend(result.explanations);
-        plan.costs.extend(result.cost);
-    }
-    plan.summary.cost_per_hour = HourlyPrice(plan.costs.iter().map(|c| c.per_hour.0).sum());
+    let plan = replanner.into_plan();
     timings.assemble = started.elapsed();
     Ok((plan, timings))
 }
@@ -188,7 +115,7 @@ pub(crate) fn priority_order(problem: &Problem) -> Vec<usize> {
 }
 
 /// What one workload contributes to the plan.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct WorkloadResult {
     placements: Vec<Placement>,
     unplaced: Option<Unplaced>,
