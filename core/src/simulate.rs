@@ -4,9 +4,18 @@
 //! A [`Simulation`] keeps the fleet as it is now. [`Simulation::step`] applies operations to
 //! it, plans again with the replicas of the previous step as the running ones (so replicas on
 //! healthy clusters stay where they are unless a rule forces a move, and only displaced or
-//! missing replicas are placed again), and returns a [`Step`]: the new plan, the replicas that
+//! missing replicas are placed again), and returns a [`Step`]: the totals, the replicas that
 //! moved per workload and cluster, and the [`Action`]s that carry the change out in order.
+//! [`Simulation::plan`] gives the whole plan after the step.
 //!
+//! - **Incremental steps**: with the fast planner, a step whose operations change only health
+//!   or targets (fail, failRegion, cordon, uncordon, drain, scale, setDemand) plans again only
+//!   the workloads it touches: those with replicas on a failed or draining cluster, those
+//!   scaled or given new demand, and those with replicas still unplaced, against the capacity
+//!   the step before left (see `planner::replan`). The result is the plan the fast planner
+//!   would make of the whole fleet from the same running replicas (a property test checks
+//!   it), at a cost in proportion to the replicas displaced. Other operations, a rebalance,
+//!   and the optimal solvers plan the whole fleet again.
 //! - **Failures** (a cluster, zone or region) lose their replicas at once: the actions only
 //!   create replacements.
 //! - **Planned moves** (a drain, a rebalance after recovery) are make-before-break: the
@@ -19,10 +28,11 @@
 //!   [`RecoveryPolicy::Stay`] nothing moves back; with [`RecoveryPolicy::Rebalance`] the
 //!   fleet is planned afresh and the difference is moved make-before-break.
 //!
-//! Capacity between steps: replicas placed by a step use their pool's free resources; a
-//! replica that leaves a healthy pool frees nothing for later steps (the planner cannot know
-//! which node it left), so a simulation never over-commits a node. A failed pool or cluster
-//! comes back with every node empty.
+//! Capacity between steps: replicas placed by a step use their pool's free resources (with
+//! the fast planner, on the nodes it chose for them); a replica that leaves a healthy pool
+//! frees nothing for later steps (the planner cannot know which node it left), so a
+//! simulation never over-commits a node. A failed pool or cluster comes back with every node
+//! empty.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -30,11 +40,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{ClusterName, Health, NodeGroup, PoolName};
 use crate::error::Error;
-use crate::plan::Plan;
+use crate::plan::{Plan, Summary};
 use crate::planner::PlanOptions;
+use crate::planner::replan::Replanner;
 use crate::problem::{Problem, Running};
 use crate::resources::Resources;
-use crate::solver::solve;
+use crate::solver::{SolverChoice, solve};
 use crate::workload::WorkloadId;
 
 /// One change to the fleet or the workloads.
@@ -245,8 +256,9 @@ pub struct Change {
 pub struct Step {
     /// The operations applied, as text.
     pub operations: Vec<String>,
-    /// The plan after the step.
-    pub plan: Plan,
+    /// The totals after the step; `kept` and `removed` count this step's changes. The whole
+    /// plan, with the reasons for unplaced replicas: [`Simulation::plan`].
+    pub summary: Summary,
     /// Replicas per workload and cluster that changed, ordered by workload then cluster.
     pub changes: Vec<Change>,
     /// Replicas lost with failed clusters, zones or regions.
@@ -260,9 +272,15 @@ pub struct Step {
 /// A fleet being changed step by step.
 #[derive(Clone, Debug)]
 pub struct Simulation {
-    /// The fleet now: clusters with their health and free capacity, workloads, and the
-    /// replicas of the last step as the running ones.
-    pub problem: Problem,
+    /// The fleet now: clusters with their health and free capacity, and workloads. Its
+    /// running replicas are those of the last full re-plan: after incremental steps, the
+    /// placement lives in `now` (see [`Simulation::fleet`]).
+    problem: Problem,
+    /// The placement after the last step.
+    now: Now,
+    /// Pools (indices of the fast planner's state) whose nodes took replicas in incremental
+    /// steps since `problem`'s node groups were last brought up to date.
+    stale_nodes: BTreeSet<usize>,
     /// Clusters being removed: they leave the fleet once empty.
     removing: BTreeSet<String>,
     options: PlanOptions,
@@ -270,6 +288,39 @@ pub struct Simulation {
     disruption: Disruption,
     /// Zones that are down.
     failed_zones: BTreeSet<String>,
+}
+
+/// The placement after the last step.
+#[derive(Clone, Debug)]
+enum Now {
+    /// Planned by the fast planner, whose state re-plans only what a step touches.
+    Fast(Box<Replanner>),
+    /// Planned by another solver, or by the fast planner before the fleet's shape changed;
+    /// `problem.current` holds it as running replicas.
+    Plan(Box<Plan>),
+}
+
+/// The clusters as they were before a step, to put back if it fails.
+enum SavedClusters {
+    Health(Vec<Health>),
+    Whole(Vec<crate::cluster::Cluster>),
+}
+
+impl Operation {
+    /// Whether the fast planner's kept state can follow the operation: it changes health, a
+    /// replica target or regional demand, not the fleet's nodes, quotas or membership.
+    fn is_incremental(&self) -> bool {
+        matches!(
+            self,
+            Operation::Fail { .. }
+                | Operation::FailRegion { .. }
+                | Operation::Cordon { .. }
+                | Operation::Uncordon { .. }
+                | Operation::Drain { .. }
+                | Operation::Scale { .. }
+                | Operation::SetDemand { .. }
+        )
+    }
 }
 
 impl Simulation {
@@ -286,6 +337,8 @@ impl Simulation {
         let mut sim = Simulation {
             removing: BTreeSet::new(),
             problem,
+            now: Now::Plan(Box::default()),
+            stale_nodes: BTreeSet::new(),
             options,
             recovery,
             disruption: Disruption {
@@ -298,22 +351,63 @@ impl Simulation {
         Ok((sim, step))
     }
 
+    /// The whole plan after the last step.
+    pub fn plan(&self) -> Plan {
+        match &self.now {
+            Now::Fast(replanner) => replanner.plan(),
+            Now::Plan(plan) => (**plan).clone(),
+        }
+    }
+
+    /// The fleet as it is now, with the replicas of the last step as its running ones.
+    pub fn fleet(&self) -> Problem {
+        let mut problem = self.problem.clone();
+        if let Now::Fast(replanner) = &self.now {
+            problem.current = replanner_running(&problem, replanner);
+            sync_nodes(&mut problem, replanner, self.stale_nodes.iter().copied());
+        }
+        problem
+    }
+
     /// Applies `operations` in order, plans, and makes the new placement the running one.
     ///
     /// # Errors
     /// [`Error::Simulation`] for an operation naming an unknown cluster, pool, zone, region
     /// or workload; nothing is applied then.
     pub fn step(&mut self, operations: &[Operation]) -> Result<Step, Error> {
+        // What the operations may change, to put back on error (not the running replicas,
+        // which only a successful plan changes).
+        let touched: Vec<usize> = operations
+            .iter()
+            .filter_map(|op| match op {
+                Operation::Scale { workload, .. } | Operation::SetDemand { workload, .. } => {
+                    self.workload_index(workload)
+                }
+                _ => None,
+            })
+            .collect();
+        // Operations that change only health need only the health put back.
+        let saved_clusters = if operations.iter().all(Operation::is_incremental) {
+            SavedClusters::Health(self.problem.clusters.iter().map(|c| c.health).collect())
+        } else {
+            SavedClusters::Whole(self.problem.clusters.clone())
+        };
         let saved = (
-            self.problem.clone(),
+            saved_clusters,
+            self.problem.fargate.clone(),
+            touched
+                .iter()
+                .map(|&w| self.problem.workloads[w].clone())
+                .collect::<Vec<_>>(),
             self.failed_zones.clone(),
             self.removing.clone(),
         );
         let mut rebalance = false;
+        let mut planned = Ok(());
         for op in operations {
-            if let Err(err) = self.apply(op) {
-                (self.problem, self.failed_zones, self.removing) = saved;
-                return Err(err);
+            planned = self.apply(op);
+            if planned.is_err() {
+                break;
             }
             rebalance |= self.recovery == RecoveryPolicy::Rebalance
                 && matches!(
@@ -324,13 +418,29 @@ impl Simulation {
                 );
         }
         let texts = operations.iter().map(ToString::to_string).collect();
-        match self.plan_step(texts, rebalance) {
-            Ok(step) => Ok(step),
-            Err(err) => {
-                (self.problem, self.failed_zones, self.removing) = saved;
-                Err(err)
+        let incremental = !rebalance && operations.iter().all(Operation::is_incremental);
+        let planned = planned.and_then(|()| match &self.now {
+            Now::Fast(_) if incremental => self.replan_step(texts, &touched),
+            _ => self.plan_step(texts, rebalance),
+        });
+        if planned.is_err() {
+            let (clusters, fargate, workloads, zones, removing) = saved;
+            match clusters {
+                SavedClusters::Health(health) => {
+                    for (cluster, health) in self.problem.clusters.iter_mut().zip(health) {
+                        cluster.health = health;
+                    }
+                }
+                SavedClusters::Whole(clusters) => self.problem.clusters = clusters,
             }
+            self.problem.fargate = fargate;
+            for (&w, workload) in touched.iter().zip(workloads) {
+                self.problem.workloads[w] = workload;
+            }
+            self.failed_zones = zones;
+            self.removing = removing;
         }
+        planned
     }
 
     fn apply(&mut self, op: &Operation) -> Result<(), Error> {
@@ -482,16 +592,28 @@ impl Simulation {
     }
 
     fn workload_mut(&mut self, id: &str) -> Result<&mut crate::workload::Workload, Error> {
+        let w = self.workload_index(id).ok_or_else(|| unknown("workload", id))?;
+        Ok(&mut self.problem.workloads[w])
+    }
+
+    /// The index of workload `namespace/name` (or `name` in `default`).
+    fn workload_index(&self, id: &str) -> Option<usize> {
         let (namespace, name) = id.split_once('/').unwrap_or(("default", id));
         self.problem
             .workloads
-            .iter_mut()
-            .find(|w| &*w.id.namespace == namespace && &*w.id.name == name)
-            .ok_or_else(|| unknown("workload", id))
+            .iter()
+            .position(|w| &*w.id.namespace == namespace && &*w.id.name == name)
     }
 
-    /// Plans the current state and records the result as the running replicas.
+    /// Plans the whole fleet again (the first step, changes to the fleet's shape, a
+    /// rebalance, or a solver other than the fast planner) and records the result as the
+    /// running replicas.
     fn plan_step(&mut self, operations: Vec<String>, rebalance: bool) -> Result<Step, Error> {
+        if let Now::Fast(replanner) = &self.now {
+            self.problem.current = replanner_running(&self.problem, replanner);
+            let stale = std::mem::take(&mut self.stale_nodes);
+            sync_nodes(&mut self.problem, replanner, stale.into_iter());
+        }
         let old = std::mem::take(&mut self.problem.current);
         let mut problem = self.problem.clone();
         // Pools in a failed zone offer nothing, and their replicas are lost.
@@ -515,7 +637,7 @@ impl Simulation {
         let failed: HashSet<ClusterName> = problem
             .clusters
             .iter()
-            .filter(|c| matches!(c.health, Health::NotReady | Health::Unreachable))
+            .filter(|c| is_down(c.health))
             .map(|c| c.name.clone())
             .collect();
         let is_lost =
@@ -523,8 +645,16 @@ impl Simulation {
         if !rebalance {
             problem.current = old.iter().filter(|r| !is_lost(r)).cloned().collect();
         }
-        let plan = match solve(&problem, &self.options) {
-            Ok(plan) => plan,
+        let planned = if self.options.solver.resolve(&problem) == SolverChoice::Fast {
+            Replanner::new(&problem, &self.options).map(|(replanner, _)| {
+                let plan = replanner.plan();
+                (plan, Some(replanner))
+            })
+        } else {
+            solve(&problem, &self.options).map(|plan| (plan, None))
+        };
+        let (plan, replanner) = match planned {
+            Ok(planned) => planned,
             Err(err) => {
                 self.problem.current = old;
                 return Err(err);
@@ -542,7 +672,21 @@ impl Simulation {
                 lost_places.insert((&r.workload, &r.cluster));
             }
         }
-        self.occupy_new(&old_pools, &now);
+        match &replanner {
+            // The planner knows which nodes the replicas went to.
+            Some(replanner) => {
+                let zones = &self.failed_zones;
+                let up = |p: &crate::cluster::NodePool| !p.zone.as_ref().is_some_and(|z| zones.contains(z));
+                let pools: Vec<usize> = (0..replanner.index().pools.len())
+                    .filter(|&p| {
+                        let pool = &replanner.index().pools[p];
+                        up(&self.problem.clusters[pool.cluster].pools[pool.local])
+                    })
+                    .collect();
+                sync_nodes(&mut self.problem, replanner, pools.into_iter());
+            }
+            None => self.occupy_new(&old_pools, &now),
+        }
         let mut after: HashMap<(&WorkloadId, &ClusterName), u32> = HashMap::new();
         for r in &now {
             *after.entry((&r.workload, &r.cluster)).or_default() += r.replicas;
@@ -582,12 +726,93 @@ impl Simulation {
         drop((before, after, old_pools));
         self.problem.current = now;
         let removing = &self.removing;
+        let clusters = self.problem.clusters.len();
         self.problem.clusters.retain(|c| {
             !removing.contains(c.name.as_str()) || plan.placements.iter().any(|p| p.cluster == c.name)
         });
+        let step = Step {
+            operations,
+            summary: plan.summary.clone(),
+            changes,
+            lost,
+            moved,
+            actions,
+        };
+        // A removed cluster changes the fleet's shape: the next step plans it all again.
+        self.now = match replanner {
+            Some(replanner) if self.problem.clusters.len() == clusters => Now::Fast(Box::new(replanner)),
+            _ => Now::Plan(Box::new(plan)),
+        };
+        Ok(step)
+    }
+
+    /// Plans again only the workloads the step touched (the fast planner, after operations
+    /// that change health, targets or demand): those with replicas on a failed or draining
+    /// cluster, those scaled or given new demand, and those with replicas still unplaced.
+    fn replan_step(&mut self, operations: Vec<String>, touched: &[usize]) -> Result<Step, Error> {
+        let Now::Fast(replanner) = &mut self.now else {
+            unreachable!("replan_step runs only on the fast planner's state");
+        };
+        let problem = &self.problem;
+        let failed: Vec<bool> = problem.clusters.iter().map(|c| is_down(c.health)).collect();
+        let moving: Vec<bool> = problem
+            .clusters
+            .iter()
+            .map(|c| is_down(c.health) || c.health == Health::Draining)
+            .collect();
+        let mut affected: Vec<usize> = touched.to_vec();
+        affected.extend(replanner.with_unplaced());
+        affected.extend(
+            (0..problem.workloads.len()).filter(|&w| replanner.seats(w).iter().any(|&(c, _, _)| moving[c])),
+        );
+        let index_cluster_of = |pool: usize| replanner.index().pools[pool].cluster;
+        let lost_pools: Vec<bool> = (0..replanner.index().pools.len())
+            .map(|p| failed[index_cluster_of(p)])
+            .collect();
+        let replanned = replanner.replan(problem, &self.options, affected, |p| lost_pools[p])?;
+
+        let mut changes = Vec::new();
+        let mut lost_places: HashSet<(String, ClusterName)> = HashSet::new();
+        let (mut lost, mut moved) = (0u64, 0u64);
+        // Pools that took new replicas, whose nodes changed.
+        let mut filled: Vec<usize> = Vec::new();
+        for r in &replanned {
+            let workload = &problem.workloads[r.workload];
+            let after = replanner.seats(r.workload);
+            let name = workload.id.to_string();
+            for (cluster, b, a) in per_cluster(&r.before, after) {
+                if a == b {
+                    continue;
+                }
+                if a < b {
+                    if failed[cluster] {
+                        lost += u64::from(b - a);
+                        lost_places.insert((name.clone(), problem.clusters[cluster].name.clone()));
+                    } else {
+                        moved += u64::from(b - a);
+                    }
+                }
+                changes.push(Change {
+                    workload: name.clone(),
+                    cluster: problem.clusters[cluster].name.clone(),
+                    before: b,
+                    after: a,
+                });
+            }
+            filled.extend(
+                after
+                    .iter()
+                    .filter(|&&(_, pool, n)| n > r.before.iter().find(|b| b.1 == pool).map_or(0, |b| b.2))
+                    .map(|&(_, pool, _)| pool),
+            );
+        }
+        changes.sort_by(|a, b| (&a.workload, &a.cluster).cmp(&(&b.workload, &b.cluster)));
+        let summary = replanner.summary().clone();
+        self.stale_nodes.extend(filled);
+        let actions = self.actions(&changes, &lost_places);
         Ok(Step {
             operations,
-            plan,
+            summary,
             changes,
             lost,
             moved,
@@ -723,6 +948,66 @@ fn unknown(what: &str, name: &str) -> Error {
     Error::Simulation {
         detail: format!("unknown {what} `{name}`"),
     }
+}
+
+/// Whether a cluster in this health has lost its replicas.
+fn is_down(health: Health) -> bool {
+    matches!(health, Health::NotReady | Health::Unreachable)
+}
+
+/// Replicas per cluster before and after: `(cluster, before, after)` for every cluster in
+/// either list (both sorted by cluster).
+fn per_cluster(before: &[(usize, usize, u32)], after: &[(usize, usize, u32)]) -> Vec<(usize, u32, u32)> {
+    let mut out: Vec<(usize, u32, u32)> = Vec::new();
+    let mut add = |cluster: usize, b: u32, a: u32| match out.last_mut() {
+        Some(last) if last.0 == cluster => {
+            last.1 += b;
+            last.2 += a;
+        }
+        _ => out.push((cluster, b, a)),
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < before.len() || j < after.len() {
+        let take_before = j == after.len() || (i < before.len() && before[i].0 <= after[j].0);
+        if take_before {
+            add(before[i].0, before[i].2, 0);
+            i += 1;
+        } else {
+            add(after[j].0, 0, after[j].2);
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Brings the node groups of `pools` (indices of the fast planner's state) up to date with
+/// where the planner put replicas. Fargate profiles have no nodes.
+fn sync_nodes(problem: &mut Problem, replanner: &Replanner, pools: impl Iterator<Item = usize>) {
+    for p in pools {
+        let pool = &replanner.index().pools[p];
+        let target = &mut problem.clusters[pool.cluster].pools[pool.local];
+        if target.fargate.is_none() {
+            target.nodes = replanner.nodes(p);
+        }
+    }
+}
+
+/// The fast planner's placement as running replicas, by name.
+fn replanner_running(problem: &Problem, replanner: &Replanner) -> Vec<Running> {
+    let index = replanner.index();
+    let mut running = Vec::new();
+    for (w, workload) in problem.workloads.iter().enumerate() {
+        for &(cluster, pool, replicas) in replanner.seats(w) {
+            let cluster = &problem.clusters[cluster];
+            running.push(Running {
+                workload: workload.id.clone(),
+                cluster: cluster.name.clone(),
+                pool: cluster.pools[index.pools[pool].local].name.clone(),
+                replicas,
+            });
+        }
+    }
+    running
 }
 
 /// A plan's placements as running replicas.

@@ -8,35 +8,37 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::Shape;
-use fleetplan::simulate::{Action, Disruption, Operation, RecoveryPolicy, Simulation, Step};
-use fleetplan::{Health, PlanOptions, Problem, SolverChoice};
+use fleetplan::simulate::{Action, Disruption, Operation, RecoveryPolicy, Simulation};
+use fleetplan::{Health, Plan, PlanOptions, Problem, SolverChoice};
 use proptest::prelude::*;
 
-fn start(problem: Problem, recovery: RecoveryPolicy, disruption: Disruption) -> (Simulation, Step) {
+/// Starts a simulation with the fast planner; returns it and the first plan.
+fn start(problem: Problem, recovery: RecoveryPolicy, disruption: Disruption) -> (Simulation, Plan) {
     let options = PlanOptions {
         solver: SolverChoice::Fast,
         ..PlanOptions::default()
     };
-    Simulation::new(problem, options, recovery, disruption).expect("a valid problem")
+    let (sim, _) = Simulation::new(problem, options, recovery, disruption).expect("a valid problem");
+    let plan = sim.plan();
+    (sim, plan)
 }
 
 /// Replicas per (workload, cluster) of a plan.
-fn counts(step: &Step) -> BTreeMap<(String, String), u32> {
-    step.plan
-        .placements
+fn counts(plan: &Plan) -> BTreeMap<(String, String), u32> {
+    plan.placements
         .iter()
         .map(|p| ((p.workload.to_string(), p.cluster.to_string()), p.replicas))
         .collect()
 }
 
 /// The first cluster (by index from `pick`) that is Ready and holds replicas after `step`.
-fn holding(problem: &Problem, step: &Step, pick: usize) -> Option<String> {
+fn holding(problem: &Problem, plan: &Plan, pick: usize) -> Option<String> {
     let mut names: Vec<String> = problem
         .clusters
         .iter()
         .filter(|c| c.health == Health::Ready)
         .map(|c| c.name.to_string())
-        .filter(|n| step.plan.placements.iter().any(|p| p.cluster.as_str() == n))
+        .filter(|n| plan.placements.iter().any(|p| p.cluster.as_str() == n))
         .collect();
     names.sort();
     names.dedup();
@@ -49,10 +51,10 @@ proptest! {
     #[test]
     fn a_failure_moves_exactly_the_failed_clusters_replicas(problem in common::problem(Shape::FULL), pick in 0..8usize) {
         let (mut sim, first) = start(problem, RecoveryPolicy::Stay, Disruption::default());
-        let Some(failed) = holding(&sim.problem, &first, pick) else { return Ok(()) };
+        let Some(failed) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
         let before = counts(&first);
         let step = sim.step(&[Operation::Fail { cluster: failed.clone() }]).unwrap();
-        let after = counts(&step);
+        let after = counts(&sim.plan());
         // No replica on another cluster goes away.
         for ((w, c), &n) in &before {
             if *c != failed {
@@ -65,9 +67,9 @@ proptest! {
         prop_assert_eq!(step.lost, on_failed);
         prop_assert_eq!(step.moved, 0);
         // Exactly the lost replicas are placed again when capacity allows.
-        let placed_before = first.plan.summary.placed;
-        if step.plan.summary.unplaced == first.plan.summary.unplaced {
-            prop_assert_eq!(step.plan.summary.placed, placed_before);
+        let placed_before = first.summary.placed;
+        if step.summary.unplaced == first.summary.unplaced {
+            prop_assert_eq!(step.summary.placed, placed_before);
             let grown: u64 = step.changes.iter().filter(|c| c.after > c.before).map(|c| u64::from(c.after - c.before)).sum();
             prop_assert_eq!(grown, on_failed);
         }
@@ -77,14 +79,54 @@ proptest! {
     }
 
     #[test]
+    fn an_incremental_step_plans_what_a_full_re_plan_does(
+        problem in common::problem(Shape::FULL),
+        pick in 0..8usize,
+        drain in any::<bool>(),
+        scale in proptest::option::of((0..8usize, 0..40u32)),
+    ) {
+        let (mut sim, first) = start(problem, RecoveryPolicy::Stay, Disruption::default());
+        let Some(failed) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
+        let mut fleet = sim.fleet();
+        let mut ops = vec![if drain {
+            Operation::Drain { cluster: failed.clone() }
+        } else {
+            Operation::Fail { cluster: failed.clone() }
+        }];
+        if let Some((w, replicas)) = scale {
+            let n = fleet.workloads.len();
+            let w = &mut fleet.workloads[w % n];
+            w.replicas = replicas;
+            ops.push(Operation::Scale { workload: w.id.to_string(), replicas });
+        }
+        let step = sim.step(&ops).unwrap();
+        // The same fleet planned whole, from the same running replicas.
+        for c in &mut fleet.clusters {
+            if c.name.as_str() == failed {
+                c.health = if drain { Health::Draining } else { Health::NotReady };
+            }
+        }
+        if !drain {
+            fleet.current.retain(|r| r.cluster.as_str() != failed);
+        }
+        let options = PlanOptions { solver: SolverChoice::Fast, ..PlanOptions::default() };
+        let whole = fleetplan::plan(&fleet, &options).unwrap();
+        let incremental = sim.plan();
+        prop_assert_eq!(&incremental.placements, &whole.placements);
+        prop_assert_eq!(&incremental.unplaced, &whole.unplaced);
+        prop_assert_eq!(&incremental.costs, &whole.costs);
+        prop_assert_eq!(&step.summary, &whole.summary);
+    }
+
+    #[test]
     fn recovery_with_stay_moves_nothing(problem in common::problem(Shape::FULL), pick in 0..8usize) {
         let (mut sim, first) = start(problem, RecoveryPolicy::Stay, Disruption::default());
-        let Some(failed) = holding(&sim.problem, &first, pick) else { return Ok(()) };
+        let Some(failed) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
         let failed_step = sim.step(&[Operation::Fail { cluster: failed.clone() }]).unwrap();
         let recovered = sim.step(&[Operation::Recover { cluster: failed }]).unwrap();
         prop_assert_eq!(recovered.moved, 0);
         prop_assert!(recovered.changes.iter().all(|c| c.after >= c.before), "{:?}", recovered.changes);
-        if failed_step.plan.summary.unplaced == 0 {
+        if failed_step.summary.unplaced == 0 {
             prop_assert!(recovered.changes.is_empty(), "{:?}", recovered.changes);
         }
     }
@@ -98,10 +140,11 @@ proptest! {
     ) {
         let disruption = Disruption { max_surge: surge, max_unavailable: unavailable };
         let (mut sim, first) = start(problem, RecoveryPolicy::Stay, disruption);
-        let Some(drained) = holding(&sim.problem, &first, pick) else { return Ok(()) };
+        let Some(drained) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
         let before = counts(&first);
         let step = sim.step(&[Operation::Drain { cluster: drained.clone() }]).unwrap();
-        prop_assert!(step.plan.placements.iter().all(|p| p.cluster.as_str() != drained));
+        let after = sim.plan();
+        prop_assert!(after.placements.iter().all(|p| p.cluster.as_str() != drained));
         prop_assert_eq!(step.lost, 0);
         // Walk the actions: ready replicas per workload never drop below where they started
         // minus maxUnavailable.
@@ -126,7 +169,7 @@ proptest! {
                         workload.split_once('/').unwrap().0,
                         workload.split_once('/').unwrap().1,
                     );
-                    if step.plan.placed(&id) >= first.plan.placed(&id) {
+                    if after.placed(&id) >= first.placed(&id) {
                         prop_assert!(*r >= floor[workload], "{workload}: {r} ready, floor {}", floor[workload]);
                     }
                 }

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use fleetplan::fargate::format_vcpus;
-use fleetplan::simulate::{Action, Step};
+use fleetplan::simulate::Action;
 use fleetplan::{Plan, WorkloadId, format_amount};
 use fleetplan_kube::Scenario;
+
+use crate::simulate::TimelineStep;
 
 /// Columns of text, aligned on render.
 struct Table {
@@ -203,9 +205,9 @@ fn unplaced(plan: &Plan, out: &mut String) {
 /// The default `fleetplan simulate` output: for step 0 and every step, the replicas per
 /// workload and cluster, totals per region, the changes, the ordered actions, lost and moved
 /// counts, and unplaced replicas with their reasons.
-pub fn timeline(scenario: &Scenario, steps: &[Step]) -> String {
+pub fn timeline(scenario: &Scenario, steps: &[TimelineStep]) -> String {
     let mut out = String::new();
-    for (n, step) in steps.iter().enumerate() {
+    for (n, TimelineStep { step, plan }) in steps.iter().enumerate() {
         if n > 0 {
             out.push('\n');
         }
@@ -215,7 +217,6 @@ pub fn timeline(scenario: &Scenario, steps: &[Step]) -> String {
             step.operations.join(", ")
         };
         let _ = writeln!(out, "STEP {n}: {what}");
-        let plan = &step.plan;
 
         let mut replicas = Table::new(&["WORKLOAD", "CLUSTER", "REGION", "REPLICAS"]);
         let mut previous: Option<&WorkloadId> = None;

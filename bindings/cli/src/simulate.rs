@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::ArgMatches;
-use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Step};
+use fleetplan::Plan;
+use fleetplan::simulate::{Action, Change, Disruption, Operation, RecoveryPolicy, Simulation, Step};
 
 use crate::{Format, RecoveryArg, SimulateArgs, fail, load_scenario, render, write_stdout};
 
@@ -42,10 +43,16 @@ pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
         Ok(started) => started,
         Err(err) => return fail(&format!("{}: {err}", fleet.display())),
     };
-    let mut timeline = vec![initial];
+    let mut timeline = vec![TimelineStep {
+        plan: sim.plan(),
+        step: initial,
+    }];
     for (i, operations) in steps.iter().enumerate() {
         match sim.step(operations) {
-            Ok(step) => timeline.push(step),
+            Ok(step) => timeline.push(TimelineStep {
+                plan: sim.plan(),
+                step,
+            }),
             Err(err) => {
                 let ops: Vec<String> = operations.iter().map(ToString::to_string).collect();
                 let prefix = source.map_or_else(String::new, |f| format!("{}: ", f.display()));
@@ -75,7 +82,38 @@ pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
 #[derive(serde::Serialize)]
 struct Timeline<'a> {
     format: &'static str,
-    steps: &'a [Step],
+    steps: &'a [TimelineStep],
+}
+
+/// One step of the timeline with the whole plan after it.
+pub struct TimelineStep {
+    pub step: Step,
+    pub plan: Plan,
+}
+
+impl serde::Serialize for TimelineStep {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The document's fields, in the document's order.
+        #[derive(serde::Serialize)]
+        struct Fields<'a> {
+            operations: &'a [String],
+            plan: &'a Plan,
+            changes: &'a [Change],
+            lost: u64,
+            moved: u64,
+            actions: &'a [Action],
+        }
+        let step = &self.step;
+        Fields {
+            operations: &step.operations,
+            plan: &self.plan,
+            changes: &step.changes,
+            lost: step.lost,
+            moved: step.moved,
+            actions: &step.actions,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// One step per `--fail/--recover/--drain/--cordon`, in command-line order.
