@@ -757,6 +757,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             file: "apps/x.yaml".into(),
+            source: serde_json::Value::Null,
         }
     }
 

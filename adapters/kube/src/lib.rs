@@ -25,6 +25,7 @@
 pub mod annotations;
 mod dump;
 mod error;
+pub mod executor;
 mod fleet;
 mod kinds;
 mod pod;

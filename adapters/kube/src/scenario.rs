@@ -21,6 +21,9 @@ pub struct Scenario {
     /// Every apps object that is not planned (Services, ConfigMaps, custom resources, ...),
     /// in file order.
     pub carried: Vec<CarriedObject>,
+    /// Every planned workload's object as written (a Deployment or a Job), from which an
+    /// executor makes its copies in the workload clusters.
+    pub sources: BTreeMap<WorkloadId, serde_json::Value>,
 }
 
 /// An apps object carried along unplanned.
@@ -89,6 +92,11 @@ pub fn load_with_clusters(
 ) -> Result<Scenario, LoadError> {
     let apps = load_apps(apps)?;
     let fleet = load_fleet(fleet, &apps.workloads, extra)?;
+    let sources = apps
+        .workloads
+        .iter()
+        .map(|a| (a.workload.id.clone(), a.source.clone()))
+        .collect();
     let problem = Problem {
         clusters: fleet.clusters,
         workloads: apps.workloads.into_iter().map(|a| a.workload).collect(),
@@ -99,6 +107,7 @@ pub fn load_with_clusters(
     Ok(Scenario {
         problem,
         carried: apps.carried,
+        sources,
     })
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct AppWorkload {
     pub match_labels: Labels,
     /// The file it came from.
     pub file: PathBuf,
+    /// The object as written.
+    pub source: serde_json::Value,
 }
 
 /// Everything read from the apps path.
@@ -227,6 +229,7 @@ fn workload(
     })?;
     let namespace = object.header.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
     Ok(AppWorkload {
+        source: object.document.value.clone(),
         workload: Workload {
             id: WorkloadId::new(namespace, &object.header.name),
             kind: parts.kind,

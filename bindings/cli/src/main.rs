@@ -2,6 +2,7 @@
 //! terminal. It holds no planning logic: it parses flags, loads a scenario, calls the core and
 //! renders the plan.
 
+mod apply;
 mod render;
 mod simulate;
 mod testbed;
@@ -76,9 +77,62 @@ enum Command {
     )]
     Simulate(SimulateArgs),
 
+    /// Plan a scenario and make the workload clusters hold the plan.
+    ///
+    /// Every cluster of the fleet is reached through the kubeconfig context of the same name.
+    /// Each planned Deployment gets a copy in each cluster that holds some of its replicas,
+    /// with the planned replica count, applied with server-side apply (field manager
+    /// `fleetplan`) and labelled `fleetplan.io/managed-by=fleetplan` with its source's
+    /// namespace and name; namespaces are created when missing. Moves are make-before-break:
+    /// clusters first gain their new replicas; once those are ready (--wait), the others
+    /// shrink and the copies no longer planned are deleted. Only objects with fleetplan's
+    /// label are ever changed or deleted. Applying the same plan again writes nothing. Jobs
+    /// are planned but not applied yet.
+    ///
+    /// Clusters are worked on concurrently, each under --timeout: a slow or dead cluster is
+    /// reported failed and never blocks the others.
+    ///
+    /// Exit codes: 0 when every cluster holds the plan, 1 when some cluster does not (see
+    /// STATUS), 2 for bad input (including a cluster with no kubeconfig context; nothing is
+    /// applied then).
+    #[command(
+        after_help = "Example:\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig &\n  fleetplan apply examples/tutorial --kubeconfig bed.kubeconfig"
+    )]
+    Apply(ApplyArgs),
+
     /// Run a local multi-cluster test bed.
     #[command(subcommand)]
     Testbed(TestbedCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct ApplyArgs {
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+
+    /// The kubeconfig with one context per cluster of the fleet, named like the cluster.
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: PathBuf,
+
+    /// Seconds each cluster may take for each phase (grow, then shrink and prune).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+
+    /// Seconds to wait for new replicas to be ready before anything shrinks; when they are
+    /// not, nothing shrinks and the clusters are reported not brought to the plan.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    wait: u64,
+
+    /// Clusters worked on at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    concurrency: usize,
+
+    /// Which solver plans (see `fleetplan plan --help`).
+    #[arg(long, value_enum, default_value_t = SolverArg::Auto)]
+    solver: SolverArg,
+
+    #[command(flatten)]
+    tuning: SolverTuning,
 }
 
 #[derive(Subcommand, Debug)]
@@ -322,6 +376,7 @@ fn main() -> ExitCode {
             Some(sub) => simulate::run(&args, sub),
             None => fail("internal error: no arguments for simulate"),
         },
+        Command::Apply(args) => apply::run(&args),
         Command::Testbed(TestbedCommand::Up(args)) => testbed::up(&args),
     }
 }

@@ -1,0 +1,227 @@
+//! `fleetplan apply` end to end on the local test bed: three workload clusters, one Deployment
+//! of 6 replicas. The plan lands and its pods reach Running; a second apply writes nothing;
+//! owned copies no longer planned are pruned and foreign objects are left alone; a cluster
+//! whose API server is down fails alone. Needs `FLEETPLAN_TESTBED_BIN` (set by
+//! `scripts/test`); without it the test fails with the command to build the bed, never skips.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use fleetplan_testbed::{Binaries, TestBed};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+
+const FLEET: &str = r#"
+apiVersion: fleetplan.io/v1
+kind: Fleet
+clusters:
+  - name: east
+    region: us-east-1
+    pools: [{name: general, count: 2, allocatable: {cpu: "4", memory: 16Gi, pods: 110}}]
+  - name: west
+    region: us-west-2
+    pools: [{name: general, count: 2, allocatable: {cpu: "4", memory: 16Gi, pods: 110}}]
+  - name: europe
+    region: eu-west-1
+    pools: [{name: general, count: 2, allocatable: {cpu: "4", memory: 16Gi, pods: 110}}]
+"#;
+
+const APPS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web}
+  annotations: {fleetplan.io/strategy: spread}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx
+          resources: {requests: {cpu: 250m, memory: 128Mi}}
+"#;
+
+fn apply(scenario: &Path, kubeconfig: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .arg("apply")
+        .arg(scenario)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(extra)
+        .output()
+        .expect("fleetplan runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The report line of `cluster`: `[created, updated, unchanged, pruned]` and the status.
+fn report(output: &Output, cluster: &str) -> (Vec<u32>, String) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(cluster))
+        .unwrap_or_else(|| panic!("no line for {cluster}: {}", text(output)));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let counts = fields[1..5].iter().map(|f| f.parse().expect("a count")).collect();
+    (counts, fields[5..].join(" "))
+}
+
+fn owned(name: &str, namespace: &str, managed: bool) -> serde_json::Value {
+    let mut labels = serde_json::json!({"app": name});
+    if managed {
+        labels["fleetplan.io/managed-by"] = "fleetplan".into();
+    }
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        }
+    })
+}
+
+#[test]
+fn apply_lands_the_plan_prunes_only_its_own_and_survives_a_dead_cluster() {
+    let binaries = Binaries::from_env().unwrap_or_else(|e| {
+        panic!(
+            "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh): {e}"
+        )
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("fleet")).expect("fleet dir");
+    std::fs::create_dir_all(dir.path().join("apps")).expect("apps dir");
+    std::fs::write(dir.path().join("fleet/fleet.yaml"), FLEET).expect("fleet written");
+    std::fs::write(dir.path().join("apps/web.yaml"), APPS).expect("apps written");
+    let scenario = fleetplan_kube::load_scenario(dir.path()).expect("a valid scenario");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut bed = runtime
+        .block_on(TestBed::start(&scenario.problem.clusters, &binaries))
+        .expect("the bed starts");
+    let kubeconfig = bed.kubeconfig().to_path_buf();
+
+    // A foreign Deployment and a stale copy of fleetplan's in `east`.
+    runtime.block_on(async {
+        let client = bed.client("east").await.expect("client");
+        let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+        let params = PatchParams::apply("test").force();
+        let namespace =
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}});
+        ns.patch("other", &params, &Patch::Apply(&namespace))
+            .await
+            .expect("namespace");
+        let api: Api<Deployment> = Api::namespaced(client, "other");
+        for (name, managed) in [("foreign", false), ("stale", true)] {
+            api.patch(name, &params, &Patch::Apply(&owned(name, "other", managed)))
+                .await
+                .expect("deployment");
+        }
+    });
+
+    let first = apply(dir.path(), &kubeconfig, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let created: u32 = ["east", "west", "europe"]
+        .iter()
+        .map(|c| report(&first, c).0[0])
+        .sum();
+    assert_eq!(created, 3, "{}", text(&first));
+    assert_eq!(
+        report(&first, "east").0[3],
+        1,
+        "the stale copy is pruned: {}",
+        text(&first)
+    );
+
+    runtime.block_on(async {
+        let mut total = 0;
+        for cluster in ["east", "west", "europe"] {
+            let client = bed.client(cluster).await.expect("client");
+            let api: Api<Deployment> = Api::namespaced(client, "shop");
+            let web = api.get("web").await.expect("web copied");
+            let labels = web.metadata.labels.clone().unwrap_or_default();
+            assert_eq!(
+                labels.get("fleetplan.io/source-name").map(String::as_str),
+                Some("web")
+            );
+            let annotations = web.metadata.annotations.clone().unwrap_or_default();
+            assert!(
+                !annotations.contains_key("fleetplan.io/strategy"),
+                "{annotations:?}"
+            );
+            total += web.spec.replicas.unwrap_or(0);
+        }
+        assert_eq!(total, 6);
+        let east = bed.client("east").await.expect("client");
+        let other: Api<Deployment> = Api::namespaced(east, "other");
+        assert!(
+            other.get_opt("foreign").await.expect("get").is_some(),
+            "foreign objects stay"
+        );
+        assert!(
+            other.get_opt("stale").await.expect("get").is_none(),
+            "stale copies go"
+        );
+        // Every replica reaches Running.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let mut running = 0;
+            for cluster in ["east", "west", "europe"] {
+                let pods: Api<Pod> = Api::namespaced(bed.client(cluster).await.expect("client"), "shop");
+                let list = pods
+                    .list(&ListParams::default().labels("app=web"))
+                    .await
+                    .expect("pods");
+                running += list
+                    .items
+                    .iter()
+                    .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                    .count();
+            }
+            if running == 6 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{running} of 6 pods Running after 90 s"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+
+    // The same plan again writes nothing.
+    let second = apply(dir.path(), &kubeconfig, &[]);
+    assert!(second.status.success(), "{}", text(&second));
+    for cluster in ["east", "west", "europe"] {
+        let (counts, status) = report(&second, cluster);
+        assert_eq!(counts, vec![0, 0, 1, 0], "{cluster}: {}", text(&second));
+        assert_eq!(status, "applied");
+    }
+
+    // A dead cluster fails alone, within the timeout, and the others stay applied.
+    bed.stop_api_server("europe").expect("stop europe");
+    let third = apply(dir.path(), &kubeconfig, &["--timeout", "5", "--wait", "20"]);
+    assert_eq!(third.status.code(), Some(1), "{}", text(&third));
+    assert!(
+        report(&third, "europe").1.starts_with("failed"),
+        "{}",
+        text(&third)
+    );
+    assert_eq!(report(&third, "east").1, "applied", "{}", text(&third));
+    assert_eq!(report(&third, "west").1, "applied", "{}", text(&third));
+}
