@@ -551,7 +551,10 @@ mod tests {
         let a = &desired[0];
         assert_eq!((a.cluster.as_str(), a.replicas), ("a", 4));
         assert_eq!(a.object["spec"]["replicas"], json!(4));
-        assert_eq!(a.object["spec"]["selector"], json!({"matchLabels": {"app": "web"}}));
+        assert_eq!(
+            a.object["spec"]["selector"],
+            json!({"matchLabels": {"app": "web"}})
+        );
         let metadata = &a.object["metadata"];
         assert_eq!(metadata["labels"][MANAGED_BY_LABEL], json!("fleetplan"));
         assert_eq!(metadata["labels"][SOURCE_NAMESPACE_LABEL], json!("shop"));
@@ -571,7 +574,10 @@ mod tests {
         };
         let kinds = BTreeMap::from([(web.clone(), WorkloadKind::Deployment)]);
         let missing = desired_deployments(&plan, &kinds, &BTreeMap::new()).unwrap_err();
-        assert_eq!(missing.to_string(), "workload shop/web: the plan places it but no source object was given");
+        assert_eq!(
+            missing.to_string(),
+            "workload shop/web: the plan places it but no source object was given"
+        );
         let bad = BTreeMap::from([(web.clone(), json!({"metadata": {}}))]);
         let error = desired_deployments(&plan, &kinds, &bad).unwrap_err();
         assert_eq!(error, ExecutorError::BadSource { workload: web });
