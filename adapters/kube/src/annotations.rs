@@ -56,6 +56,12 @@ pub const GANG: &str = "fleetplan.io/gang";
 /// The fewest regions the replicas must span, a positive integer.
 pub const MIN_REGIONS: &str = "fleetplan.io/min-regions";
 
+/// Written by the controller on a source: its replicas per cluster, as JSON. Ignored when
+/// reading a workload.
+pub const PLACEMENT: &str = "fleetplan.io/placement";
+/// Written by the controller on a source: why replicas are unplaced. Ignored when reading.
+pub const UNPLACED: &str = "fleetplan.io/unplaced";
+
 /// Every annotation key this module knows.
 pub const KNOWN_KEYS: [&str; 11] = [
     CLUSTER_SELECTOR,
@@ -125,6 +131,7 @@ pub(crate) fn placement_policy(
                     _ => return Err(invalid("expected a positive integer".into())),
                 }
             }
+            PLACEMENT | UNPLACED => {}
             _ => return Err(AnnotationError::Unknown(key.clone())),
         }
     }

@@ -153,6 +153,23 @@ pub(crate) struct ClusterMeta {
     pub at: Location,
 }
 
+impl ClusterMeta {
+    /// Metadata of a live cluster: its labels and region from its registration, and health.
+    pub(crate) fn live(labels: Labels, region: String, health: Health, at: Location) -> Self {
+        ClusterMeta {
+            labels,
+            taints: Vec::new(),
+            health,
+            region: Some(region),
+            fixed_price: None,
+            instance_prices: BTreeMap::new(),
+            account: None,
+            fargate_profiles: Vec::new(),
+            at,
+        }
+    }
+}
+
 /// True when `file` is a `_clusters.yaml` metadata file.
 pub(crate) fn is_meta_file(file: &Path) -> bool {
     file.file_name().is_some_and(|n| n == META_FILE)
@@ -282,14 +299,14 @@ struct BoundPod {
     labels: Labels,
 }
 
-/// Reads one cluster's dump.
+/// Reads one cluster's dump (or live snapshot): `file` names where its documents came from.
 pub(crate) fn read_dump(
+    name: String,
     file: &Path,
     documents: &[Document],
     meta: Option<&ClusterMeta>,
     apps: &[AppWorkload],
 ) -> Result<DumpCluster, LoadError> {
-    let name = cluster_name(file)?;
     let mut nodes = Vec::new();
     let mut fargate_nodes = Vec::new();
     let mut pods = Vec::new();
@@ -766,7 +783,7 @@ mod tests {
         let file = dir.path().join("east.yaml");
         std::fs::write(&file, format!("apiVersion: v1\nkind: List\nitems:\n{items}")).unwrap();
         let documents = read_documents(&file)?;
-        read_dump(&file, &documents, meta, apps)
+        read_dump(cluster_name(&file)?, &file, &documents, meta, apps)
     }
 
     fn cpu_free(pool: &NodePool) -> Vec<(u32, i64)> {

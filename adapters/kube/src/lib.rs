@@ -23,11 +23,13 @@
 //! on bad input and never returns a half-loaded scenario.
 
 pub mod annotations;
+pub mod controller;
 mod dump;
 mod error;
 pub mod executor;
 mod fleet;
 mod kinds;
+pub mod live;
 mod pod;
 mod quantity;
 mod scenario;

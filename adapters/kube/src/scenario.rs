@@ -165,7 +165,7 @@ fn load_fleet(
                 continue;
             }
             let name = cluster_name(file)?;
-            let dump = read_dump(file, &documents, meta.get(&name), apps)?;
+            let dump = read_dump(name.clone(), file, &documents, meta.get(&name), apps)?;
             dumped.push(name);
             clusters.add(dump.cluster, Location::file(file))?;
             running.extend(dump.running);

@@ -64,39 +64,47 @@ struct Object {
 
 /// Reads every YAML file under `path` (a file or a directory).
 pub(crate) fn load_apps(path: &Path) -> Result<Apps, LoadError> {
-    let mut objects = Vec::new();
+    let mut documents = Vec::new();
     for file in yaml_files(path)? {
-        for document in read_documents(&file)? {
-            let header = document.header()?;
-            let role = classify(header.group(), header.version(), &header.kind);
-            let at = Location {
-                file: file.clone(),
-                object: Some(Site::of(&file, &header).object),
-                field: Some("kind".into()),
-            };
-            match role {
-                Role::Unknown => {
-                    return Err(LoadError::UnknownKind {
-                        at: Box::new(at),
-                        api_version: header.api_version,
-                        kind: header.kind,
-                    });
-                }
-                Role::UnsupportedVersion => {
-                    return Err(LoadError::Invalid {
-                        at: Box::new(Location {
-                            field: Some("apiVersion".into()),
-                            ..at
-                        }),
-                        message: format!("`{}` is not supported for {}", header.api_version, header.kind),
-                    });
-                }
-                _ => objects.push(Object {
-                    document,
-                    header,
-                    role,
-                }),
+        documents.extend(read_documents(&file)?);
+    }
+    apps_from_documents(documents)
+}
+
+/// Reads the workloads among `documents` (from files, or objects read from a cluster).
+pub(crate) fn apps_from_documents(documents: Vec<Document>) -> Result<Apps, LoadError> {
+    let mut objects = Vec::new();
+    for document in documents {
+        let file = document.file.clone();
+        let header = document.header()?;
+        let role = classify(header.group(), header.version(), &header.kind);
+        let at = Location {
+            file: file.clone(),
+            object: Some(Site::of(&file, &header).object),
+            field: Some("kind".into()),
+        };
+        match role {
+            Role::Unknown => {
+                return Err(LoadError::UnknownKind {
+                    at: Box::new(at),
+                    api_version: header.api_version,
+                    kind: header.kind,
+                });
             }
+            Role::UnsupportedVersion => {
+                return Err(LoadError::Invalid {
+                    at: Box::new(Location {
+                        field: Some("apiVersion".into()),
+                        ..at
+                    }),
+                    message: format!("`{}` is not supported for {}", header.api_version, header.kind),
+                });
+            }
+            _ => objects.push(Object {
+                document,
+                header,
+                role,
+            }),
         }
     }
     let priorities = Priorities::read(&objects)?;

@@ -3,6 +3,7 @@
 //! renders the plan.
 
 mod apply;
+mod controller;
 mod render;
 mod simulate;
 mod testbed;
@@ -100,9 +101,60 @@ enum Command {
     )]
     Apply(ApplyArgs),
 
+    /// Run the multi-cluster controller against a management cluster.
+    ///
+    /// Workload clusters are registered as Secrets in the registry namespace of the
+    /// management cluster (label `fleetplan.io/cluster: "true"`, label
+    /// `topology.kubernetes.io/region`, key `kubeconfig`; see the README). Deployments and
+    /// Jobs labelled `fleetplan.io/schedule: "true"` are planned across them; each pass takes
+    /// a snapshot of every cluster, plans with the running replicas kept in place, applies
+    /// the plan (as `fleetplan apply` does), and writes each source's placement in its
+    /// `fleetplan.io/placement` annotation (and `fleetplan.io/unplaced` with the reasons).
+    /// A cluster silent for --failure-threshold seconds loses its replicas to the others; a
+    /// registration annotated `fleetplan.io/drain: "true"` is drained make-before-break.
+    ///
+    /// Logs go to stderr (RUST_LOG sets the level; --log-json for JSON lines); SIGINT or
+    /// SIGTERM stops it after the current pass. Exit codes: 0 after a clean stop (or a clean
+    /// --once pass), 1 when a --once pass left some cluster off the plan, 2 for bad input.
+    #[command(
+        after_help = "Example:\n  fleetplan controller --kubeconfig ~/.kube/config --context mgmt\n  fleetplan controller --kubeconfig bed.kubeconfig --context mgmt --once"
+    )]
+    Controller(ControllerArgs),
+
     /// Run a local multi-cluster test bed.
     #[command(subcommand)]
     Testbed(TestbedCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct ControllerArgs {
+    /// The kubeconfig reaching the management cluster.
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: PathBuf,
+
+    /// The management cluster's context (default: the kubeconfig's current context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+
+    /// The namespace of cluster registrations.
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Option<String>,
+
+    /// Seconds between passes.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_seconds)]
+    interval: f64,
+
+    /// Seconds a cluster may not answer before its replicas are placed elsewhere.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
+    failure_threshold: f64,
+
+    /// Run one pass and exit.
+    #[arg(long)]
+    once: bool,
+
+    /// Log JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -377,6 +429,7 @@ fn main() -> ExitCode {
             None => fail("internal error: no arguments for simulate"),
         },
         Command::Apply(args) => apply::run(&args),
+        Command::Controller(args) => controller::run(&args),
         Command::Testbed(TestbedCommand::Up(args)) => testbed::up(&args),
     }
 }
@@ -459,6 +512,16 @@ fn read_eks(targets: &[(String, String)]) -> Result<Vec<(fleetplan::Cluster, Pat
         .zip(targets)
         .map(|(cluster, (name, region))| (cluster, PathBuf::from(format!("--eks {name}@{region}"))))
         .collect())
+}
+
+/// Parses a number of seconds: more than 0, at most a day.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "expected seconds between 0 and 86400, such as 2 or 0.5, got `{text}`"
+        )),
+    }
 }
 
 /// Parses `--eks NAME@REGION`.

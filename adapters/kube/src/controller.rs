@@ -1,0 +1,299 @@
+//! The multi-cluster controller: keeps the workload clusters holding the plan of the opted-in
+//! workloads of a management cluster.
+//!
+//! Each pass ([`Controller::reconcile`]) reads the registry and the opted-in workloads (see
+//! [`crate::live`]), takes a snapshot of every registered cluster, plans with the replicas
+//! running now kept where they are (so a pass with nothing new moves nothing), applies the
+//! plan through the [`crate::executor`], and writes the placement back on each source as
+//! annotations ([`PLACEMENT_ANNOTATION`], [`UNPLACED_ANNOTATION`]).
+//!
+//! **Failure**: a cluster that has not answered for `failure_threshold` (default 10 s) is
+//! Unreachable: its replicas count as lost, and the plan places them on the others at once.
+//! Until then its last snapshot stands in for it, so a blip moves nothing. A cluster whose
+//! registration carries `fleetplan.io/drain: "true"` is Draining: its replicas move out,
+//! make-before-break.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice};
+use futures::future::join_all;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_deployments};
+use crate::live::{REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources, snapshot};
+
+pub use crate::annotations::{PLACEMENT as PLACEMENT_ANNOTATION, UNPLACED as UNPLACED_ANNOTATION};
+
+/// How the controller works.
+#[derive(Clone, Debug)]
+pub struct ControllerOptions {
+    /// The namespace of cluster registrations.
+    pub registry_namespace: String,
+    /// Time between passes.
+    pub interval: Duration,
+    /// How long a cluster may not answer before its replicas are placed elsewhere.
+    pub failure_threshold: Duration,
+    /// The most one cluster may take to answer a snapshot.
+    pub timeout: Duration,
+    /// How plans are applied.
+    pub apply: ApplyOptions,
+}
+
+impl Default for ControllerOptions {
+    fn default() -> Self {
+        ControllerOptions {
+            registry_namespace: REGISTRY_NAMESPACE.into(),
+            interval: Duration::from_secs(2),
+            failure_threshold: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
+            apply: ApplyOptions {
+                wait_ready: Duration::from_secs(30),
+                timeout: Duration::from_secs(10),
+                ..ApplyOptions::default()
+            },
+        }
+    }
+}
+
+/// What the controller knows of one registered cluster.
+struct Tracked {
+    registration: Registration,
+    client: Client,
+    /// When it last answered (or, before it ever did, when it was registered).
+    last_ok: Instant,
+    answered: bool,
+    last: Option<Snapshot>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Replicas placed and unplaced by the plan.
+    pub placed: u64,
+    /// Replicas the plan could not place.
+    pub unplaced: u64,
+    /// Clusters past the failure threshold.
+    pub unreachable: Vec<String>,
+    /// Clusters that did not answer this pass but are still within the threshold.
+    pub late: Vec<String>,
+    /// What the executor did per reachable cluster.
+    pub applied: BTreeMap<String, ClusterReport>,
+}
+
+/// The controller's state between passes.
+pub struct Controller {
+    mgmt: Client,
+    options: ControllerOptions,
+    clusters: BTreeMap<String, Tracked>,
+}
+
+impl Controller {
+    /// A controller of the management cluster `mgmt`.
+    pub fn new(mgmt: Client, options: ControllerOptions) -> Self {
+        Controller {
+            mgmt,
+            options,
+            clusters: BTreeMap::new(),
+        }
+    }
+
+    /// One pass: read, plan, apply, report.
+    ///
+    /// # Errors
+    /// When the management cluster cannot be read, a registration or a source is invalid, or
+    /// the plan fails; nothing is applied then.
+    pub async fn reconcile(&mut self) -> Result<Pass, String> {
+        let registrations = read_registry(&self.mgmt, &self.options.registry_namespace).await?;
+        let sources = read_sources(&self.mgmt).await?;
+        self.track(registrations).await?;
+
+        let timeout = self.options.timeout;
+        let snapshots = join_all(
+            self.clusters
+                .values()
+                .map(|t| snapshot(&t.registration, &t.client, &sources, timeout)),
+        )
+        .await;
+        let now = Instant::now();
+        let mut pass = Pass::default();
+        let mut clusters = Vec::new();
+        let mut running = Vec::new();
+        let mut reachable = BTreeMap::new();
+        for ((name, tracked), outcome) in self.clusters.iter_mut().zip(snapshots) {
+            match outcome {
+                Ok(snapshot) => {
+                    tracked.last_ok = now;
+                    tracked.answered = true;
+                    clusters.push(snapshot.cluster.clone());
+                    running.extend(snapshot.running.iter().cloned());
+                    reachable.insert(name.clone(), tracked.client.clone());
+                    tracked.last = Some(snapshot);
+                }
+                Err(error) => {
+                    let silent = now.duration_since(tracked.last_ok);
+                    match (
+                        &tracked.last,
+                        silent < self.options.failure_threshold && tracked.answered,
+                    ) {
+                        // A blip: the last snapshot stands in, nothing moves.
+                        (Some(last), true) => {
+                            tracing::warn!(cluster = %name, %error, "cluster did not answer; within the failure threshold");
+                            pass.late.push(name.clone());
+                            clusters.push(last.cluster.clone());
+                            running.extend(last.running.iter().cloned());
+                        }
+                        (last, _) => {
+                            tracing::warn!(cluster = %name, %error, silent_s = silent.as_secs(), "cluster unreachable: its replicas are placed elsewhere");
+                            pass.unreachable.push(name.clone());
+                            let mut cluster = last.as_ref().map_or_else(
+                                || Cluster::new(&tracked.registration.name, &tracked.registration.region),
+                                |s| s.cluster.clone(),
+                            );
+                            cluster.health = Health::Unreachable;
+                            clusters.push(cluster);
+                        }
+                    }
+                }
+            }
+        }
+        let problem = Problem {
+            clusters,
+            workloads: sources.workloads(),
+            current: running,
+            ..Problem::default()
+        };
+        let options = PlanOptions {
+            solver: SolverChoice::Fast,
+            ..PlanOptions::default()
+        };
+        let plan = fleetplan::plan(&problem, &options).map_err(|e| format!("cannot plan: {e}"))?;
+        pass.placed = plan.summary.placed;
+        pass.unplaced = plan.summary.unplaced;
+        for u in &plan.unplaced {
+            let reasons: Vec<String> = u
+                .reasons
+                .iter()
+                .map(|r| format!("{}: {}", r.cluster, r.reason))
+                .collect();
+            tracing::info!(workload = %u.workload, replicas = u.replicas, reasons = %reasons.join("; "), "replicas unplaced");
+        }
+        let kinds = problem.workloads.iter().map(|w| (w.id.clone(), w.kind)).collect();
+        let objects = sources.objects();
+        let desired: Vec<_> = desired_deployments(&plan, &kinds, &objects)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|d| reachable.contains_key(&d.cluster))
+            .collect();
+        pass.applied = Executor::new(reachable)
+            .apply(&desired, &self.options.apply)
+            .await;
+        for (cluster, report) in &pass.applied {
+            if let Some(error) = &report.error {
+                tracing::warn!(%cluster, %error, "cluster not brought to the plan");
+            }
+        }
+        self.report_status(&plan, &objects).await;
+        Ok(pass)
+    }
+
+    /// Keeps a client per registered cluster, rebuilt when its registration changes.
+    async fn track(&mut self, registrations: Vec<Registration>) -> Result<(), String> {
+        let mut next = BTreeMap::new();
+        for registration in registrations {
+            let name = registration.name.clone();
+            let tracked = match self.clusters.remove(&name) {
+                Some(mut t) if t.registration.version == registration.version => {
+                    t.registration = registration;
+                    t
+                }
+                previous => Tracked {
+                    client: registration.client().await?,
+                    registration,
+                    last_ok: previous.as_ref().map_or_else(Instant::now, |p| p.last_ok),
+                    answered: previous.as_ref().is_some_and(|p| p.answered),
+                    last: previous.and_then(|p| p.last),
+                },
+            };
+            next.insert(name, tracked);
+        }
+        self.clusters = next;
+        Ok(())
+    }
+
+    /// Writes each source's placement and unplaced reason as annotations, when they changed.
+    async fn report_status(
+        &self,
+        plan: &fleetplan::Plan,
+        objects: &BTreeMap<fleetplan::WorkloadId, serde_json::Value>,
+    ) {
+        for (id, object) in objects {
+            if object.get("kind").and_then(serde_json::Value::as_str) != Some("Deployment") {
+                continue;
+            }
+            let placement: BTreeMap<&str, u32> = plan
+                .placements
+                .iter()
+                .filter(|p| &p.workload == id)
+                .map(|p| (p.cluster.as_str(), p.replicas))
+                .collect();
+            let placement = serde_json::to_string(&placement).unwrap_or_default();
+            let unplaced = plan.unplaced.iter().find(|u| &u.workload == id).map(|u| {
+                let reasons: Vec<String> = u
+                    .reasons
+                    .iter()
+                    .map(|r| format!("{}: {}", r.cluster, r.reason))
+                    .collect();
+                format!("{} replica(s) unplaced; {}", u.replicas, reasons.join("; "))
+            });
+            let annotations = &object["metadata"]["annotations"];
+            let same = annotations[PLACEMENT_ANNOTATION].as_str() == Some(placement.as_str())
+                && annotations[UNPLACED_ANNOTATION].as_str() == unplaced.as_deref();
+            if same {
+                continue;
+            }
+            let patch = json!({"metadata": {"annotations": {
+                PLACEMENT_ANNOTATION: placement,
+                UNPLACED_ANNOTATION: unplaced,
+            }}});
+            let api: Api<Deployment> = Api::namespaced(self.mgmt.clone(), &id.namespace);
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..PatchParams::default()
+            };
+            if let Err(error) = api.patch(&id.name, &params, &Patch::Merge(&patch)).await {
+                tracing::warn!(workload = %id, %error, "cannot write the placement on the source");
+            }
+        }
+    }
+
+    /// Runs passes every `interval` until `shutdown` completes; a failed pass is logged and
+    /// the next one tries again.
+    pub async fn run(&mut self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let started = Instant::now();
+            match self.reconcile().await {
+                Ok(pass) => tracing::info!(
+                    placed = pass.placed,
+                    unplaced = pass.unplaced,
+                    unreachable = ?pass.unreachable,
+                    late = ?pass.late,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "pass done"
+                ),
+                Err(error) => tracing::error!(%error, "pass failed"),
+            }
+            tokio::select! {
+                () = &mut shutdown => {
+                    tracing::info!("shutting down");
+                    return;
+                }
+                () = tokio::time::sleep(self.options.interval) => {}
+            }
+        }
+    }
+}

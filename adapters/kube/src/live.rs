@@ -1,0 +1,431 @@
+//! Live state: the workload clusters registered in a management cluster, what each of them
+//! runs, and the Deployments that opted in to multi-cluster scheduling.
+//!
+//! **Registering a workload cluster** is creating a Secret in the management cluster, in the
+//! registry namespace ([`REGISTRY_NAMESPACE`] unless told otherwise):
+//!
+//! ```yaml
+//! apiVersion: v1
+//! kind: Secret
+//! metadata:
+//!   name: us-east-1-a                          # the cluster's name in plans
+//!   namespace: fleetplan-system
+//!   labels:
+//!     fleetplan.io/cluster: "true"             # marks it as a registration
+//!     topology.kubernetes.io/region: us-east-1 # required
+//!     env: prod                                # any other label: a cluster label
+//!   annotations:
+//!     fleetplan.io/drain: "true"               # optional: move everything out (blue/green)
+//! data:
+//!   kubeconfig: ...                            # required: a kubeconfig; its current context is used
+//! ```
+//!
+//! Every label but [`CLUSTER_LABEL`] is a cluster label that `fleetplan.io/cluster-selector`
+//! can select on. A Secret because the kubeconfig holds credentials: it is never logged, and
+//! [`Registration`]'s `Debug` leaves it out.
+//!
+//! **Opting in**: a Deployment or Job in the management cluster labelled
+//! [`SCHEDULE_LABEL`]` = "true"` is planned across the registered clusters, with its standard
+//! fields and the `fleetplan.io/` placement annotations (see [`crate::annotations`]).
+//!
+//! **A snapshot** of one cluster lists its nodes and pods and reads them exactly as a
+//! kubectl dump of the same objects is read: nodes to pools, bound pods to used resources,
+//! and pods of the opted-in workloads (matched by namespace and selector) to running replicas.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fleetplan::{Cluster, Health, Labels, Running};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde::Serialize;
+
+use crate::dump::{ClusterMeta, read_dump};
+use crate::error::{LoadError, Location};
+use crate::source::Document;
+use crate::workloads::{AppWorkload, Apps, apps_from_documents};
+
+/// The default namespace of cluster registrations.
+pub const REGISTRY_NAMESPACE: &str = "fleetplan-system";
+/// The label, `"true"`, that makes a Secret a cluster registration.
+pub const CLUSTER_LABEL: &str = "fleetplan.io/cluster";
+/// The label giving a registered cluster's region.
+pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
+/// The Secret key holding the kubeconfig.
+pub const KUBECONFIG_KEY: &str = "kubeconfig";
+/// The annotation, `"true"`, that drains a registered cluster.
+pub const DRAIN_ANNOTATION: &str = "fleetplan.io/drain";
+/// The label, `"true"`, that opts a management-cluster Deployment or Job in.
+pub const SCHEDULE_LABEL: &str = "fleetplan.io/schedule";
+
+/// A registered workload cluster.
+#[derive(Clone)]
+pub struct Registration {
+    /// The cluster's name (the Secret's).
+    pub name: String,
+    /// Its region.
+    pub region: String,
+    /// Its labels (the Secret's, less [`CLUSTER_LABEL`]).
+    pub labels: Labels,
+    /// Whether it is being drained.
+    pub draining: bool,
+    /// The Secret's resource version, to notice a changed kubeconfig.
+    pub version: String,
+    kubeconfig: Kubeconfig,
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .field("labels", &self.labels)
+            .field("draining", &self.draining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registration {
+    /// Reads a registration Secret.
+    ///
+    /// # Errors
+    /// A [`LoadError`] naming the Secret and the field: no name, no region label, no
+    /// `kubeconfig` key, or one that is not a kubeconfig.
+    pub fn from_secret(secret: &Secret) -> Result<Registration, LoadError> {
+        let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let at = |field: &str| {
+            Box::new(Location {
+                file: PathBuf::from("the management cluster"),
+                object: Some(format!("Secret {namespace}/{name}")),
+                field: Some(field.into()),
+            })
+        };
+        let invalid = |field: &str, message: &str| LoadError::Invalid {
+            at: at(field),
+            message: message.into(),
+        };
+        if name.is_empty() {
+            return Err(invalid("metadata.name", "missing"));
+        }
+        let mut labels: Labels = secret
+            .metadata
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        labels.remove(CLUSTER_LABEL);
+        let region = labels
+            .get(REGION_LABEL)
+            .filter(|r| !r.is_empty())
+            .cloned()
+            .ok_or_else(|| {
+                invalid(
+                    &format!("metadata.labels[{REGION_LABEL}]"),
+                    "missing: the cluster's region",
+                )
+            })?;
+        let field = format!("data.{KUBECONFIG_KEY}");
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(KUBECONFIG_KEY))
+            .ok_or_else(|| invalid(&field, "missing: the cluster's kubeconfig"))?;
+        let text = std::str::from_utf8(&bytes.0).map_err(|_| invalid(&field, "not UTF-8 text"))?;
+        // The parser's message could quote the credentials: it is not repeated.
+        let kubeconfig =
+            Kubeconfig::from_yaml(text).map_err(|_| invalid(&field, "not a valid kubeconfig"))?;
+        if kubeconfig.current_context.is_none() {
+            return Err(invalid(&field, "the kubeconfig has no current-context"));
+        }
+        let draining = secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DRAIN_ANNOTATION))
+            .is_some_and(|v| v == "true");
+        Ok(Registration {
+            version: secret.metadata.resource_version.clone().unwrap_or_default(),
+            name,
+            region,
+            labels,
+            draining,
+            kubeconfig,
+        })
+    }
+
+    /// A client for the cluster, from its kubeconfig's current context.
+    ///
+    /// # Errors
+    /// When the kubeconfig cannot make a client (the message never quotes credentials).
+    pub async fn client(&self) -> Result<Client, String> {
+        let config = Config::from_custom_kubeconfig(self.kubeconfig.clone(), &KubeConfigOptions::default())
+            .await
+            .map_err(|e| format!("cluster {}: cannot use its kubeconfig: {e}", self.name))?;
+        Client::try_from(config).map_err(|e| format!("cluster {}: cannot make a client: {e}", self.name))
+    }
+}
+
+/// The registrations in `namespace`, by name. A registration that does not read is an error
+/// naming the Secret.
+///
+/// # Errors
+/// When the Secrets cannot be listed, or one is not a valid registration.
+pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registration>, String> {
+    let api: Api<Secret> = Api::namespaced(mgmt.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(&format!("{CLUSTER_LABEL}=true")))
+        .await
+        .map_err(|e| format!("cannot list cluster registrations in namespace {namespace}: {e}"))?;
+    let mut registrations: Vec<Registration> = list
+        .items
+        .iter()
+        .map(Registration::from_secret)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    registrations.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(registrations)
+}
+
+/// The opted-in workloads of the management cluster.
+pub struct Sources {
+    pub(crate) apps: Apps,
+}
+
+impl Sources {
+    /// The planned workloads.
+    pub fn workloads(&self) -> Vec<fleetplan::Workload> {
+        self.apps.workloads.iter().map(|a| a.workload.clone()).collect()
+    }
+
+    /// Every workload's object as read, by id (for [`crate::executor::desired_deployments`]).
+    pub fn objects(&self) -> BTreeMap<fleetplan::WorkloadId, serde_json::Value> {
+        self.apps
+            .workloads
+            .iter()
+            .map(|a| (a.workload.id.clone(), a.source.clone()))
+            .collect()
+    }
+
+    pub(crate) fn app_workloads(&self) -> &[AppWorkload] {
+        &self.apps.workloads
+    }
+}
+
+/// Lists the opted-in Deployments and Jobs of the management cluster and reads them as
+/// workloads.
+///
+/// # Errors
+/// When they cannot be listed, or one is not a valid workload (the message names it).
+pub async fn read_sources(mgmt: &Client) -> Result<Sources, String> {
+    let params = ListParams::default().labels(&format!("{SCHEDULE_LABEL}=true"));
+    let origin = PathBuf::from("the management cluster");
+    let mut documents = Vec::new();
+    let deployments: Api<Deployment> = Api::all(mgmt.clone());
+    let list = deployments
+        .list(&params)
+        .await
+        .map_err(|e| format!("cannot list opted-in Deployments: {e}"))?;
+    for item in list.items {
+        documents.push(source(document(&origin, "apps/v1", "Deployment", item)?));
+    }
+    let jobs: Api<Job> = Api::all(mgmt.clone());
+    let list = jobs
+        .list(&params)
+        .await
+        .map_err(|e| format!("cannot list opted-in Jobs: {e}"))?;
+    for item in list.items {
+        documents.push(source(document(&origin, "batch/v1", "Job", item)?));
+    }
+    let apps = apps_from_documents(documents).map_err(|e| e.to_string())?;
+    Ok(Sources { apps })
+}
+
+/// An object read from a cluster as a document, without its managed fields.
+fn document(
+    origin: &std::path::Path,
+    api_version: &str,
+    kind: &str,
+    object: impl Serialize,
+) -> Result<Document, String> {
+    let mut value = serde_json::to_value(object).map_err(|e| format!("cannot read a {kind}: {e}"))?;
+    value["apiVersion"] = api_version.into();
+    value["kind"] = kind.into();
+    if let Some(meta) = value
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        meta.remove("managedFields");
+    }
+    Ok(Document {
+        file: origin.to_path_buf(),
+        number: 1,
+        item: None,
+        value,
+    })
+}
+
+/// A source object as the executor copies it: without its status and server-set metadata.
+fn source(mut document: Document) -> Document {
+    if let Some(map) = document.value.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(meta) = document
+        .value
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for server_set in ["resourceVersion", "uid", "creationTimestamp", "generation"] {
+            meta.remove(server_set);
+        }
+    }
+    document
+}
+
+/// One cluster as it is now: its pools and the running replicas of `sources`.
+pub struct Snapshot {
+    /// The cluster, Ready (or Draining when its registration says so).
+    pub cluster: Cluster,
+    /// Running replicas of the opted-in workloads.
+    pub running: Vec<Running>,
+}
+
+/// Reads one cluster's nodes and pods, within `timeout`.
+///
+/// # Errors
+/// When the cluster does not answer in time, or a node cannot be read (the message names it).
+pub async fn snapshot(
+    registration: &Registration,
+    client: &Client,
+    sources: &Sources,
+    timeout: Duration,
+) -> Result<Snapshot, String> {
+    let name = &registration.name;
+    let work = async {
+        let nodes: Api<Node> = Api::all(client.clone());
+        let pods: Api<Pod> = Api::all(client.clone());
+        let nodes = nodes
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let pods = pods
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((nodes.items, pods.items))
+    };
+    let (nodes, pods) = tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("cluster {name}: no answer within {} s", timeout.as_secs()))?
+        .map_err(|e| format!("cluster {name}: {e}"))?;
+    let origin = PathBuf::from(format!("cluster {name}"));
+    let mut documents = Vec::with_capacity(nodes.len() + pods.len());
+    for node in nodes {
+        documents.push(document(&origin, "v1", "Node", node)?);
+    }
+    for pod in pods {
+        documents.push(document(&origin, "v1", "Pod", pod)?);
+    }
+    let health = if registration.draining {
+        Health::Draining
+    } else {
+        Health::Ready
+    };
+    let meta = ClusterMeta::live(
+        registration.labels.clone(),
+        registration.region.clone(),
+        health,
+        Location::file(&origin),
+    );
+    let dump = read_dump(
+        name.clone(),
+        &origin,
+        &documents,
+        Some(&meta),
+        sources.app_workloads(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Snapshot {
+        cluster: dump.cluster,
+        running: dump.running,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+
+    const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: east\ncontexts:\n- name: east\n  context: {cluster: east, user: admin}\nclusters:\n- name: east\n  cluster: {server: 'https://127.0.0.1:6443'}\nusers:\n- name: admin\n  user: {token: s3cr3t-token}\n";
+
+    fn secret(labels: &[(&str, &str)], kubeconfig: Option<&str>) -> Secret {
+        Secret {
+            metadata: ObjectMeta {
+                name: Some("east".into()),
+                namespace: Some(REGISTRY_NAMESPACE.into()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                annotations: Some(BTreeMap::from([(DRAIN_ANNOTATION.into(), "true".into())])),
+                ..ObjectMeta::default()
+            },
+            data: kubeconfig
+                .map(|k| BTreeMap::from([(KUBECONFIG_KEY.into(), ByteString(k.as_bytes().to_vec()))])),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn a_registration_reads_region_labels_and_drain_and_hides_the_kubeconfig() {
+        let s = secret(
+            &[
+                (CLUSTER_LABEL, "true"),
+                (REGION_LABEL, "us-east-1"),
+                ("env", "prod"),
+            ],
+            Some(KUBECONFIG),
+        );
+        let r = Registration::from_secret(&s).unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.region.as_str(), r.draining),
+            ("east", "us-east-1", true)
+        );
+        assert_eq!(r.labels.get("env").map(String::as_str), Some("prod"));
+        assert!(!r.labels.contains_key(CLUSTER_LABEL));
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn registration_errors_name_the_secret_and_field_without_credentials() {
+        let no_region = secret(&[(CLUSTER_LABEL, "true")], Some(KUBECONFIG));
+        let e = Registration::from_secret(&no_region).unwrap_err().to_string();
+        assert!(
+            e.contains("Secret fleetplan-system/east") && e.contains(REGION_LABEL),
+            "{e}"
+        );
+        let no_config = secret(&[(REGION_LABEL, "us-east-1")], None);
+        let e = Registration::from_secret(&no_config).unwrap_err().to_string();
+        assert!(e.contains("data.kubeconfig") && e.contains("missing"), "{e}");
+        let bad = secret(&[(REGION_LABEL, "us-east-1")], Some("token: s3cr3t-token: ["));
+        let e = Registration::from_secret(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("not a valid kubeconfig") && !e.contains("s3cr3t"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! `fleetplan controller`: runs the multi-cluster controller against a management cluster
+//! until interrupted. Glue only: the controller is the Kubernetes adapter's.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fleetplan_kube::controller::{Controller, ControllerOptions};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use crate::{ControllerArgs, fail};
+
+/// Connects to the management cluster and runs passes until SIGINT or SIGTERM (or once).
+pub fn run(args: &ControllerArgs) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if args.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    runtime.block_on(async {
+        let kubeconfig = match Kubeconfig::read_from(&args.kubeconfig) {
+            Ok(config) => config,
+            Err(err) => return fail(&format!("{}: {err}", args.kubeconfig.display())),
+        };
+        let options = KubeConfigOptions {
+            context: args.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let client = match Config::from_custom_kubeconfig(kubeconfig, &options).await {
+            Ok(config) => match Client::try_from(config) {
+                Ok(client) => client,
+                Err(err) => return fail(&format!("the management cluster: {err}")),
+            },
+            Err(err) => return fail(&format!("{}: {err}", args.kubeconfig.display())),
+        };
+        let mut options = ControllerOptions {
+            interval: Duration::from_secs_f64(args.interval),
+            failure_threshold: Duration::from_secs_f64(args.failure_threshold),
+            ..ControllerOptions::default()
+        };
+        if let Some(namespace) = &args.namespace {
+            options.registry_namespace = namespace.clone();
+        }
+        let mut controller = Controller::new(client, options);
+        if args.once {
+            return match controller.reconcile().await {
+                Ok(pass) => {
+                    tracing::info!(placed = pass.placed, unplaced = pass.unplaced, "pass done");
+                    if pass.applied.values().any(|r| r.error.is_some()) {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(error) => fail(&error),
+            };
+        }
+        tracing::info!("controller started");
+        controller.run(shutdown()).await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,240 @@
+//! `fleetplan controller` end to end on the local test bed: a management cluster and three
+//! workload clusters registered in it. A Deployment created in the management cluster lands
+//! in the workload clusters and reaches Running; when one workload cluster's API server stops,
+//! the replicas it held are placed on the others until the total Running is back to the
+//! target (the seconds it took are printed). Needs `FLEETPLAN_TESTBED_BIN` (set by
+//! `scripts/test`); without it the test fails with the command to build the bed, never skips.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleetplan::{Cluster, NodePool, Resources};
+use fleetplan_testbed::{Binaries, TestBed};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::config::Kubeconfig;
+
+const WORKLOAD_CLUSTERS: [(&str, &str); 3] = [
+    ("east", "us-east-1"),
+    ("west", "us-west-2"),
+    ("europe", "eu-west-1"),
+];
+const TARGET: usize = 6;
+
+fn cluster(name: &str, region: &str, nodes: u32) -> Cluster {
+    let mut c = Cluster::new(name, region);
+    if nodes > 0 {
+        c.pools.push(NodePool::uniform(
+            "general",
+            nodes,
+            Resources::new()
+                .with("cpu", 4000)
+                .with("memory", 16 << 30)
+                .with("pods", 110),
+        ));
+    }
+    c
+}
+
+/// Stops the controller when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn apply(params: &PatchParams, value: &serde_json::Value) -> Patch<serde_json::Value> {
+    let _ = params;
+    Patch::Apply(value.clone())
+}
+
+/// Running pods of `app=web` per workload cluster, counting only clusters that answer.
+async fn running(bed: &TestBed, clusters: &[&str]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for &name in clusters {
+        let Ok(client) = bed.client(name).await else {
+            continue;
+        };
+        let pods: Api<Pod> = Api::namespaced(client, "shop");
+        let Ok(Ok(list)) = tokio::time::timeout(
+            Duration::from_secs(3),
+            pods.list(&ListParams::default().labels("app=web")),
+        )
+        .await
+        else {
+            continue;
+        };
+        let n = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        out.insert(name.to_string(), n);
+    }
+    out
+}
+
+#[test]
+fn the_controller_lands_a_deployment_and_fails_over_a_dead_cluster() {
+    let binaries = Binaries::from_env().unwrap_or_else(|e| {
+        panic!(
+            "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh): {e}"
+        )
+    });
+    let mut clusters = vec![cluster("mgmt", "us-east-1", 0)];
+    clusters.extend(WORKLOAD_CLUSTERS.iter().map(|(n, r)| cluster(n, r, 2)));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut bed = runtime
+        .block_on(TestBed::start(&clusters, &binaries))
+        .expect("the bed starts");
+    let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
+
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        let params = PatchParams::apply("test").force();
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(mgmt.clone());
+        for ns in ["fleetplan-system", "shop"] {
+            let object =
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            namespaces
+                .patch(ns, &params, &apply(&params, &object))
+                .await
+                .expect("namespace");
+        }
+        // Register the workload clusters: one Secret each, holding a kubeconfig whose
+        // current context is that cluster.
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(mgmt.clone(), "fleetplan-system");
+        for (name, region) in WORKLOAD_CLUSTERS {
+            let mut own = kubeconfig.clone();
+            own.current_context = Some(name.to_string());
+            let text = serde_json::to_string(&own).expect("kubeconfig as JSON");
+            let object = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": "fleetplan-system", "labels": {
+                    "fleetplan.io/cluster": "true", "topology.kubernetes.io/region": region}},
+                "stringData": {"kubeconfig": text}
+            });
+            secrets
+                .patch(name, &params, &apply(&params, &object))
+                .await
+                .expect("registration");
+        }
+        let web = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop",
+                "labels": {"app": "web", "fleetplan.io/schedule": "true"},
+                "annotations": {"fleetplan.io/strategy": "spread"}},
+            "spec": {
+                "replicas": TARGET,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
+                    "name": "web", "image": "nginx",
+                    "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]}}
+            }
+        });
+        let deployments: Api<Deployment> = Api::namespaced(mgmt, "shop");
+        deployments
+            .patch("web", &params, &apply(&params, &web))
+            .await
+            .expect("source");
+    });
+
+    let log = bed.dir().join("controller.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args([
+            "controller",
+            "--context",
+            "mgmt",
+            "--interval",
+            "1",
+            "--failure-threshold",
+            "10",
+            "--kubeconfig",
+        ])
+        .arg(bed.kubeconfig())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("the controller starts");
+    let controller = Running(child);
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let names: Vec<&str> = WORKLOAD_CLUSTERS.iter().map(|(n, _)| *n).collect();
+
+    runtime.block_on(async {
+        // The Deployment lands and every replica reaches Running.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let now = running(&bed, &names).await;
+            if now.values().sum::<usize>() == TARGET && now.values().all(|&n| n > 0) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not {TARGET} Running after 120 s: {now:?}\n{}",
+                logs()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        let source: Api<Deployment> = Api::namespaced(mgmt, "shop");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let web = source.get("web").await.expect("source");
+            let annotations = web.metadata.annotations.unwrap_or_default();
+            if let Some(placement) = annotations.get("fleetplan.io/placement") {
+                let placement: BTreeMap<String, u32> =
+                    serde_json::from_str(placement).expect("JSON placement");
+                assert_eq!(placement.values().sum::<u32>(), TARGET as u32, "{placement:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no placement annotation\n{}", logs());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+
+    // One workload cluster's API server stops: the others take its replicas.
+    bed.stop_api_server("europe").expect("stop europe");
+    let stopped = Instant::now();
+    runtime.block_on(async {
+        let deadline = stopped + Duration::from_secs(120);
+        loop {
+            let now = running(&bed, &["east", "west"]).await;
+            if now.values().sum::<usize>() == TARGET {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not {TARGET} Running on the others: {now:?}\n{}",
+                logs()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    println!(
+        "failover: {TARGET} replicas Running again {:.1} s after the API server stopped (failure threshold 10 s)",
+        stopped.elapsed().as_secs_f64()
+    );
+    let text = logs();
+    assert!(text.contains("unreachable"), "{text}");
+    assert!(!text.contains("token"), "no credentials in the logs: {text}");
+
+    // SIGTERM stops it cleanly.
+    let mut controller = controller;
+    let pid = controller.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = controller.0.wait().expect("the controller exits");
+    assert!(status.success(), "{status}\n{}", logs());
+}
