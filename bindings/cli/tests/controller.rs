@@ -1,9 +1,17 @@
 //! `fleetplan controller` end to end on the local test bed: a management cluster and three
-//! workload clusters registered in it. A Deployment created in the management cluster lands
-//! in the workload clusters and reaches Running; when one workload cluster's API server stops,
-//! the replicas it held are placed on the others until the total Running is back to the
-//! target (the seconds it took are printed). Needs `FLEETPLAN_TESTBED_BIN` (set by
-//! `scripts/test`); without it the test fails with the command to build the bed, never skips.
+//! workload clusters registered in it, in phases that share one bed:
+//!
+//! 1. A Deployment created in the management cluster lands in the workload clusters and
+//!    reaches Running; its placement is written back on it.
+//! 2. A blue/green drain of one cluster: its replicas move out make-before-break, and the
+//!    Running replicas never drop below the target.
+//! 3. The controller is killed (SIGKILL) at pseudo-random points twenty times while the
+//!    target changes; a final run converges with one copy per cluster and no orphan.
+//! 4. One workload cluster's API server stops: the replicas it held are placed on the others
+//!    until the total Running is back to the target (the seconds it took are printed).
+//!
+//! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
+//! command to build the bed, never skips.
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -80,8 +88,46 @@ async fn running(bed: &TestBed, clusters: &[&str]) -> BTreeMap<String, usize> {
     out
 }
 
+/// Sets the source's replica target.
+async fn scale(bed: &TestBed, replicas: u32) {
+    let mgmt = bed.client("mgmt").await.expect("mgmt client");
+    let source: Api<Deployment> = Api::namespaced(mgmt, "shop");
+    let patch = serde_json::json!({"spec": {"replicas": replicas}});
+    source
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("scale");
+}
+
+/// Every Deployment fleetplan owns in the workload clusters: `(cluster, namespace/name,
+/// replicas)`.
+async fn owned_copies(bed: &TestBed, clusters: &[&str]) -> Vec<(String, String, i32)> {
+    let mut out = Vec::new();
+    for &cluster in clusters {
+        let Ok(client) = bed.client(cluster).await else {
+            continue;
+        };
+        let api: Api<Deployment> = Api::all(client);
+        let Ok(list) = api
+            .list(&ListParams::default().labels("fleetplan.io/managed-by=fleetplan"))
+            .await
+        else {
+            continue;
+        };
+        for d in list.items {
+            let name = format!(
+                "{}/{}",
+                d.metadata.namespace.unwrap_or_default(),
+                d.metadata.name.unwrap_or_default()
+            );
+            out.push((cluster.to_string(), name, d.spec.replicas.unwrap_or(0)));
+        }
+    }
+    out
+}
+
 #[test]
-fn the_controller_lands_a_deployment_and_fails_over_a_dead_cluster() {
+fn the_controller_lands_drains_survives_kills_and_fails_over() {
     let binaries = Binaries::from_env().unwrap_or_else(|e| {
         panic!(
             "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh): {e}"
@@ -147,23 +193,32 @@ fn the_controller_lands_a_deployment_and_fails_over_a_dead_cluster() {
     });
 
     let log = bed.dir().join("controller.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
-        .args([
-            "controller",
-            "--context",
-            "mgmt",
-            "--interval",
-            "1",
-            "--failure-threshold",
-            "10",
-            "--kubeconfig",
-        ])
-        .arg(bed.kubeconfig())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("the controller starts");
-    let controller = Running(child);
+    let start = || {
+        let child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+            .args([
+                "controller",
+                "--context",
+                "mgmt",
+                "--interval",
+                "1",
+                "--failure-threshold",
+                "10",
+                "--kubeconfig",
+            ])
+            .arg(bed.kubeconfig())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .expect("log file"),
+            )
+            .spawn()
+            .expect("the controller starts");
+        Running(child)
+    };
+    let controller = start();
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
     let names: Vec<&str> = WORKLOAD_CLUSTERS.iter().map(|(n, _)| *n).collect();
 
@@ -199,7 +254,82 @@ fn the_controller_lands_a_deployment_and_fails_over_a_dead_cluster() {
         }
     });
 
-    // One workload cluster's API server stops: the others take its replicas.
+    // Phase 2: drain `europe` (blue/green): make-before-break, never below the target.
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(mgmt, "fleetplan-system");
+        let drain = serde_json::json!({"metadata": {"annotations": {"fleetplan.io/drain": "true"}}});
+        secrets
+            .patch("europe", &PatchParams::default(), &Patch::Merge(&drain))
+            .await
+            .expect("drain annotation");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut lowest = usize::MAX;
+        loop {
+            let now = running(&bed, &names).await;
+            let total: usize = now.values().sum();
+            lowest = lowest.min(total);
+            if now.get("europe") == Some(&0) && total == TARGET {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the drain did not finish: {now:?}\n{}",
+                logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            lowest >= TARGET,
+            "Running dropped to {lowest} of {TARGET} during the drain"
+        );
+        let europe: Api<Deployment> = Api::namespaced(bed.client("europe").await.expect("client"), "shop");
+        assert!(
+            europe.get_opt("web").await.expect("get").is_none(),
+            "the drained copy is pruned"
+        );
+        let undrain = serde_json::json!({"metadata": {"annotations": {"fleetplan.io/drain": null}}});
+        secrets
+            .patch("europe", &PatchParams::default(), &Patch::Merge(&undrain))
+            .await
+            .expect("undrain");
+    });
+    drop(controller);
+
+    // Phase 3: killed at pseudo-random points while the target changes; then it converges.
+    let mut seed: u64 = 0x5eed;
+    for round in 0..20u32 {
+        let replicas = 4 + round % 5;
+        runtime.block_on(scale(&bed, replicas));
+        let child = start();
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        std::thread::sleep(Duration::from_millis(200 + (seed >> 33) % 1300));
+        drop(child);
+    }
+    runtime.block_on(scale(&bed, TARGET as u32));
+    let controller = start();
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let now = running(&bed, &names).await;
+            let copies = owned_copies(&bed, &names).await;
+            let replicas: i32 = copies.iter().map(|(_, _, r)| r).sum();
+            let one_each = copies.iter().all(|(_, name, _)| name == "shop/web");
+            if now.values().sum::<usize>() == TARGET && replicas == TARGET as i32 && one_each {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no convergence after the kills: running {now:?}, copies {copies:?}\n{}",
+                logs()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+
+    // Phase 4: one workload cluster's API server stops: the others take its replicas.
     bed.stop_api_server("europe").expect("stop europe");
     let stopped = Instant::now();
     runtime.block_on(async {
