@@ -141,13 +141,13 @@ impl Controller {
                     ) {
                         // A blip: the last snapshot stands in, nothing moves.
                         (Some(last), true) => {
-                            tracing::warn!(cluster = %name, %error, "cluster did not answer; within the failure threshold");
+                            tracing::warn!(cluster = %name, %error, "cannot read the cluster; within the failure threshold, nothing moves");
                             pass.late.push(name.clone());
                             clusters.push(last.cluster.clone());
                             running.extend(last.running.iter().cloned());
                         }
                         (last, _) => {
-                            tracing::warn!(cluster = %name, %error, silent_s = silent.as_secs(), "cluster unreachable: its replicas are placed elsewhere");
+                            tracing::warn!(cluster = %name, %error, silent_s = silent.as_secs(), "cannot read the cluster past the failure threshold: its replicas are placed elsewhere");
                             pass.unreachable.push(name.clone());
                             let mut cluster = last.as_ref().map_or_else(
                                 || Cluster::new(&tracked.registration.name, &tracked.registration.region),

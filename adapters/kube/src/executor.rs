@@ -484,8 +484,8 @@ fn transient(error: &kube::Error) -> bool {
     }
 }
 
-/// The error as one line; a refused connection says so plainly.
-fn describe(error: &kube::Error) -> String {
+/// The error as one line: an API error as its message and code, others with their causes.
+pub(crate) fn describe(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
         other => {

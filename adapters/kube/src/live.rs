@@ -48,6 +48,7 @@ use serde::Serialize;
 
 use crate::dump::{ClusterMeta, read_dump};
 use crate::error::{LoadError, Location};
+use crate::executor::describe;
 use crate::source::Document;
 use crate::workloads::{AppWorkload, Apps, apps_from_documents};
 
@@ -183,7 +184,12 @@ pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registr
     let list = api
         .list(&ListParams::default().labels(&format!("{CLUSTER_LABEL}=true")))
         .await
-        .map_err(|e| format!("cannot list cluster registrations in namespace {namespace}: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot list cluster registrations in namespace {namespace}: {}",
+                describe(&e)
+            )
+        })?;
     let mut registrations: Vec<Registration> = list
         .items
         .iter()
@@ -232,7 +238,7 @@ pub async fn read_sources(mgmt: &Client) -> Result<Sources, String> {
     let list = deployments
         .list(&params)
         .await
-        .map_err(|e| format!("cannot list opted-in Deployments: {e}"))?;
+        .map_err(|e| format!("cannot list opted-in Deployments: {}", describe(&e)))?;
     for item in list.items {
         documents.push(source(document(&origin, "apps/v1", "Deployment", item)?));
     }
@@ -240,7 +246,7 @@ pub async fn read_sources(mgmt: &Client) -> Result<Sources, String> {
     let list = jobs
         .list(&params)
         .await
-        .map_err(|e| format!("cannot list opted-in Jobs: {e}"))?;
+        .map_err(|e| format!("cannot list opted-in Jobs: {}", describe(&e)))?;
     for item in list.items {
         documents.push(source(document(&origin, "batch/v1", "Job", item)?));
     }

@@ -20,6 +20,9 @@ use crate::error::{Error, io};
 use crate::nodes::node_objects;
 use crate::process::{Process, free_port};
 
+/// The user of [`TestBed::restricted_kubeconfig`].
+pub const RESTRICTED_USER: &str = "fleetplan";
+
 /// How long a component gets to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -49,6 +52,8 @@ struct ClusterBed {
 pub struct TestBed {
     binaries: Binaries,
     token: String,
+    /// The bearer token of [`RESTRICTED_USER`].
+    restricted_token: String,
     kubeconfig: PathBuf,
     clusters: Vec<ClusterBed>,
     etcd: Process,
@@ -84,9 +89,12 @@ impl TestBed {
             .tempdir()
             .map_err(io("cannot create the test bed's folder"))?;
         let token = random_token()?;
+        let restricted_token = random_token()?;
         std::fs::write(
             dir.path().join("tokens.csv"),
-            format!("{token},admin,admin,\"system:masters\"\n"),
+            format!(
+                "{token},admin,admin,\"system:masters\"\n{restricted_token},{RESTRICTED_USER},{RESTRICTED_USER}\n"
+            ),
         )
         .map_err(io("cannot write the token file"))?;
         service_account_keys(dir.path())?;
@@ -95,6 +103,7 @@ impl TestBed {
         let mut bed = TestBed {
             binaries: binaries.clone(),
             token,
+            restricted_token,
             kubeconfig: dir.path().join("kubeconfig"),
             clusters: Vec::new(),
             etcd,
@@ -120,6 +129,12 @@ impl TestBed {
     /// The merged kubeconfig, one context per cluster named after it.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The same contexts as [`TestBed::kubeconfig`], as [`RESTRICTED_USER`]: a user in no
+    /// group, allowed nothing until RBAC grants it (the API servers run with RBAC on).
+    pub fn restricted_kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("restricted.kubeconfig")
     }
 
     /// The clusters of the bed.
@@ -393,6 +408,10 @@ impl TestBed {
     }
 
     fn kubeconfig_for(&self, clusters: &[&ClusterBed]) -> Kubeconfig {
+        self.kubeconfig_as(clusters, "admin", &self.token)
+    }
+
+    fn kubeconfig_as(&self, clusters: &[&ClusterBed], user: &str, token: &str) -> Kubeconfig {
         Kubeconfig {
             clusters: clusters
                 .iter()
@@ -407,9 +426,9 @@ impl TestBed {
                 })
                 .collect(),
             auth_infos: vec![NamedAuthInfo {
-                name: "admin".into(),
+                name: user.into(),
                 auth_info: Some(AuthInfo {
-                    token: Some(self.token.clone().into()),
+                    token: Some(token.to_owned().into()),
                     ..AuthInfo::default()
                 }),
                 other: Default::default(),
@@ -420,7 +439,7 @@ impl TestBed {
                     name: c.info.name.clone(),
                     context: Some(Context {
                         cluster: c.info.name.clone(),
-                        user: Some("admin".into()),
+                        user: Some(user.into()),
                         ..Context::default()
                     }),
                     other: Default::default(),
@@ -433,7 +452,9 @@ impl TestBed {
 
     fn write_kubeconfig(&self) -> Result<(), Error> {
         let all: Vec<&ClusterBed> = self.clusters.iter().collect();
-        write_json(&self.kubeconfig, &self.kubeconfig_for(&all))
+        write_json(&self.kubeconfig, &self.kubeconfig_for(&all))?;
+        let restricted = self.kubeconfig_as(&all, RESTRICTED_USER, &self.restricted_token);
+        write_json(&self.restricted_kubeconfig(), &restricted)
     }
 
     /// A kubeconfig with only cluster `i`, for its controllers.

@@ -32,7 +32,7 @@ mod error;
 mod nodes;
 mod process;
 
-pub use bed::{ClusterInfo, TestBed};
+pub use bed::{ClusterInfo, RESTRICTED_USER, TestBed};
 pub use binaries::Binaries;
 pub use error::Error;
 pub use nodes::{FARGATE_LABEL, node_objects};

@@ -55,8 +55,16 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
         if args.once {
             return match controller.reconcile().await {
                 Ok(pass) => {
-                    tracing::info!(placed = pass.placed, unplaced = pass.unplaced, "pass done");
-                    if pass.applied.values().any(|r| r.error.is_some()) {
+                    tracing::info!(
+                        placed = pass.placed,
+                        unplaced = pass.unplaced,
+                        unreachable = ?pass.unreachable,
+                        "pass done"
+                    );
+                    let off_plan = !pass.unreachable.is_empty()
+                        || !pass.late.is_empty()
+                        || pass.applied.values().any(|r| r.error.is_some());
+                    if off_plan {
                         ExitCode::from(1)
                     } else {
                         ExitCode::SUCCESS

@@ -352,7 +352,7 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
         stopped.elapsed().as_secs_f64()
     );
     let text = logs();
-    assert!(text.contains("unreachable"), "{text}");
+    assert!(text.contains("its replicas are placed elsewhere"), "{text}");
     assert!(!text.contains("token"), "no credentials in the logs: {text}");
 
     // SIGTERM stops it cleanly.

@@ -1,0 +1,212 @@
+//! `fleetplan controller` under RBAC on the local test bed (its API servers run with RBAC
+//! on): as a user allowed nothing it fails with a clear "forbidden" error; with the RBAC
+//! manifests of `adapters/kube/deploy/` applied to the management and workload clusters, a
+//! pass succeeds and places the opted-in Deployment. Credentials never appear in its logs.
+//! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
+//! command to build the bed, never skips.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fleetplan::{Cluster, NodePool, Resources};
+use fleetplan_testbed::{Binaries, TestBed};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::{Api, Patch, PatchParams};
+use kube::config::Kubeconfig;
+use kube::{Client, Resource};
+
+fn cluster(name: &str, nodes: u32) -> Cluster {
+    let mut c = Cluster::new(name, "us-east-1");
+    if nodes > 0 {
+        c.pools.push(NodePool::uniform(
+            "general",
+            nodes,
+            Resources::new()
+                .with("cpu", 4000)
+                .with("memory", 16 << 30)
+                .with("pods", 110),
+        ));
+    }
+    c
+}
+
+/// Server-side applies one object as admin.
+async fn put<K>(client: &Client, value: &serde_json::Value)
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    K::Scope: ApiScope,
+{
+    let name = value["metadata"]["name"].as_str().expect("a name");
+    let api: Api<K> = K::Scope::api(client.clone(), value["metadata"]["namespace"].as_str());
+    api.patch(name, &PatchParams::apply("test").force(), &Patch::Apply(value))
+        .await
+        .unwrap_or_else(|e| panic!("apply {name}: {e}"));
+}
+
+/// Namespaced or cluster-scoped `Api`.
+trait ApiScope {
+    fn api<K: Resource<Scope = Self, DynamicType = ()>>(client: Client, namespace: Option<&str>) -> Api<K>
+    where
+        Self: Sized;
+}
+
+impl ApiScope for k8s_openapi::NamespaceResourceScope {
+    fn api<K: Resource<Scope = Self, DynamicType = ()>>(client: Client, namespace: Option<&str>) -> Api<K> {
+        Api::namespaced(client, namespace.expect("a namespace"))
+    }
+}
+
+impl ApiScope for k8s_openapi::ClusterResourceScope {
+    fn api<K: Resource<Scope = Self, DynamicType = ()>>(client: Client, _: Option<&str>) -> Api<K> {
+        Api::all(client)
+    }
+}
+
+/// Applies every document of an RBAC manifest.
+async fn apply_manifest(client: &Client, file: &Path) {
+    let text = std::fs::read_to_string(file).expect("manifest");
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let value: serde_json::Value = serde::Deserialize::deserialize(document).expect("YAML");
+        match value["kind"].as_str() {
+            Some("Namespace") => put::<Namespace>(client, &value).await,
+            Some("ServiceAccount") => put::<ServiceAccount>(client, &value).await,
+            Some("Role") => put::<Role>(client, &value).await,
+            Some("RoleBinding") => put::<RoleBinding>(client, &value).await,
+            Some("ClusterRole") => put::<ClusterRole>(client, &value).await,
+            Some("ClusterRoleBinding") => put::<ClusterRoleBinding>(client, &value).await,
+            other => panic!("unexpected kind {other:?} in {}", file.display()),
+        }
+    }
+}
+
+fn once(kubeconfig: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args(["controller", "--once", "--context", "mgmt", "--kubeconfig"])
+        .arg(kubeconfig)
+        .output()
+        .expect("fleetplan runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The bearer tokens of a kubeconfig (the bed writes them as JSON).
+fn tokens(kubeconfig: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(kubeconfig).expect("kubeconfig");
+    let config: serde_json::Value = serde_json::from_str(&text).expect("JSON kubeconfig");
+    config["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u["user"]["token"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_controller_needs_the_rbac_manifests_and_works_with_them() {
+    let binaries = Binaries::from_env().unwrap_or_else(|e| {
+        panic!(
+            "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh): {e}"
+        )
+    });
+    let clusters = [cluster("mgmt", 0), cluster("east", 2), cluster("west", 2)];
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let bed = runtime
+        .block_on(TestBed::start(&clusters, &binaries))
+        .expect("the bed starts");
+    let restricted = bed.restricted_kubeconfig();
+    let restricted_config = Kubeconfig::read_from(&restricted).expect("restricted kubeconfig");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../adapters/kube/deploy");
+
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        for ns in ["fleetplan-system", "shop"] {
+            put::<Namespace>(&mgmt, &serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await;
+        }
+        for name in ["east", "west"] {
+            let mut own = restricted_config.clone();
+            own.current_context = Some(name.to_string());
+            let secret = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": "fleetplan-system", "labels": {
+                    "fleetplan.io/cluster": "true", "topology.kubernetes.io/region": "us-east-1"}},
+                "stringData": {"kubeconfig": serde_json::to_string(&own).expect("JSON")}
+            });
+            put::<Secret>(&mgmt, &secret).await;
+        }
+        let web = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web", "fleetplan.io/schedule": "true"}},
+            "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
+                    "name": "web", "image": "nginx", "resources": {"requests": {"cpu": "250m"}}}]}}}
+        });
+        put::<Deployment>(&mgmt, &web).await;
+    });
+
+    let mut secrets = tokens(bed.kubeconfig());
+    secrets.extend(tokens(&restricted));
+    let no_secrets = |output: &Output| {
+        let all = text(output);
+        for secret in &secrets {
+            assert!(!all.contains(secret.as_str()), "a token in the logs:\n{all}");
+        }
+    };
+
+    // Allowed nothing: a clear error, nothing applied.
+    let denied = once(&restricted);
+    assert_eq!(denied.status.code(), Some(2), "{}", text(&denied));
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.contains("cluster registrations") && stderr.contains("forbidden"),
+        "{}",
+        text(&denied)
+    );
+    no_secrets(&denied);
+
+    // The management cluster's RBAC alone: the workload clusters still refuse.
+    runtime.block_on(async {
+        apply_manifest(
+            &bed.client("mgmt").await.expect("client"),
+            &root.join("rbac-management.yaml"),
+        )
+        .await;
+    });
+    let half = once(&restricted);
+    assert_eq!(half.status.code(), Some(1), "{}", text(&half));
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains("forbidden"),
+        "{}",
+        text(&half)
+    );
+    no_secrets(&half);
+
+    // Both: the pass places the Deployment.
+    runtime.block_on(async {
+        for name in ["east", "west"] {
+            apply_manifest(
+                &bed.client(name).await.expect("client"),
+                &root.join("rbac-workload.yaml"),
+            )
+            .await;
+        }
+    });
+    let allowed = once(&restricted);
+    assert!(allowed.status.success(), "{}", text(&allowed));
+    no_secrets(&allowed);
+    runtime.block_on(async {
+        let mut total = 0;
+        for name in ["east", "west"] {
+            let api: Api<Deployment> = Api::namespaced(bed.client(name).await.expect("client"), "shop");
+            total += api.get("web").await.expect("copied").spec.replicas.unwrap_or(0);
+        }
+        assert_eq!(total, 4);
+    });
+}
