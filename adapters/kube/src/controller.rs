@@ -14,6 +14,7 @@
 //! make-before-break.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice};
@@ -24,7 +25,9 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_deployments};
+use crate::lease::LeaderElection;
 use crate::live::{REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources, snapshot};
+use crate::metrics::Metrics;
 
 pub use crate::annotations::{PLACEMENT as PLACEMENT_ANNOTATION, UNPLACED as UNPLACED_ANNOTATION};
 
@@ -271,24 +274,70 @@ impl Controller {
     }
 
     /// Runs passes every `interval` until `shutdown` completes; a failed pass is logged and
-    /// the next one tries again.
-    pub async fn run(&mut self, shutdown: impl std::future::Future<Output = ()>) {
+    /// the next one tries again. With an `election`, a pass runs only while this instance
+    /// holds the Lease, and the Lease is given up on shutdown.
+    pub async fn run(
+        &mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+        election: Option<LeaderElection>,
+        metrics: Arc<Metrics>,
+    ) {
         tokio::pin!(shutdown);
+        let mut leading = false;
         loop {
-            let started = Instant::now();
-            match self.reconcile().await {
-                Ok(pass) => tracing::info!(
-                    placed = pass.placed,
-                    unplaced = pass.unplaced,
-                    unreachable = ?pass.unreachable,
-                    late = ?pass.late,
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "pass done"
-                ),
-                Err(error) => tracing::error!(%error, "pass failed"),
+            let lead = match &election {
+                None => Ok(None),
+                Some(election) => election.try_lead().await,
+            };
+            match lead {
+                Ok(None) => {
+                    if !leading && let Some(election) = &election {
+                        tracing::info!(
+                            identity = election.identity(),
+                            "leading: this instance holds the Lease"
+                        );
+                    }
+                    leading = true;
+                    metrics.set_leader(true);
+                    let started = Instant::now();
+                    match self.reconcile().await {
+                        Ok(pass) => {
+                            metrics.pass(&pass, started.elapsed());
+                            tracing::info!(
+                                placed = pass.placed,
+                                unplaced = pass.unplaced,
+                                unreachable = ?pass.unreachable,
+                                late = ?pass.late,
+                                took_ms = started.elapsed().as_millis() as u64,
+                                "pass done"
+                            );
+                        }
+                        Err(error) => {
+                            metrics.failed_pass();
+                            tracing::error!(%error, "pass failed");
+                        }
+                    }
+                }
+                Ok(Some(holder)) => {
+                    if leading || self.clusters.is_empty() {
+                        tracing::info!(%holder, "waiting for the Lease held by another instance");
+                    }
+                    leading = false;
+                    metrics.set_leader(false);
+                    // Forget the clusters: whoever leads now owns their state.
+                    self.clusters.clear();
+                }
+                Err(error) => {
+                    tracing::error!(%error, "leader election failed");
+                    leading = false;
+                    metrics.set_leader(false);
+                }
             }
             tokio::select! {
                 () = &mut shutdown => {
+                    if leading && let Some(election) = &election {
+                        election.release().await;
+                    }
                     tracing::info!("shutting down");
                     return;
                 }

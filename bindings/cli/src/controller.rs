@@ -4,7 +4,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use fleetplan_kube::controller::{Controller, ControllerOptions};
+use fleetplan_kube::lease::LeaderElection;
+use fleetplan_kube::metrics::{Metrics, serve};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
@@ -51,7 +55,8 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
         if let Some(namespace) = &args.namespace {
             options.registry_namespace = namespace.clone();
         }
-        let mut controller = Controller::new(client, options);
+        let registry = options.registry_namespace.clone();
+        let mut controller = Controller::new(client.clone(), options);
         if args.once {
             return match controller.reconcile().await {
                 Ok(pass) => {
@@ -73,10 +78,38 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
                 Err(error) => fail(&error),
             };
         }
+        let metrics = Arc::new(Metrics::default());
+        if let Some(address) = args.metrics_address {
+            if let Err(error) = serve(address, Arc::clone(&metrics)).await {
+                return fail(&error);
+            }
+            tracing::info!(%address, "serving metrics");
+        }
+        let election = (!args.no_leader_election).then(|| {
+            let identity = args.identity.clone().unwrap_or_else(default_identity);
+            LeaderElection::new(
+                client,
+                &registry,
+                identity,
+                Duration::from_secs_f64(args.lease_duration),
+            )
+        });
         tracing::info!("controller started");
-        controller.run(shutdown()).await;
+        controller.run(shutdown(), election, metrics).await;
         ExitCode::SUCCESS
     })
+}
+
+/// This instance's name in the election: the host name (a pod's name in Kubernetes) and the
+/// process id.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "fleetplan".into());
+    format!("{host}_{}", std::process::id())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -148,9 +148,28 @@ struct ControllerArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
     failure_threshold: f64,
 
-    /// Run one pass and exit.
+    /// Run one pass and exit (no leader election).
     #[arg(long)]
     once: bool,
+
+    /// Run without leader election (a single instance). By default an instance acts only
+    /// while it holds the Lease `fleetplan-controller` in the registry namespace.
+    #[arg(long)]
+    no_leader_election: bool,
+
+    /// This instance's name in the election (default: host name and process id). An
+    /// instance restarted with the same name takes its Lease back at once.
+    #[arg(long, value_name = "NAME")]
+    identity: Option<String>,
+
+    /// Seconds another instance waits, after the leader last renewed the Lease, before it
+    /// takes over.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15.0, value_parser = parse_seconds)]
+    lease_duration: f64,
+
+    /// Serve Prometheus metrics on this address, such as 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDRESS")]
+    metrics_address: Option<std::net::SocketAddr>,
 
     /// Log JSON lines instead of text.
     #[arg(long)]

@@ -2,7 +2,8 @@
 //! workload clusters registered in it, in phases that share one bed:
 //!
 //! 1. A Deployment created in the management cluster lands in the workload clusters and
-//!    reaches Running; its placement is written back on it.
+//!    reaches Running; its placement is written back on it. A second instance waits for the
+//!    Lease and does nothing; the leader serves Prometheus metrics.
 //! 2. A blue/green drain of one cluster: its replicas move out make-before-break, and the
 //!    Running replicas never drop below the target.
 //! 3. The controller is killed (SIGKILL) at pseudo-random points twenty times while the
@@ -86,6 +87,18 @@ async fn running(bed: &TestBed, clusters: &[&str]) -> BTreeMap<String, usize> {
         out.insert(name.to_string(), n);
     }
     out
+}
+
+/// The metrics page at `address`.
+fn scrape(address: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("the metrics endpoint answers");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("request");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("response");
+    text
 }
 
 /// Sets the source's replica target.
@@ -193,7 +206,7 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
     });
 
     let log = bed.dir().join("controller.log");
-    let start = || {
+    let launch = |log: &std::path::Path, extra: &[&str]| {
         let child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
             .args([
                 "controller",
@@ -203,22 +216,35 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
                 "1",
                 "--failure-threshold",
                 "10",
-                "--kubeconfig",
             ])
+            .args(extra)
+            .arg("--kubeconfig")
             .arg(bed.kubeconfig())
             .stdout(Stdio::null())
             .stderr(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(&log)
+                    .open(log)
                     .expect("log file"),
             )
             .spawn()
             .expect("the controller starts");
         Running(child)
     };
-    let controller = start();
+    // Restarts keep the identity, so that each takes its Lease back at once.
+    let start = || launch(&log, &["--identity", "main"]);
+    let metrics_address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("address").to_string()
+    };
+    let controller = launch(
+        &log,
+        &["--identity", "main", "--metrics-address", &metrics_address],
+    );
+    // A second instance waits for the Lease.
+    let standby_log = bed.dir().join("standby.log");
+    let standby = launch(&standby_log, &["--identity", "standby"]);
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
     let names: Vec<&str> = WORKLOAD_CLUSTERS.iter().map(|(n, _)| *n).collect();
 
@@ -253,6 +279,22 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
+
+    // Only the leader acted; it serves its metrics.
+    let standby_text = std::fs::read_to_string(&standby_log).unwrap_or_default();
+    assert!(standby_text.contains("waiting for the Lease"), "{standby_text}");
+    assert!(!standby_text.contains("pass done"), "{standby_text}");
+    drop(standby);
+    let metrics = scrape(&metrics_address);
+    assert!(metrics.contains("fleetplan_leader 1"), "{metrics}");
+    assert!(
+        metrics.contains("fleetplan_replicas{state=\"placed\"} 6"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fleetplan_objects_total{action=\"created\"}"),
+        "{metrics}"
+    );
 
     // Phase 2: drain `europe` (blue/green): make-before-break, never below the target.
     runtime.block_on(async {

@@ -209,4 +209,38 @@ fn the_controller_needs_the_rbac_manifests_and_works_with_them() {
         }
         assert_eq!(total, 4);
     });
+
+    // Leader election works with the manifests too: the Lease is created and held.
+    let log = bed.dir().join("restricted-controller.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args([
+            "controller",
+            "--context",
+            "mgmt",
+            "--interval",
+            "0.5",
+            "--kubeconfig",
+        ])
+        .arg(&restricted)
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("fleetplan runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut text = String::new();
+    while std::time::Instant::now() < deadline && !text.contains("pass done") {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = child.wait().expect("exits");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{status}: {text}");
+    assert!(text.contains("leading") && text.contains("pass done"), "{text}");
+    assert!(!text.contains("leader election failed"), "{text}");
 }
