@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_deployments};
 use crate::lease::LeaderElection;
-use crate::live::{REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources, snapshot};
+use crate::live::{ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources};
 use crate::metrics::Metrics;
 
 pub use crate::annotations::{PLACEMENT as PLACEMENT_ANNOTATION, UNPLACED as UNPLACED_ANNOTATION};
@@ -66,6 +66,8 @@ impl Default for ControllerOptions {
 struct Tracked {
     registration: Registration,
     client: Client,
+    /// Its nodes and pods, watched.
+    watch: ClusterWatch,
     /// When it last answered (or, before it ever did, when it was registered).
     last_ok: Instant,
     answered: bool,
@@ -118,7 +120,7 @@ impl Controller {
         let snapshots = join_all(
             self.clusters
                 .values()
-                .map(|t| snapshot(&t.registration, &t.client, &sources, timeout)),
+                .map(|t| t.watch.snapshot(&t.registration, &sources, timeout)),
         )
         .await;
         let now = Instant::now();
@@ -213,13 +215,17 @@ impl Controller {
                     t.registration = registration;
                     t
                 }
-                previous => Tracked {
-                    client: registration.client().await?,
-                    registration,
-                    last_ok: previous.as_ref().map_or_else(Instant::now, |p| p.last_ok),
-                    answered: previous.as_ref().is_some_and(|p| p.answered),
-                    last: previous.and_then(|p| p.last),
-                },
+                previous => {
+                    let client = registration.client().await?;
+                    Tracked {
+                        watch: ClusterWatch::start(client.clone()),
+                        client,
+                        registration,
+                        last_ok: previous.as_ref().map_or_else(Instant::now, |p| p.last_ok),
+                        answered: previous.as_ref().is_some_and(|p| p.answered),
+                        last: previous.and_then(|p| p.last),
+                    }
+                }
             };
             next.insert(name, tracked);
         }

@@ -28,9 +28,10 @@
 //! [`SCHEDULE_LABEL`]` = "true"` is planned across the registered clusters, with its standard
 //! fields and the `fleetplan.io/` placement annotations (see [`crate::annotations`]).
 //!
-//! **A snapshot** of one cluster lists its nodes and pods and reads them exactly as a
-//! kubectl dump of the same objects is read: nodes to pools, bound pods to used resources,
-//! and pods of the opted-in workloads (matched by namespace and selector) to running replicas.
+//! **A snapshot** of one cluster ([`ClusterWatch`]) reads its nodes and pods, kept by watches,
+//! exactly as a kubectl dump of the same objects is read: nodes to pools, bound pods to used
+//! resources, and pods of the opted-in workloads (matched by namespace and selector) to
+//! running replicas.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,11 +39,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fleetplan::{Cluster, Health, Labels, Running};
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::reflector::{self, Store, reflector, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
 use serde::Serialize;
 
@@ -303,65 +307,132 @@ pub struct Snapshot {
     pub running: Vec<Running>,
 }
 
-/// Reads one cluster's nodes and pods, within `timeout`.
-///
-/// # Errors
-/// When the cluster does not answer in time, or a node cannot be read (the message names it).
-pub async fn snapshot(
-    registration: &Registration,
-    client: &Client,
-    sources: &Sources,
-    timeout: Duration,
-) -> Result<Snapshot, String> {
-    let name = &registration.name;
-    let work = async {
-        let nodes: Api<Node> = Api::all(client.clone());
-        let pods: Api<Pod> = Api::all(client.clone());
-        let nodes = nodes
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        let pods = pods
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>((nodes.items, pods.items))
-    };
-    let (nodes, pods) = tokio::time::timeout(timeout, work)
-        .await
-        .map_err(|_| format!("cluster {name}: no answer within {} s", timeout.as_secs()))?
-        .map_err(|e| format!("cluster {name}: {e}"))?;
-    let origin = PathBuf::from(format!("cluster {name}"));
-    let mut documents = Vec::with_capacity(nodes.len() + pods.len());
-    for node in nodes {
-        documents.push(document(&origin, "v1", "Node", node)?);
+/// One cluster's nodes and pods, kept up to date by watches (kube-runtime reflectors) from
+/// [`ClusterWatch::start`] until it is dropped.
+pub struct ClusterWatch {
+    client: Client,
+    nodes: Store<Node>,
+    pods: Store<Pod>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for ClusterWatch {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
     }
-    for pod in pods {
-        documents.push(document(&origin, "v1", "Pod", pod)?);
+}
+
+/// Runs a reflector of `K` into `writer` until aborted, with the watcher's default backoff
+/// on errors.
+fn reflect<K>(api: Api<K>, writer: Writer<K>) -> tokio::task::JoinHandle<()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let stream = reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    tokio::spawn(stream.for_each(|_| futures::future::ready(())))
+}
+
+impl ClusterWatch {
+    /// Starts watching the cluster's nodes and pods.
+    pub fn start(client: Client) -> Self {
+        let (nodes, node_writer) = reflector::store::<Node>();
+        let (pods, pod_writer) = reflector::store::<Pod>();
+        let tasks = vec![
+            reflect(Api::<Node>::all(client.clone()), node_writer),
+            reflect(Api::<Pod>::all(client.clone()), pod_writer),
+        ];
+        ClusterWatch {
+            client,
+            nodes,
+            pods,
+            tasks,
+        }
     }
-    let health = if registration.draining {
-        Health::Draining
-    } else {
-        Health::Ready
-    };
-    let meta = ClusterMeta::live(
-        registration.labels.clone(),
-        registration.region.clone(),
-        health,
-        Location::file(&origin),
-    );
-    let dump = read_dump(
-        name.clone(),
-        &origin,
-        &documents,
-        Some(&meta),
-        sources.app_workloads(),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(Snapshot {
-        cluster: dump.cluster,
-        running: dump.running,
-    })
+
+    /// The cluster as its watches see it, after checking within `timeout` that its API
+    /// server answers (watches alone would serve a dead cluster's last state).
+    ///
+    /// # Errors
+    /// When the API server does not answer, refuses the lists (the message says why, such as
+    /// "forbidden"), or the watches have not listed everything yet within `timeout`; or a
+    /// node cannot be read (the message names it).
+    pub async fn snapshot(
+        &self,
+        registration: &Registration,
+        sources: &Sources,
+        timeout: Duration,
+    ) -> Result<Snapshot, String> {
+        let name = &registration.name;
+        let check = async {
+            self.client.apiserver_version().await.map_err(|e| describe(&e))?;
+            let synced = async {
+                let _ = self.nodes.wait_until_ready().await;
+                let _ = self.pods.wait_until_ready().await;
+            };
+            if tokio::time::timeout(Duration::from_millis(200), synced)
+                .await
+                .is_err()
+            {
+                // Not listed yet: a direct list says why, or waits for the watches.
+                let one = ListParams::default().limit(1);
+                Api::<Node>::all(self.client.clone())
+                    .list(&one)
+                    .await
+                    .map_err(|e| describe(&e))?;
+                Api::<Pod>::all(self.client.clone())
+                    .list(&one)
+                    .await
+                    .map_err(|e| describe(&e))?;
+                let _ = self.nodes.wait_until_ready().await;
+                let _ = self.pods.wait_until_ready().await;
+            }
+            Ok::<_, String>(())
+        };
+        tokio::time::timeout(timeout, check)
+            .await
+            .map_err(|_| format!("cluster {name}: no answer within {} s", timeout.as_secs()))?
+            .map_err(|e| format!("cluster {name}: {e}"))?;
+        let origin = PathBuf::from(format!("cluster {name}"));
+        let (nodes, pods) = (self.nodes.state(), self.pods.state());
+        let mut documents = Vec::with_capacity(nodes.len() + pods.len());
+        for node in nodes {
+            documents.push(document(&origin, "v1", "Node", &*node)?);
+        }
+        for pod in pods {
+            documents.push(document(&origin, "v1", "Pod", &*pod)?);
+        }
+        let health = if registration.draining {
+            Health::Draining
+        } else {
+            Health::Ready
+        };
+        let meta = ClusterMeta::live(
+            registration.labels.clone(),
+            registration.region.clone(),
+            health,
+            Location::file(&origin),
+        );
+        let dump = read_dump(
+            name.clone(),
+            &origin,
+            &documents,
+            Some(&meta),
+            sources.app_workloads(),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Snapshot {
+            cluster: dump.cluster,
+            running: dump.running,
+        })
+    }
 }
 
 #[cfg(test)]
