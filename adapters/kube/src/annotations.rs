@@ -61,6 +61,9 @@ pub const MIN_REGIONS: &str = "fleetplan.io/min-regions";
 pub const PLACEMENT: &str = "fleetplan.io/placement";
 /// Written by the controller on a source: why replicas are unplaced. Ignored when reading.
 pub const UNPLACED: &str = "fleetplan.io/unplaced";
+/// Written by the controller on a source: `ready/target`, its Ready replicas across every
+/// workload cluster. Ignored when reading.
+pub const READY: &str = "fleetplan.io/ready";
 
 /// Every annotation key this module knows.
 pub const KNOWN_KEYS: [&str; 11] = [
@@ -131,7 +134,7 @@ pub(crate) fn placement_policy(
                     _ => return Err(invalid("expected a positive integer".into())),
                 }
             }
-            PLACEMENT | UNPLACED => {}
+            PLACEMENT | UNPLACED | READY => {}
             _ => return Err(AnnotationError::Unknown(key.clone())),
         }
     }

@@ -5,7 +5,8 @@
 //! [`crate::live`]), takes a snapshot of every registered cluster, plans with the replicas
 //! running now kept where they are (so a pass with nothing new moves nothing), applies the
 //! plan through the [`crate::executor`], and writes the placement back on each source as
-//! annotations ([`PLACEMENT_ANNOTATION`], [`UNPLACED_ANNOTATION`]).
+//! annotations ([`PLACEMENT_ANNOTATION`], [`UNPLACED_ANNOTATION`], [`READY_ANNOTATION`]),
+//! with an Event (`Placed`, and `Unplaced` as a warning) when the placement changes.
 //!
 //! **Failure**: a cluster that has not answered for `failure_threshold` (default 10 s) is
 //! Unreachable: its replicas count as lost, and the plan places them on the others at once.
@@ -20,16 +21,19 @@ use std::time::{Duration, Instant};
 use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice};
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Event;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_deployments};
+use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, describe, desired_deployments};
 use crate::lease::LeaderElection;
 use crate::live::{ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources};
 use crate::metrics::Metrics;
 
-pub use crate::annotations::{PLACEMENT as PLACEMENT_ANNOTATION, UNPLACED as UNPLACED_ANNOTATION};
+pub use crate::annotations::{
+    PLACEMENT as PLACEMENT_ANNOTATION, READY as READY_ANNOTATION, UNPLACED as UNPLACED_ANNOTATION,
+};
 
 /// How the controller works.
 #[derive(Clone, Debug)]
@@ -128,6 +132,7 @@ impl Controller {
         let mut clusters = Vec::new();
         let mut running = Vec::new();
         let mut reachable = BTreeMap::new();
+        let mut ready: BTreeMap<fleetplan::WorkloadId, u32> = BTreeMap::new();
         for ((name, tracked), outcome) in self.clusters.iter_mut().zip(snapshots) {
             match outcome {
                 Ok(snapshot) => {
@@ -136,6 +141,9 @@ impl Controller {
                     clusters.push(snapshot.cluster.clone());
                     running.extend(snapshot.running.iter().cloned());
                     reachable.insert(name.clone(), tracked.client.clone());
+                    for (id, n) in &snapshot.ready {
+                        *ready.entry(id.clone()).or_default() += n;
+                    }
                     tracked.last = Some(snapshot);
                 }
                 Err(error) => {
@@ -201,7 +209,7 @@ impl Controller {
                 tracing::warn!(%cluster, %error, "cluster not brought to the plan");
             }
         }
-        self.report_status(&plan, &objects).await;
+        self.report_status(&plan, &objects, &ready).await;
         Ok(pass)
     }
 
@@ -238,18 +246,21 @@ impl Controller {
         &self,
         plan: &fleetplan::Plan,
         objects: &BTreeMap<fleetplan::WorkloadId, serde_json::Value>,
+        ready: &BTreeMap<fleetplan::WorkloadId, u32>,
     ) {
         for (id, object) in objects {
             if object.get("kind").and_then(serde_json::Value::as_str) != Some("Deployment") {
                 continue;
             }
-            let placement: BTreeMap<&str, u32> = plan
+            let placed: BTreeMap<&str, u32> = plan
                 .placements
                 .iter()
                 .filter(|p| &p.workload == id)
                 .map(|p| (p.cluster.as_str(), p.replicas))
                 .collect();
-            let placement = serde_json::to_string(&placement).unwrap_or_default();
+            let placement = serde_json::to_string(&placed).unwrap_or_default();
+            let target = object["spec"]["replicas"].as_u64().unwrap_or(1);
+            let ready_text = format!("{}/{target}", ready.get(id).copied().unwrap_or(0));
             let unplaced = plan.unplaced.iter().find(|u| &u.workload == id).map(|u| {
                 let reasons: Vec<String> = u
                     .reasons
@@ -259,14 +270,15 @@ impl Controller {
                 format!("{} replica(s) unplaced; {}", u.replicas, reasons.join("; "))
             });
             let annotations = &object["metadata"]["annotations"];
-            let same = annotations[PLACEMENT_ANNOTATION].as_str() == Some(placement.as_str())
-                && annotations[UNPLACED_ANNOTATION].as_str() == unplaced.as_deref();
-            if same {
+            let plan_changed = annotations[PLACEMENT_ANNOTATION].as_str() != Some(placement.as_str())
+                || annotations[UNPLACED_ANNOTATION].as_str() != unplaced.as_deref();
+            if !plan_changed && annotations[READY_ANNOTATION].as_str() == Some(ready_text.as_str()) {
                 continue;
             }
             let patch = json!({"metadata": {"annotations": {
                 PLACEMENT_ANNOTATION: placement,
                 UNPLACED_ANNOTATION: unplaced,
+                READY_ANNOTATION: ready_text,
             }}});
             let api: Api<Deployment> = Api::namespaced(self.mgmt.clone(), &id.namespace);
             let params = PatchParams {
@@ -274,8 +286,61 @@ impl Controller {
                 ..PatchParams::default()
             };
             if let Err(error) = api.patch(&id.name, &params, &Patch::Merge(&patch)).await {
-                tracing::warn!(workload = %id, %error, "cannot write the placement on the source");
+                tracing::warn!(workload = %id, error = %describe(&error), "cannot write the placement on the source");
             }
+            if plan_changed {
+                let spread: Vec<String> = placed.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                let placed_text = format!(
+                    "{} replica(s): {}",
+                    placed.values().sum::<u32>(),
+                    spread.join(", ")
+                );
+                self.event(id, object, "Normal", "Placed", &placed_text).await;
+                if let Some(unplaced) = &unplaced {
+                    self.event(id, object, "Warning", "Unplaced", unplaced).await;
+                }
+            }
+        }
+    }
+
+    /// Records an Event on a source in the management cluster.
+    async fn event(
+        &self,
+        id: &fleetplan::WorkloadId,
+        object: &serde_json::Value,
+        kind: &str,
+        reason: &str,
+        message: &str,
+    ) {
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let event = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": format!("{}.", id.name), "namespace": &*id.namespace},
+            "involvedObject": {
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "name": &*id.name, "namespace": &*id.namespace,
+                "uid": object["metadata"]["uid"],
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message,
+            "source": {"component": FIELD_MANAGER},
+            "reportingComponent": FIELD_MANAGER,
+            "firstTimestamp": now.to_string(),
+            "lastTimestamp": now.to_string(),
+            "count": 1,
+        });
+        let event: Event = match serde_json::from_value(event) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, "cannot build an Event");
+                return;
+            }
+        };
+        let api: Api<Event> = Api::namespaced(self.mgmt.clone(), &id.namespace);
+        if let Err(error) = api.create(&PostParams::default(), &event).await {
+            tracing::warn!(workload = %id, error = %describe(&error), "cannot record an Event");
         }
     }
 

@@ -249,6 +249,8 @@ pub(crate) struct DumpCluster {
     pub cluster: Cluster,
     /// Running replicas by workload and pool.
     pub running: Vec<Running>,
+    /// Replicas whose pod is Ready, by workload.
+    pub ready: BTreeMap<WorkloadId, u32>,
 }
 
 /// The cluster name of a dump file: its stem.
@@ -297,6 +299,18 @@ struct BoundPod {
     namespace: String,
     owners: Vec<OwnerReference>,
     labels: Labels,
+    /// Its `Ready` condition is `True`.
+    ready: bool,
+}
+
+/// Whether a pod's `Ready` condition is `True`.
+fn pod_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
 }
 
 /// Reads one cluster's dump (or live snapshot): `file` names where its documents came from.
@@ -351,6 +365,7 @@ pub(crate) fn read_dump(
     let (pools, node_pool) = pools(&nodes);
     let profiles = meta.map_or(&[][..], |m| m.fargate_profiles.as_slice());
     let mut running: BTreeMap<(WorkloadId, usize), u32> = BTreeMap::new();
+    let mut ready: BTreeMap<WorkloadId, u32> = BTreeMap::new();
     for pod in &bound {
         let pool = match pod.binding {
             Binding::Node(node) => {
@@ -374,6 +389,10 @@ pub(crate) fn read_dump(
         if let Some(id) = owning_workload(pod, apps) {
             let count = running.entry((id.clone(), pool)).or_default();
             *count = count.saturating_add(1);
+            if pod.ready {
+                let count = ready.entry(id.clone()).or_default();
+                *count = count.saturating_add(1);
+            }
         }
     }
     let region = region(&name, file, &nodes, &fargate_nodes, meta)?;
@@ -399,7 +418,11 @@ pub(crate) fn read_dump(
             })
         })
         .collect();
-    Ok(DumpCluster { cluster, running })
+    Ok(DumpCluster {
+        cluster,
+        running,
+        ready,
+    })
 }
 
 fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadError> {
@@ -495,6 +518,7 @@ fn bind_pods(
                     namespace,
                     owners: pod.metadata.owner_references.clone().unwrap_or_default(),
                     labels: pod.metadata.labels.clone().unwrap_or_default(),
+                    ready: pod_ready(&pod),
                 });
             }
             continue;
@@ -508,6 +532,7 @@ fn bind_pods(
             namespace,
             owners: pod.metadata.owner_references.clone().unwrap_or_default(),
             labels: pod.metadata.labels.clone().unwrap_or_default(),
+            ready: pod_ready(&pod),
         });
     }
     Ok(bound)

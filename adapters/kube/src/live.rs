@@ -282,7 +282,8 @@ fn document(
     })
 }
 
-/// A source object as the executor copies it: without its status and server-set metadata.
+/// A source object as the executor copies it: without its status and server-set metadata
+/// (the uid stays, for Events about it).
 fn source(mut document: Document) -> Document {
     if let Some(map) = document.value.as_object_mut() {
         map.remove("status");
@@ -292,7 +293,7 @@ fn source(mut document: Document) -> Document {
         .get_mut("metadata")
         .and_then(serde_json::Value::as_object_mut)
     {
-        for server_set in ["resourceVersion", "uid", "creationTimestamp", "generation"] {
+        for server_set in ["resourceVersion", "creationTimestamp", "generation"] {
             meta.remove(server_set);
         }
     }
@@ -305,6 +306,8 @@ pub struct Snapshot {
     pub cluster: Cluster,
     /// Running replicas of the opted-in workloads.
     pub running: Vec<Running>,
+    /// Replicas of each opted-in workload whose pod is Ready.
+    pub ready: BTreeMap<fleetplan::WorkloadId, u32>,
 }
 
 /// One cluster's nodes and pods, kept up to date by watches (kube-runtime reflectors) from
@@ -431,6 +434,7 @@ impl ClusterWatch {
         Ok(Snapshot {
             cluster: dump.cluster,
             running: dump.running,
+            ready: dump.ready,
         })
     }
 }

@@ -242,7 +242,15 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
         &log,
         &["--identity", "main", "--metrics-address", &metrics_address],
     );
-    // A second instance waits for the Lease.
+    // A second instance, started once the first leads, waits for the Lease.
+    let leads = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("leading")
+    {
+        assert!(Instant::now() < leads, "the first instance never leads");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let standby_log = bed.dir().join("standby.log");
     let standby = launch(&standby_log, &["--identity", "standby"]);
     let logs = || std::fs::read_to_string(&log).unwrap_or_default();
@@ -269,15 +277,32 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
         loop {
             let web = source.get("web").await.expect("source");
             let annotations = web.metadata.annotations.unwrap_or_default();
-            if let Some(placement) = annotations.get("fleetplan.io/placement") {
+            let ready = annotations.get("fleetplan.io/ready").map(String::as_str);
+            if let (Some(placement), Some("6/6")) = (annotations.get("fleetplan.io/placement"), ready) {
                 let placement: BTreeMap<String, u32> =
                     serde_json::from_str(placement).expect("JSON placement");
                 assert_eq!(placement.values().sum::<u32>(), TARGET as u32, "{placement:?}");
                 break;
             }
-            assert!(Instant::now() < deadline, "no placement annotation\n{}", logs());
+            assert!(
+                Instant::now() < deadline,
+                "no placement or not 6/6 ready: {annotations:?}\n{}",
+                logs()
+            );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    });
+
+    // An Event on the source says where it went.
+    runtime.block_on(async {
+        let events: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(bed.client("mgmt").await.expect("mgmt client"), "shop");
+        let list = events.list(&ListParams::default()).await.expect("events");
+        let placed = list.items.iter().find(|e| {
+            e.reason.as_deref() == Some("Placed") && e.involved_object.name.as_deref() == Some("web")
+        });
+        let message = placed.and_then(|e| e.message.clone()).unwrap_or_default();
+        assert!(message.starts_with("6 replica(s): "), "{:?}", list.items);
     });
 
     // Only the leader acted; it serves its metrics.
