@@ -26,7 +26,7 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, describe, desired_deployments};
+use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, describe, desired_objects};
 use crate::lease::LeaderElection;
 use crate::live::{ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources};
 use crate::metrics::Metrics;
@@ -196,7 +196,7 @@ impl Controller {
         }
         let kinds = problem.workloads.iter().map(|w| (w.id.clone(), w.kind)).collect();
         let objects = sources.objects();
-        let desired: Vec<_> = desired_deployments(&plan, &kinds, &objects)
+        let desired: Vec<_> = desired_objects(&plan, &kinds, &objects)
             .map_err(|e| e.to_string())?
             .into_iter()
             .filter(|d| reachable.contains_key(&d.cluster))

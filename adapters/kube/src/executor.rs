@@ -1,8 +1,8 @@
-//! Carrying a plan out in the workload clusters: one Deployment per workload and cluster, with
-//! the planned replica count, applied with server-side apply.
+//! Carrying a plan out in the workload clusters: one Deployment (or Job) per workload and
+//! cluster, with the planned replica count, applied with server-side apply.
 //!
-//! [`desired_deployments`] turns a plan and the source objects into the Deployments each
-//! cluster should hold (pure). [`Executor::apply`] makes the clusters hold them:
+//! [`desired_objects`] turns a plan and the source objects into the objects each cluster
+//! should hold (pure). [`Executor::apply`] makes the clusters hold them:
 //!
 //! - **Ownership**: every object it writes carries [`MANAGED_BY_LABEL`]` = fleetplan` and the
 //!   source's namespace and name ([`SOURCE_NAMESPACE_LABEL`], [`SOURCE_NAME_LABEL`]); it only
@@ -19,7 +19,10 @@
 //!   under its own `timeout`; a slow or dead cluster fails alone and never blocks the others.
 //!   Conflicts, throttling, server errors and connection errors are retried with backoff.
 //!
-//! Jobs are not applied yet (a Job's work cannot be split by changing a replica count).
+//! **Jobs**: each cluster holding some of a Job's pods gets a copy with the planned
+//! parallelism and a share of its completions. A copy already there is never changed (its
+//! completions are immutable and its work is not moved); copies no longer planned are
+//! deleted with their pods.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -28,6 +31,7 @@ use std::time::{Duration, Instant};
 use fleetplan::{Plan, WorkloadId, WorkloadKind};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -45,14 +49,16 @@ pub const SOURCE_NAME_LABEL: &str = "fleetplan.io/source-name";
 /// How many times a call is tried before its error counts.
 const ATTEMPTS: u32 = 4;
 
-/// One Deployment a cluster should hold.
+/// One object (a Deployment or a Job) a cluster should hold.
 #[derive(Clone, Debug, PartialEq)]
-pub struct DesiredDeployment {
+pub struct Desired {
     /// The workload cluster.
     pub cluster: String,
+    /// A Deployment or a Job.
+    pub kind: WorkloadKind,
     /// The source workload; the copy has the same namespace and name.
     pub source: WorkloadId,
-    /// The planned replicas.
+    /// The planned replicas (a Job's parallelism).
     pub replicas: u32,
     /// The object to apply.
     pub object: Value,
@@ -75,38 +81,100 @@ pub enum ExecutorError {
     },
 }
 
-/// The Deployments each cluster should hold after `plan`: for every placement of a
-/// Deployment, a copy of its source with the planned replicas, fleetplan's labels, and
-/// neither `fleetplan.io/` annotations nor server-set fields. Jobs are left out.
+/// The objects each cluster should hold after `plan`: for every placement, a copy of its
+/// source with fleetplan's labels, without `fleetplan.io/` annotations or server-set fields.
+/// A Deployment's copy has the planned replicas. A Job's copy has the planned parallelism,
+/// and its completions (when the source sets them) split over the clusters in proportion
+/// to their parallelism (largest remainders; at least one each).
 ///
 /// # Errors
-/// When a placed Deployment has no source or a source without a `spec`.
-pub fn desired_deployments(
+/// When a placed workload has no source or a source without a `spec`.
+pub fn desired_objects(
     plan: &Plan,
     kinds: &BTreeMap<WorkloadId, WorkloadKind>,
     sources: &BTreeMap<WorkloadId, Value>,
-) -> Result<Vec<DesiredDeployment>, ExecutorError> {
+) -> Result<Vec<Desired>, ExecutorError> {
     let mut desired = Vec::new();
-    for placement in &plan.placements {
-        if kinds.get(&placement.workload) != Some(&WorkloadKind::Deployment) || placement.replicas == 0 {
-            continue;
+    let mut placements = plan.placements.iter().filter(|p| p.replicas > 0).peekable();
+    while let Some(first) = placements.next() {
+        let id = &first.workload;
+        let mut group = vec![first];
+        while let Some(next) = placements.next_if(|p| &p.workload == id) {
+            group.push(next);
         }
-        let id = &placement.workload;
+        let Some(&kind) = kinds.get(id) else { continue };
         let source = sources
             .get(id)
             .ok_or_else(|| ExecutorError::MissingSource { workload: id.clone() })?;
-        desired.push(DesiredDeployment {
-            cluster: placement.cluster.to_string(),
-            source: id.clone(),
-            replicas: placement.replicas,
-            object: copy_of(id, source, placement.replicas)?,
-        });
+        let parallelism: Vec<u32> = group.iter().map(|p| p.replicas).collect();
+        let completions = match kind {
+            WorkloadKind::Job => source["spec"]["completions"]
+                .as_u64()
+                .map(|c| split(u32::try_from(c).unwrap_or(u32::MAX), &parallelism)),
+            WorkloadKind::Deployment => None,
+        };
+        for (i, placement) in group.iter().enumerate() {
+            let mut object = copy_of(id, kind, source, placement.replicas)?;
+            if let Some(completions) = &completions {
+                object["spec"]["completions"] = json!(completions[i]);
+            }
+            desired.push(Desired {
+                cluster: placement.cluster.to_string(),
+                kind,
+                source: id.clone(),
+                replicas: placement.replicas,
+                object,
+            });
+        }
     }
     Ok(desired)
 }
 
-/// The source Deployment as its copy in a workload cluster.
-fn copy_of(id: &WorkloadId, source: &Value, replicas: u32) -> Result<Value, ExecutorError> {
+/// `total` split in proportion to `weights` by largest remainders, at least 1 each.
+fn split(total: u32, weights: &[u32]) -> Vec<u32> {
+    let sum: u64 = weights.iter().map(|&w| u64::from(w)).sum::<u64>().max(1);
+    let exact: Vec<(u64, u64)> = weights
+        .iter()
+        .map(|&w| {
+            let share = u64::from(total) * u64::from(w);
+            (share / sum, share % sum)
+        })
+        .collect();
+    let mut out: Vec<u32> = exact
+        .iter()
+        .map(|&(q, _)| u32::try_from(q).unwrap_or(u32::MAX))
+        .collect();
+    let mut left = total.saturating_sub(out.iter().sum());
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(exact[i].1));
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        out[i] += 1;
+        left -= 1;
+    }
+    for n in &mut out {
+        *n = (*n).max(1);
+    }
+    out
+}
+
+/// Labels the API server puts on a Job's pods and selector: a copy gets its own.
+const JOB_SERVER_LABELS: [&str; 4] = [
+    "controller-uid",
+    "batch.kubernetes.io/controller-uid",
+    "job-name",
+    "batch.kubernetes.io/job-name",
+];
+
+/// The source as its copy in a workload cluster, with `replicas` (a Job's parallelism).
+fn copy_of(
+    id: &WorkloadId,
+    kind: WorkloadKind,
+    source: &Value,
+    replicas: u32,
+) -> Result<Value, ExecutorError> {
     let spec = source
         .get("spec")
         .filter(|s| s.is_object())
@@ -117,6 +185,8 @@ fn copy_of(id: &WorkloadId, source: &Value, replicas: u32) -> Result<Value, Exec
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    // The source's own `fleetplan.io/` labels (such as the opt-in) do not carry over.
+    labels.retain(|k, _| !k.starts_with("fleetplan.io/"));
     labels.insert(MANAGED_BY_LABEL.into(), json!(FIELD_MANAGER));
     labels.insert(SOURCE_NAMESPACE_LABEL.into(), json!(&*id.namespace));
     labels.insert(SOURCE_NAME_LABEL.into(), json!(&*id.name));
@@ -131,10 +201,26 @@ fn copy_of(id: &WorkloadId, source: &Value, replicas: u32) -> Result<Value, Exec
         })
         .unwrap_or_default();
     let mut spec = spec.clone();
-    spec["replicas"] = json!(replicas);
+    let (api_version, kind_name) = match kind {
+        WorkloadKind::Deployment => {
+            spec["replicas"] = json!(replicas);
+            ("apps/v1", "Deployment")
+        }
+        WorkloadKind::Job => {
+            spec["parallelism"] = json!(replicas);
+            if let Some(map) = spec.as_object_mut() {
+                map.remove("selector");
+                map.remove("manualSelector");
+            }
+            if let Some(labels) = spec["template"]["metadata"]["labels"].as_object_mut() {
+                labels.retain(|k, _| !JOB_SERVER_LABELS.contains(&k.as_str()));
+            }
+            ("batch/v1", "Job")
+        }
+    };
     let mut object = json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "apiVersion": api_version,
+        "kind": kind_name,
         "metadata": {
             "name": &*id.name,
             "namespace": &*id.namespace,
@@ -189,8 +275,18 @@ pub struct Executor {
     clients: BTreeMap<String, Client>,
 }
 
-/// Where one owned Deployment stands now: `(namespace, name) -> (replicas, ready)`.
-type Owned = BTreeMap<(String, String), (u32, u32)>;
+/// What fleetplan owns in one cluster now: `(kind, namespace, name) -> replicas` (a Job's
+/// parallelism).
+type Owned = BTreeMap<(&'static str, String, String), u32>;
+
+/// The key of a desired object in [`Owned`].
+fn key(d: &Desired) -> (&'static str, String, String) {
+    (
+        kind_name(d.kind),
+        d.source.namespace.to_string(),
+        d.source.name.to_string(),
+    )
+}
 
 /// A cluster after phase 1: its report so far and the Deployments it held before.
 type Grown = (ClusterReport, Owned);
@@ -206,10 +302,10 @@ impl Executor {
     /// of `desired` with no client is reported as an error.
     pub async fn apply(
         &self,
-        desired: &[DesiredDeployment],
+        desired: &[Desired],
         options: &ApplyOptions,
     ) -> BTreeMap<String, ClusterReport> {
-        let mut by_cluster: BTreeMap<&str, Vec<&DesiredDeployment>> =
+        let mut by_cluster: BTreeMap<&str, Vec<&Desired>> =
             self.clients.keys().map(|c| (c.as_str(), Vec::new())).collect();
         for d in desired {
             by_cluster.entry(&d.cluster).or_default().push(d);
@@ -248,7 +344,7 @@ impl Executor {
         }
         // Make before break: shrink only once the new replicas are ready, in every cluster that
         // could be reached (a cluster that failed is left as it is, and reported).
-        let reached: Vec<DesiredDeployment> = desired
+        let reached: Vec<Desired> = desired
             .iter()
             .filter(|d| owned.contains_key(&d.cluster))
             .cloned()
@@ -294,11 +390,11 @@ impl Executor {
 
     /// Waits until every desired Deployment reports all its replicas ready, up to
     /// `wait_ready`; true when they do.
-    async fn wait_ready(&self, desired: &[DesiredDeployment], options: &ApplyOptions) -> bool {
+    async fn wait_ready(&self, desired: &[Desired], options: &ApplyOptions) -> bool {
         let deadline = Instant::now() + options.wait_ready;
         loop {
             let mut all = true;
-            for d in desired {
+            for d in desired.iter().filter(|d| d.kind == WorkloadKind::Deployment) {
                 let Some(client) = self.clients.get(&d.cluster) else {
                     return false;
                 };
@@ -330,21 +426,27 @@ async fn within<T>(limit: Duration, work: impl Future<Output = Result<T, String>
         .unwrap_or_else(|_| Err(format!("no answer within {} s", limit.as_secs())))
 }
 
-/// Lists the Deployments fleetplan owns in one cluster.
-async fn owned_deployments(client: &Client) -> Result<Owned, String> {
-    let api: Api<Deployment> = Api::all(client.clone());
+/// Lists the Deployments and Jobs fleetplan owns in one cluster.
+async fn owned_objects(client: &Client) -> Result<Owned, String> {
     let params = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}"));
-    let list = retry(|| api.list(&params)).await?;
-    Ok(list
+    let deployments: Api<Deployment> = Api::all(client.clone());
+    let jobs: Api<Job> = Api::all(client.clone());
+    let deployments = retry(|| deployments.list(&params)).await?;
+    let jobs = retry(|| jobs.list(&params)).await?;
+    let count = |n: Option<i32>| u32::try_from(n.unwrap_or(1)).unwrap_or(0);
+    let mut owned: Owned = deployments
         .items
         .iter()
         .map(|d| {
-            let key = (d.namespace().unwrap_or_default(), d.name_any());
-            let replicas = d.spec.replicas.unwrap_or(1);
-            let replicas = u32::try_from(replicas).unwrap_or(0);
-            (key, (replicas, ready_replicas(d)))
+            let key = ("Deployment", d.namespace().unwrap_or_default(), d.name_any());
+            (key, count(d.spec.replicas))
         })
-        .collect())
+        .collect();
+    owned.extend(jobs.items.iter().map(|j| {
+        let key = ("Job", j.namespace().unwrap_or_default(), j.name_any());
+        (key, count(j.spec.as_ref().and_then(|s| s.parallelism)))
+    }));
+    Ok(owned)
 }
 
 fn ready_replicas(d: &Deployment) -> u32 {
@@ -356,14 +458,21 @@ fn ready_replicas(d: &Deployment) -> u32 {
 }
 
 /// Phase 1 in one cluster: what it holds now, then every desired Deployment that is new or
-/// grows (with its namespace).
-async fn grow(client: &Client, wanted: &[&DesiredDeployment]) -> Result<Grown, String> {
-    let now = owned_deployments(client).await?;
+/// grows and every desired Job that is new (with its namespace). A Job already there is left
+/// as it is: its work is not moved, and its completions cannot change.
+async fn grow(client: &Client, wanted: &[&Desired]) -> Result<Grown, String> {
+    let now = owned_objects(client).await?;
     let mut report = ClusterReport::default();
     for d in wanted {
-        let key = (d.source.namespace.to_string(), d.source.name.to_string());
-        let before = now.get(&key).map(|&(replicas, _)| replicas);
-        if before.is_some_and(|b| d.replicas < b) {
+        let before = now.get(&key(d)).copied();
+        let skip = match d.kind {
+            WorkloadKind::Deployment => before.is_some_and(|b| d.replicas < b),
+            WorkloadKind::Job => before.is_some(),
+        };
+        if skip {
+            if d.kind == WorkloadKind::Job {
+                report.unchanged += 1;
+            }
             continue;
         }
         ensure_namespace(client, &d.source.namespace).await?;
@@ -372,40 +481,41 @@ async fn grow(client: &Client, wanted: &[&DesiredDeployment]) -> Result<Grown, S
     Ok((report, now))
 }
 
-/// Whether phase 2 has something to do in a cluster: a Deployment to shrink or to delete.
-fn pending_shrink(wanted: &[&DesiredDeployment], now: &Owned) -> bool {
-    now.iter().any(|((namespace, name), &(replicas, _))| {
+/// Whether phase 2 has something to do in a cluster: a Deployment to shrink or an object to
+/// delete.
+fn pending_shrink(wanted: &[&Desired], now: &Owned) -> bool {
+    now.iter().any(|(owned, &replicas)| {
         wanted
             .iter()
-            .find(|d| &*d.source.namespace == namespace && &*d.source.name == name)
-            .is_none_or(|d| d.replicas < replicas)
+            .find(|d| key(d) == *owned)
+            .is_none_or(|d| d.kind == WorkloadKind::Deployment && d.replicas < replicas)
     })
 }
 
-/// Phase 2 in one cluster: every desired Deployment that shrinks, then the owned ones no
-/// longer desired are deleted.
-async fn shrink(
-    client: &Client,
-    wanted: &[&DesiredDeployment],
-    now: &Owned,
-) -> Result<ClusterReport, String> {
+/// Phase 2 in one cluster: every desired Deployment that shrinks, then the owned objects no
+/// longer desired are deleted (a Job with its pods).
+async fn shrink(client: &Client, wanted: &[&Desired], now: &Owned) -> Result<ClusterReport, String> {
     let mut report = ClusterReport::default();
     for d in wanted {
-        let key = (d.source.namespace.to_string(), d.source.name.to_string());
-        if now.get(&key).is_some_and(|&(b, _)| d.replicas < b) {
+        if d.kind == WorkloadKind::Deployment && now.get(&key(d)).is_some_and(|&b| d.replicas < b) {
             count(&mut report, apply_one(client, d).await?);
         }
     }
-    for (namespace, name) in now.keys() {
-        let kept = wanted
-            .iter()
-            .any(|d| &*d.source.namespace == namespace && &*d.source.name == name);
-        if !kept {
+    for owned in now.keys() {
+        if wanted.iter().any(|d| key(d) == *owned) {
+            continue;
+        }
+        let (kind, namespace, name) = owned;
+        if *kind == "Job" {
+            let api: Api<Job> = Api::namespaced(client.clone(), namespace);
+            let params = DeleteParams::background();
+            retry(|| api.delete(name, &params)).await?;
+        } else {
             let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
             let params = DeleteParams::default();
             retry(|| api.delete(name, &params)).await?;
-            report.pruned += 1;
         }
+        report.pruned += 1;
     }
     Ok(report)
 }
@@ -425,15 +535,34 @@ fn count(report: &mut ClusterReport, applied: Applied) {
     }
 }
 
-/// Server-side applies one Deployment; tells whether it was new, changed or the same.
-async fn apply_one(client: &Client, d: &DesiredDeployment) -> Result<Applied, String> {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), &d.source.namespace);
+/// Server-side applies one object; tells whether it was new, changed or the same.
+async fn apply_one(client: &Client, d: &Desired) -> Result<Applied, String> {
+    match d.kind {
+        WorkloadKind::Deployment => apply_typed::<Deployment>(client, d).await,
+        WorkloadKind::Job => apply_typed::<Job>(client, d).await,
+    }
+    .map_err(|e| format!("{} {}: {e}", kind_name(d.kind), d.source))
+}
+
+fn kind_name(kind: WorkloadKind) -> &'static str {
+    match kind {
+        WorkloadKind::Deployment => "Deployment",
+        WorkloadKind::Job => "Job",
+    }
+}
+
+async fn apply_typed<K>(client: &Client, d: &Desired) -> Result<Applied, String>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &d.source.namespace);
     let before = retry(|| api.get_opt(&d.source.name)).await?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let patch = Patch::Apply(&d.object);
-    let after = retry(|| api.patch(&d.source.name, &params, &patch))
-        .await
-        .map_err(|e| format!("Deployment {}: {e}", d.source))?;
+    let after = retry(|| api.patch(&d.source.name, &params, &patch)).await?;
     Ok(match before {
         None => Applied::Created,
         Some(b) if b.resource_version() == after.resource_version() => Applied::Unchanged,
@@ -545,9 +674,41 @@ mod tests {
             "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "web"}}},
             "status": {"readyReplicas": 6}
         });
-        let sources = BTreeMap::from([(web.clone(), source)]);
-        let desired = desired_deployments(&plan, &kinds, &sources).unwrap();
-        assert_eq!(desired.len(), 2, "the Job is not applied");
+        let report = json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "report", "namespace": "batch", "labels": {"fleetplan.io/schedule": "true"}},
+            "spec": {
+                "parallelism": 2, "completions": 5,
+                "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u"}},
+                "template": {"metadata": {"labels": {"app": "report", "controller-uid": "u", "job-name": "report"}}}
+            }
+        });
+        let sources = BTreeMap::from([(web.clone(), source), (job.clone(), report)]);
+        let desired = desired_objects(&plan, &kinds, &sources).unwrap();
+        assert_eq!(desired.len(), 3);
+        let copy = &desired[0];
+        assert_eq!((copy.kind, copy.replicas), (WorkloadKind::Job, 2));
+        assert_eq!(copy.object["kind"], json!("Job"));
+        assert_eq!(copy.object["spec"]["parallelism"], json!(2));
+        assert_eq!(
+            copy.object["spec"]["completions"],
+            json!(5),
+            "the only copy takes every completion"
+        );
+        assert!(
+            copy.object["spec"].get("selector").is_none(),
+            "the API server makes its own"
+        );
+        assert_eq!(
+            copy.object["spec"]["template"]["metadata"]["labels"],
+            json!({"app": "report"})
+        );
+        assert!(
+            copy.object["metadata"]["labels"]
+                .get("fleetplan.io/schedule")
+                .is_none()
+        );
+        let desired = &desired[1..];
         let a = &desired[0];
         assert_eq!((a.cluster.as_str(), a.replicas), ("a", 4));
         assert_eq!(a.object["spec"]["replicas"], json!(4));
@@ -566,6 +727,14 @@ mod tests {
     }
 
     #[test]
+    fn completions_split_in_proportion_to_parallelism() {
+        assert_eq!(split(10, &[3, 1, 1]), vec![6, 2, 2]);
+        assert_eq!(split(7, &[1, 1]), vec![4, 3]);
+        assert_eq!(split(1, &[2, 2]), vec![1, 1], "at least one each");
+        assert_eq!(split(9, &[5]), vec![9]);
+    }
+
+    #[test]
     fn a_placed_deployment_needs_a_source_with_a_spec() {
         let web = WorkloadId::new("shop", "web");
         let plan = Plan {
@@ -573,26 +742,27 @@ mod tests {
             ..Plan::default()
         };
         let kinds = BTreeMap::from([(web.clone(), WorkloadKind::Deployment)]);
-        let missing = desired_deployments(&plan, &kinds, &BTreeMap::new()).unwrap_err();
+        let missing = desired_objects(&plan, &kinds, &BTreeMap::new()).unwrap_err();
         assert_eq!(
             missing.to_string(),
             "workload shop/web: the plan places it but no source object was given"
         );
         let bad = BTreeMap::from([(web.clone(), json!({"metadata": {}}))]);
-        let error = desired_deployments(&plan, &kinds, &bad).unwrap_err();
+        let error = desired_objects(&plan, &kinds, &bad).unwrap_err();
         assert_eq!(error, ExecutorError::BadSource { workload: web });
     }
 
     #[test]
     fn only_shrinks_and_deletions_are_pending_for_phase_two() {
         let web = WorkloadId::new("shop", "web");
-        let want = |replicas| DesiredDeployment {
+        let want = |replicas| Desired {
             cluster: "a".into(),
+            kind: WorkloadKind::Deployment,
             source: web.clone(),
             replicas,
             object: json!({}),
         };
-        let now: Owned = BTreeMap::from([(("shop".into(), "web".into()), (3, 3))]);
+        let now: Owned = BTreeMap::from([(("Deployment", "shop".into(), "web".into()), 3)]);
         assert!(!pending_shrink(&[&want(3)], &now));
         assert!(!pending_shrink(&[&want(5)], &now));
         assert!(pending_shrink(&[&want(2)], &now));

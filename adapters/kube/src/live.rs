@@ -215,7 +215,7 @@ impl Sources {
         self.apps.workloads.iter().map(|a| a.workload.clone()).collect()
     }
 
-    /// Every workload's object as read, by id (for [`crate::executor::desired_deployments`]).
+    /// Every workload's object as read, by id (for [`crate::executor::desired_objects`]).
     pub fn objects(&self) -> BTreeMap<fleetplan::WorkloadId, serde_json::Value> {
         self.apps
             .workloads

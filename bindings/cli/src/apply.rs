@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use fleetplan::solve;
-use fleetplan_kube::executor::{ApplyOptions, Executor, desired_deployments};
+use fleetplan_kube::executor::{ApplyOptions, Executor, desired_objects};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
@@ -38,7 +38,7 @@ pub fn run(args: &ApplyArgs) -> ExitCode {
         .iter()
         .map(|w| (w.id.clone(), w.kind))
         .collect();
-    let desired = match desired_deployments(&plan, &kinds, &scenario.sources) {
+    let desired = match desired_objects(&plan, &kinds, &scenario.sources) {
         Ok(desired) => desired,
         Err(err) => return fail(&err.to_string()),
     };

@@ -87,8 +87,9 @@ enum Command {
     /// namespace and name; namespaces are created when missing. Moves are make-before-break:
     /// clusters first gain their new replicas; once those are ready (--wait), the others
     /// shrink and the copies no longer planned are deleted. Only objects with fleetplan's
-    /// label are ever changed or deleted. Applying the same plan again writes nothing. Jobs
-    /// are planned but not applied yet.
+    /// label are ever changed or deleted. Applying the same plan again writes nothing. A Job
+    /// gets a copy per cluster with the planned parallelism and its completions split in
+    /// proportion; a Job copy already there is left alone (its work is not moved).
     ///
     /// Clusters are worked on concurrently, each under --timeout: a slow or dead cluster is
     /// reported failed and never blocks the others.

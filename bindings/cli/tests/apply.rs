@@ -1,5 +1,7 @@
 //! `fleetplan apply` end to end on the local test bed: three workload clusters, one Deployment
-//! of 6 replicas. The plan lands and its pods reach Running; a second apply writes nothing;
+//! of 6 replicas and a Job of parallelism 4 and 8 completions. The plan lands, the Job's
+//! copies split its parallelism and completions, and the Deployment's pods reach Running; a
+//! second apply writes nothing;
 //! owned copies no longer planned are pruned and foreign objects are left alone; a cluster
 //! whose API server is down fails alone. Needs `FLEETPLAN_TESTBED_BIN` (set by
 //! `scripts/test`); without it the test fails with the command to build the bed, never skips.
@@ -46,6 +48,21 @@ spec:
         - name: web
           image: nginx
           resources: {requests: {cpu: 250m, memory: 128Mi}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: report, namespace: batch}
+spec:
+  parallelism: 4
+  completions: 8
+  template:
+    metadata: {labels: {app: report}}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: report
+          image: busybox
+          resources: {requests: {cpu: 500m, memory: 256Mi}}
 "#;
 
 fn apply(scenario: &Path, kubeconfig: &Path, extra: &[&str]) -> Output {
@@ -140,7 +157,23 @@ fn apply_lands_the_plan_prunes_only_its_own_and_survives_a_dead_cluster() {
         .iter()
         .map(|c| report(&first, c).0[0])
         .sum();
-    assert_eq!(created, 3, "{}", text(&first));
+    // The Job's copies split its parallelism and its completions.
+    let jobs = runtime.block_on(async {
+        let mut copies = Vec::new();
+        for cluster in ["east", "west", "europe"] {
+            let api: Api<k8s_openapi::api::batch::v1::Job> =
+                Api::namespaced(bed.client(cluster).await.expect("client"), "batch");
+            if let Some(job) = api.get_opt("report").await.expect("get") {
+                let spec = job.spec.expect("spec");
+                copies.push((spec.parallelism.unwrap_or(0), spec.completions.unwrap_or(0)));
+            }
+        }
+        copies
+    });
+    assert!(!jobs.is_empty(), "the Job is copied");
+    assert_eq!(jobs.iter().map(|j| j.0).sum::<i32>(), 4, "{jobs:?}");
+    assert_eq!(jobs.iter().map(|j| j.1).sum::<i32>(), 8, "{jobs:?}");
+    assert_eq!(created as usize, 3 + jobs.len(), "{}", text(&first));
     assert_eq!(
         report(&first, "east").0[3],
         1,
@@ -209,7 +242,13 @@ fn apply_lands_the_plan_prunes_only_its_own_and_survives_a_dead_cluster() {
     assert!(second.status.success(), "{}", text(&second));
     for cluster in ["east", "west", "europe"] {
         let (counts, status) = report(&second, cluster);
-        assert_eq!(counts, vec![0, 0, 1, 0], "{cluster}: {}", text(&second));
+        assert_eq!(
+            (counts[0], counts[1], counts[3]),
+            (0, 0, 0),
+            "{cluster}: {}",
+            text(&second)
+        );
+        assert!(counts[2] >= 1, "{cluster}: {}", text(&second));
         assert_eq!(status, "applied");
     }
 
