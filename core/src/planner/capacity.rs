@@ -223,6 +223,7 @@ impl Capacity {
             g += inserted + 1;
         }
         debug_assert_eq!(replicas, 0, "take() was asked for more than fits");
+        cap.sort(width);
         cap.compact(width, &self.useful);
         cap.bound(width);
     }
@@ -301,6 +302,28 @@ fn smallest_common_requests(requests: &[Request]) -> Vec<(usize, i64)> {
 }
 
 impl PoolCapacity {
+    /// Orders the groups fullest first, as [`Capacity::new`] does, so that a pool's groups
+    /// are in the same order however its nodes came to be in this state (taking replicas
+    /// leaves the new groups only roughly in place).
+    fn sort(&mut self, width: usize) {
+        let sorted = (1..self.counts.len())
+            .all(|g| self.free[(g - 1) * width..g * width] <= self.free[g * width..(g + 1) * width]);
+        if sorted {
+            return;
+        }
+        let free = &self.free;
+        let row = |g: usize| &free[g * width..(g + 1) * width];
+        let mut order: Vec<usize> = (0..self.counts.len()).collect();
+        order.sort_by(|&a, &b| row(a).cmp(row(b)));
+        let counts: Vec<u32> = order.iter().map(|&g| self.counts[g]).collect();
+        let mut sorted = Vec::with_capacity(self.free.len());
+        for &g in &order {
+            sorted.extend_from_slice(row(g));
+        }
+        self.counts = counts;
+        self.free = sorted;
+    }
+
     /// Drops groups with no node, or too little left for any replica, and merges
     /// neighbouring identical groups, in place.
     fn compact(&mut self, width: usize, useful: &[(usize, i64)]) {
