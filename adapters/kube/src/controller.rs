@@ -10,8 +10,10 @@
 //!
 //! **Failure**: a cluster that has not answered for `failure_threshold` (default 10 s) is
 //! Unreachable: its replicas count as lost, and the plan places them on the others at once.
-//! Until then its last snapshot stands in for it, so a blip moves nothing. A cluster whose
-//! registration carries `fleetplan.io/drain: "true"` is Draining: its replicas move out,
+//! Until then its last snapshot stands in for it, so a blip moves nothing. A newly
+//! registered cluster that has not answered yet holds planning back (for up to the
+//! threshold), so that the first plan does not pile everything on the clusters that answered
+//! first. A cluster whose registration carries `fleetplan.io/drain: "true"` is Draining: its replicas move out,
 //! make-before-break.
 
 use std::collections::BTreeMap;
@@ -26,7 +28,8 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, describe, desired_objects};
+use crate::error::describe;
+use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_objects};
 use crate::lease::LeaderElection;
 use crate::live::{ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources};
 use crate::metrics::Metrics;
@@ -132,6 +135,7 @@ impl Controller {
         let mut clusters = Vec::new();
         let mut running = Vec::new();
         let mut reachable = BTreeMap::new();
+        let mut waiting = false;
         let mut ready: BTreeMap<fleetplan::WorkloadId, u32> = BTreeMap::new();
         for ((name, tracked), outcome) in self.clusters.iter_mut().zip(snapshots) {
             match outcome {
@@ -148,10 +152,14 @@ impl Controller {
                 }
                 Err(error) => {
                     let silent = now.duration_since(tracked.last_ok);
-                    match (
-                        &tracked.last,
-                        silent < self.options.failure_threshold && tracked.answered,
-                    ) {
+                    let within = silent < self.options.failure_threshold;
+                    match (&tracked.last, within && tracked.answered) {
+                        // Newly registered and not read yet: no decision without it.
+                        (None, _) if within => {
+                            tracing::info!(cluster = %name, %error, "waiting for a newly registered cluster to answer once");
+                            pass.late.push(name.clone());
+                            waiting = true;
+                        }
                         // A blip: the last snapshot stands in, nothing moves.
                         (Some(last), true) => {
                             tracing::warn!(cluster = %name, %error, "cannot read the cluster; within the failure threshold, nothing moves");
@@ -172,6 +180,10 @@ impl Controller {
                     }
                 }
             }
+        }
+        if waiting {
+            // Planning now would pile everything on the clusters that answered first.
+            return Ok(pass);
         }
         let problem = Problem {
             clusters,

@@ -303,14 +303,23 @@ struct BoundPod {
     ready: bool,
 }
 
-/// Whether a pod's `Ready` condition is `True`.
-fn pod_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+impl BoundPod {
+    /// `pod`, in `namespace`, bound as `binding`.
+    fn of(pod: &Pod, binding: Binding, namespace: String) -> Self {
+        let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
+        BoundPod {
+            binding,
+            namespace,
+            owners: pod.metadata.owner_references.clone().unwrap_or_default(),
+            labels: pod.metadata.labels.clone().unwrap_or_default(),
+            ready: ready_condition(conditions.into_iter().flatten().map(|c| (&*c.type_, &*c.status))),
+        }
+    }
+}
+
+/// Whether the `Ready` condition among `(type, status)` pairs is `True`.
+fn ready_condition<'a>(mut conditions: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    conditions.any(|(kind, status)| kind == "Ready" && status == "True")
 }
 
 /// Reads one cluster's dump (or live snapshot): `file` names where its documents came from.
@@ -484,12 +493,8 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
 
 /// Whether a node's `Ready` condition is `True`.
 fn is_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+    let conditions = node.status.as_ref().and_then(|s| s.conditions.as_ref());
+    ready_condition(conditions.into_iter().flatten().map(|c| (&*c.type_, &*c.status)))
 }
 
 /// Adds the requests of bound, unfinished pods to their nodes; returns those pods and the
@@ -513,13 +518,7 @@ fn bind_pods(
             // A Fargate node runs this one pod and has no capacity to take from.
             let fargate = fargate_nodes.binary_search_by(|n| n.name.as_str().cmp(node_name));
             if fargate.is_ok_and(|i| fargate_nodes.get(i).is_some_and(|n| n.ready)) {
-                bound.push(BoundPod {
-                    binding: Binding::Fargate,
-                    namespace,
-                    owners: pod.metadata.owner_references.clone().unwrap_or_default(),
-                    labels: pod.metadata.labels.clone().unwrap_or_default(),
-                    ready: pod_ready(&pod),
-                });
+                bound.push(BoundPod::of(&pod, Binding::Fargate, namespace));
             }
             continue;
         };
@@ -527,13 +526,7 @@ fn bind_pods(
         if let Some(info) = nodes.get_mut(node) {
             info.used.add(&requests);
         }
-        bound.push(BoundPod {
-            binding: Binding::Node(node),
-            namespace,
-            owners: pod.metadata.owner_references.clone().unwrap_or_default(),
-            labels: pod.metadata.labels.clone().unwrap_or_default(),
-            ready: pod_ready(&pod),
-        });
+        bound.push(BoundPod::of(&pod, Binding::Node(node), namespace));
     }
     Ok(bound)
 }

@@ -197,6 +197,23 @@ fn line_column(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
+/// The error as one line: an API error as its message and code, others with their causes.
+/// Used for every Kubernetes API error the adapter reports.
+pub(crate) fn describe(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,8 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
+use crate::error::describe;
+
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "fleetplan";
 /// The label that marks an object as fleetplan's; its value is always `fleetplan`.
@@ -610,22 +612,6 @@ fn transient(error: &kube::Error) -> bool {
         kube::Error::Api(status) => status.code == 409 || status.code == 429 || status.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
-    }
-}
-
-/// The error as one line: an API error as its message and code, others with their causes.
-pub(crate) fn describe(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
-        other => {
-            let mut text = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            text
-        }
     }
 }
 

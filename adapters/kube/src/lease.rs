@@ -16,7 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, PostParams};
 
-use crate::executor::describe;
+use crate::error::describe;
 
 /// The Lease's name.
 pub const LEASE_NAME: &str = "fleetplan-controller";

@@ -51,8 +51,8 @@ use kube::{Client, Config};
 use serde::Serialize;
 
 use crate::dump::{ClusterMeta, read_dump};
+use crate::error::describe;
 use crate::error::{LoadError, Location};
-use crate::executor::describe;
 use crate::source::Document;
 use crate::workloads::{AppWorkload, Apps, apps_from_documents};
 
@@ -238,24 +238,33 @@ pub async fn read_sources(mgmt: &Client) -> Result<Sources, String> {
     let params = ListParams::default().labels(&format!("{SCHEDULE_LABEL}=true"));
     let origin = PathBuf::from("the management cluster");
     let mut documents = Vec::new();
-    let deployments: Api<Deployment> = Api::all(mgmt.clone());
-    let list = deployments
-        .list(&params)
-        .await
-        .map_err(|e| format!("cannot list opted-in Deployments: {}", describe(&e)))?;
-    for item in list.items {
-        documents.push(source(document(&origin, "apps/v1", "Deployment", item)?));
-    }
-    let jobs: Api<Job> = Api::all(mgmt.clone());
-    let list = jobs
-        .list(&params)
-        .await
-        .map_err(|e| format!("cannot list opted-in Jobs: {}", describe(&e)))?;
-    for item in list.items {
-        documents.push(source(document(&origin, "batch/v1", "Job", item)?));
-    }
+    opted_in::<Deployment>(mgmt, &params, &origin, "apps/v1", "Deployment", &mut documents).await?;
+    opted_in::<Job>(mgmt, &params, &origin, "batch/v1", "Job", &mut documents).await?;
     let apps = apps_from_documents(documents).map_err(|e| e.to_string())?;
     Ok(Sources { apps })
+}
+
+/// Lists the opted-in objects of one kind as source documents, onto `documents`.
+async fn opted_in<K>(
+    mgmt: &Client,
+    params: &ListParams,
+    origin: &std::path::Path,
+    api_version: &str,
+    kind: &str,
+    documents: &mut Vec<Document>,
+) -> Result<(), String>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + Serialize + fmt::Debug,
+{
+    let api: Api<K> = Api::all(mgmt.clone());
+    let list = api
+        .list(params)
+        .await
+        .map_err(|e| format!("cannot list opted-in {kind}s: {}", describe(&e)))?;
+    for item in list.items {
+        documents.push(source(document(origin, api_version, kind, item)?));
+    }
+    Ok(())
 }
 
 /// An object read from a cluster as a document, without its managed fields.

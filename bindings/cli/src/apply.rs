@@ -7,12 +7,11 @@ use std::fmt::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fleetplan::solve;
 use fleetplan_kube::executor::{ApplyOptions, Executor, desired_objects};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::{ApplyArgs, fail, load_scenario, write_stdout};
+use crate::{ApplyArgs, fail, load_and_plan, write_stdout};
 
 /// Exit code when some cluster could not be brought to the plan.
 const EXIT_NOT_APPLIED: u8 = 1;
@@ -20,17 +19,9 @@ const EXIT_NOT_APPLIED: u8 = 1;
 /// Loads and plans the scenario, connects to every cluster of the fleet (a kubeconfig context
 /// per cluster, named like it), applies, and prints a line per cluster.
 pub fn run(args: &ApplyArgs) -> ExitCode {
-    let (fleet, scenario) = match load_scenario(&args.scenario) {
-        Ok(loaded) => loaded,
+    let (scenario, plan) = match load_and_plan(&args.scenario, &args.tuning, args.solver, false) {
+        Ok(planned) => planned,
         Err(code) => return code,
-    };
-    let options = match args.tuning.options(args.solver, false) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    let plan = match solve(&scenario.problem, &options) {
-        Ok(plan) => plan,
-        Err(err) => return fail(&format!("{}: {err}", fleet.display())),
     };
     let kinds = scenario
         .problem

@@ -457,17 +457,9 @@ fn main() -> ExitCode {
 /// Loads, plans and prints; the whole output is rendered before anything is written, so a
 /// failure never leaves partial output.
 fn run_plan(args: &PlanArgs) -> ExitCode {
-    let (fleet, scenario) = match load_scenario(&args.scenario) {
-        Ok(loaded) => loaded,
+    let (scenario, plan) = match load_and_plan(&args.scenario, &args.tuning, args.solver, args.explain) {
+        Ok(planned) => planned,
         Err(code) => return code,
-    };
-    let options = match args.tuning.options(args.solver, args.explain) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    let plan = match solve(&scenario.problem, &options) {
-        Ok(plan) => plan,
-        Err(err) => return fail(&format!("{}: {err}", fleet.display())),
     };
     let text = match args.output {
         Format::Table => render::table(&scenario, &plan, args.explain),
@@ -481,6 +473,21 @@ fn run_plan(args: &PlanArgs) -> ExitCode {
         },
     };
     write_stdout(&text, "the plan")
+}
+
+/// Loads the scenario and plans it; on failure the error has been printed and the exit code
+/// is returned.
+fn load_and_plan(
+    scenario: &ScenarioArgs,
+    tuning: &SolverTuning,
+    solver: SolverArg,
+    explain: bool,
+) -> Result<(fleetplan_kube::Scenario, fleetplan::Plan), ExitCode> {
+    let (fleet, loaded) = load_scenario(scenario)?;
+    let options = tuning.options(solver, explain)?;
+    let plan =
+        solve(&loaded.problem, &options).map_err(|err| fail(&format!("{}: {err}", fleet.display())))?;
+    Ok((loaded, plan))
 }
 
 /// Writes the whole rendered output at once.

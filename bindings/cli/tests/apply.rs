@@ -6,11 +6,13 @@
 //! whose API server is down fails alone. Needs `FLEETPLAN_TESTBED_BIN` (set by
 //! `scripts/test`); without it the test fails with the command to build the bed, never skips.
 
+mod bed;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use fleetplan_testbed::{Binaries, TestBed};
+use fleetplan_testbed::TestBed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -116,11 +118,7 @@ fn owned(name: &str, namespace: &str, managed: bool) -> serde_json::Value {
 
 #[test]
 fn apply_lands_the_plan_prunes_only_its_own_and_survives_a_dead_cluster() {
-    let binaries = Binaries::from_env().unwrap_or_else(|e| {
-        panic!(
-            "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh): {e}"
-        )
-    });
+    let binaries = bed::binaries();
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("fleet")).expect("fleet dir");
     std::fs::create_dir_all(dir.path().join("apps")).expect("apps dir");

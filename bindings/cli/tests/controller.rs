@@ -14,12 +14,14 @@
 //! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
 //! command to build the bed, never skips.
 
+mod bed;
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fleetplan::{Cluster, NodePool, Resources};
-use fleetplan_testbed::{Binaries, TestBed};
+use bed::cluster;
+use fleetplan_testbed::TestBed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -31,21 +33,6 @@ const WORKLOAD_CLUSTERS: [(&str, &str); 3] = [
     ("europe", "eu-west-1"),
 ];
 const TARGET: usize = 6;
-
-fn cluster(name: &str, region: &str, nodes: u32) -> Cluster {
-    let mut c = Cluster::new(name, region);
-    if nodes > 0 {
-        c.pools.push(NodePool::uniform(
-            "general",
-            nodes,
-            Resources::new()
-                .with("cpu", 4000)
-                .with("memory", 16 << 30)
-                .with("pods", 110),
-        ));
-    }
-    c
-}
 
 /// Stops the controller when the test ends, however it ends.
 struct Running(Child);
@@ -141,11 +128,7 @@ async fn owned_copies(bed: &TestBed, clusters: &[&str]) -> Vec<(String, String, 
 
 #[test]
 fn the_controller_lands_drains_survives_kills_and_fails_over() {
-    let binaries = Binaries::from_env().unwrap_or_else(|e| {
-        panic!(
-            "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh): {e}"
-        )
-    });
+    let binaries = bed::binaries();
     let mut clusters = vec![cluster("mgmt", "us-east-1", 0)];
     clusters.extend(WORKLOAD_CLUSTERS.iter().map(|(n, r)| cluster(n, r, 2)));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -5,32 +5,19 @@
 //! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
 //! command to build the bed, never skips.
 
+mod bed;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-use fleetplan::{Cluster, NodePool, Resources};
-use fleetplan_testbed::{Binaries, TestBed};
+use bed::cluster;
+use fleetplan_testbed::TestBed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, Patch, PatchParams};
 use kube::config::Kubeconfig;
 use kube::{Client, Resource};
-
-fn cluster(name: &str, nodes: u32) -> Cluster {
-    let mut c = Cluster::new(name, "us-east-1");
-    if nodes > 0 {
-        c.pools.push(NodePool::uniform(
-            "general",
-            nodes,
-            Resources::new()
-                .with("cpu", 4000)
-                .with("memory", 16 << 30)
-                .with("pods", 110),
-        ));
-    }
-    c
-}
 
 /// Server-side applies one object as admin.
 async fn put<K>(client: &Client, value: &serde_json::Value)
@@ -111,12 +98,12 @@ fn tokens(kubeconfig: &Path) -> Vec<String> {
 
 #[test]
 fn the_controller_needs_the_rbac_manifests_and_works_with_them() {
-    let binaries = Binaries::from_env().unwrap_or_else(|e| {
-        panic!(
-            "the test bed is required: export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh): {e}"
-        )
-    });
-    let clusters = [cluster("mgmt", 0), cluster("east", 2), cluster("west", 2)];
+    let binaries = bed::binaries();
+    let clusters = [
+        cluster("mgmt", "us-east-1", 0),
+        cluster("east", "us-east-1", 2),
+        cluster("west", "us-east-1", 2),
+    ];
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let bed = runtime
         .block_on(TestBed::start(&clusters, &binaries))
