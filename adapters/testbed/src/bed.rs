@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fleetplan::Cluster;
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use fleetplan::fargate::PROFILE_LABEL;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::config::{
     AuthInfo, Cluster as KubeCluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
     NamedContext,
@@ -17,6 +18,7 @@ use tempfile::TempDir;
 
 use crate::binaries::Binaries;
 use crate::error::{Error, io};
+use crate::fargate::{POLICY_NAME, admission_policy, probe_pod};
 use crate::nodes::node_objects;
 use crate::process::{Process, free_port};
 
@@ -119,6 +121,7 @@ impl TestBed {
             bed.wait_for_api(i).await?;
             bed.start_controllers(i)?;
             bed.clusters[i].info.nodes = bed.create_nodes(i, cluster).await?;
+            bed.install_fargate(i, cluster).await?;
         }
         for i in 0..bed.clusters.len() {
             bed.wait_for_nodes(i).await?;
@@ -376,6 +379,72 @@ impl TestBed {
                 .map_err(kube_error("set the status of"))?;
         }
         Ok(objects.len())
+    }
+
+    /// Installs the Fargate stand-in's admission policy in cluster `i` when it has Fargate
+    /// profiles, and waits until the API server applies it to a new pod (checked with a
+    /// dry-run pod in the namespace of the first profile's first selector, which is created).
+    async fn install_fargate(&self, i: usize, cluster: &Cluster) -> Result<(), Error> {
+        let name = &self.clusters[i].info.name;
+        let fargate_error = |detail: String| Error::Fargate {
+            cluster: name.clone(),
+            detail,
+        };
+        let Some((policy, binding)) = admission_policy(cluster).map_err(|e| fargate_error(e.0))? else {
+            return Ok(());
+        };
+        let client = self.client(name).await?;
+        let kube_error = |action: &'static str| {
+            move |source| Error::Kube {
+                cluster: name.clone(),
+                action: action.into(),
+                source,
+            }
+        };
+        let apply = PatchParams::apply("fleetplan-testbed").force();
+        for object in [&policy, &binding] {
+            let kind = object["kind"].as_str().unwrap_or_default();
+            let resource =
+                ApiResource::from_gvk(&GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind));
+            Api::<DynamicObject>::all_with(client.clone(), &resource)
+                .patch(POLICY_NAME, &apply, &Patch::Apply(object))
+                .await
+                .map_err(kube_error("apply the Fargate admission policy"))?;
+        }
+        let Some((namespace, probe)) = probe_pod(cluster) else {
+            return Ok(());
+        };
+        let namespace_object =
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+        Api::<Namespace>::all(client.clone())
+            .patch(&namespace, &apply, &Patch::Apply(&namespace_object))
+            .await
+            .map_err(kube_error("create the Fargate probe's namespace"))?;
+        let pods: Api<Pod> = Api::namespaced(client, &namespace);
+        let probe: Pod = serde_json::from_value(probe).map_err(|e| fargate_error(e.to_string()))?;
+        let dry_run = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let started = Instant::now();
+        while started.elapsed() < READY_TIMEOUT {
+            let created = pods
+                .create(&dry_run, &probe)
+                .await
+                .map_err(kube_error("dry-run a Fargate probe pod"))?;
+            if created
+                .metadata
+                .labels
+                .is_some_and(|l| l.contains_key(PROFILE_LABEL))
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(fargate_error(format!(
+            "the admission policy was not in force after {} s",
+            started.elapsed().as_secs()
+        )))
     }
 
     async fn wait_for_nodes(&mut self, i: usize) -> Result<(), Error> {

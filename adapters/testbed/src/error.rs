@@ -73,6 +73,14 @@ pub enum Error {
         /// The name.
         cluster: String,
     },
+    /// A cluster's Fargate profiles cannot be set up on the bed.
+    #[error("cluster `{cluster}`: cannot stand in for its Fargate profiles: {detail}")]
+    Fargate {
+        /// The cluster.
+        cluster: String,
+        /// Why.
+        detail: String,
+    },
     /// The folder for the bed's files could not be used.
     #[error("cannot use {path}: {source}")]
     Dir {

@@ -12,7 +12,11 @@
 //!   onto them to `Running` without kubelets;
 //! - the nodes of every pool of a [`fleetplan::Cluster`]: region and zone labels, pool labels
 //!   and taints, allocatable resources; pools labelled
-//!   `eks.amazonaws.com/compute-type: fargate` also get the Fargate taint.
+//!   `eks.amazonaws.com/compute-type: fargate` also get the Fargate taint;
+//! - for a cluster with Fargate profiles (pools made by [`fleetplan::NodePool::fargate`]), a
+//!   stand-in for EKS's Fargate: an admission policy that sends the pods a profile takes to
+//!   virtual Fargate nodes, labelled with their profile as EKS labels them (see
+//!   [`fargate`]).
 //!
 //! One merged kubeconfig has a context per cluster. Every process is stopped when the
 //! [`TestBed`] is dropped (also when a test panics), and every process exits by itself when
@@ -29,6 +33,7 @@
 mod bed;
 mod binaries;
 mod error;
+pub mod fargate;
 mod nodes;
 mod process;
 

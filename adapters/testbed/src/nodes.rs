@@ -7,6 +7,8 @@ use k8s_openapi::api::core::v1::{Node, NodeSpec, NodeStatus, Taint};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::fargate::fargate_nodes;
+
 /// The label that marks a Fargate pool; its nodes also get the Fargate `NoSchedule` taint,
 /// as EKS gives them.
 pub const FARGATE_LABEL: (&str, &str) = ("eks.amazonaws.com/compute-type", "fargate");
@@ -15,17 +17,21 @@ pub const FARGATE_LABEL: (&str, &str) = ("eks.amazonaws.com/compute-type", "farg
 pub(crate) const KWOK_ANNOTATION: (&str, &str) = ("kwok.x-k8s.io/node", "fake");
 
 /// The Node objects for every node of every pool of `cluster`, named `<pool>-<n>`, with the
-/// cluster's region, the pool's zone, labels, taints and allocatable resources.
+/// cluster's region, the pool's zone, labels, taints and allocatable resources; then the
+/// virtual Fargate nodes when the cluster has Fargate profiles (see [`crate::fargate`]).
 pub fn node_objects(cluster: &Cluster) -> Vec<Node> {
     cluster
         .pools
         .iter()
-        .flat_map(|pool| (0..pool.node_count()).map(move |n| node(cluster, pool, n)))
+        .flat_map(|pool| {
+            (0..pool.node_count()).map(move |n| node(cluster, pool, format!("{}-{n}", pool.name)))
+        })
+        .chain(fargate_nodes(cluster))
         .collect()
 }
 
-fn node(cluster: &Cluster, pool: &NodePool, n: u64) -> Node {
-    let name = format!("{}-{n}", pool.name);
+/// The node `name` of `pool` in `cluster`.
+pub(crate) fn node(cluster: &Cluster, pool: &NodePool, name: String) -> Node {
     let mut labels: BTreeMap<String, String> = pool.labels.clone();
     labels.insert("kubernetes.io/hostname".into(), name.clone());
     labels.insert("topology.kubernetes.io/region".into(), cluster.region.clone());

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fleetplan::fargate::{FargateProfile, FargateSelector, PROFILE_LABEL};
 use fleetplan::{Cluster, NodePool, Resources};
-use fleetplan_testbed::{Binaries, TestBed};
+use fleetplan_testbed::{Binaries, TestBed, fargate};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
@@ -35,16 +36,19 @@ fn cluster(name: &str, region: &str) -> Cluster {
     c
 }
 
-fn deployment(name: &str, replicas: i32) -> serde_json::Value {
+/// A Deployment of `replicas` pods labelled `app: <name>` and `labels`.
+fn deployment(namespace: &str, name: &str, replicas: i32, labels: &[(&str, &str)]) -> serde_json::Value {
+    let mut pod_labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+    pod_labels.insert("app", name);
     serde_json::json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "shop"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": {"app": name}},
+                "metadata": {"labels": pod_labels},
                 "spec": {"containers": [{
                     "name": "web", "image": "nginx",
                     "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}}
@@ -52,6 +56,43 @@ fn deployment(name: &str, replicas: i32) -> serde_json::Value {
             }
         }
     })
+}
+
+/// Applies `deployment` (and its namespace) and waits up to 90 s for its pods to be Running;
+/// returns the Running pods.
+async fn run(client: &kube::Client, deployment: &serde_json::Value) -> Vec<Pod> {
+    let namespace = deployment["metadata"]["namespace"].as_str().expect("namespace");
+    let name = deployment["metadata"]["name"].as_str().expect("name");
+    let replicas = deployment["spec"]["replicas"].as_u64().expect("replicas");
+    let apply = PatchParams::apply("fleetplan-test");
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    Api::<Namespace>::all(client.clone())
+        .patch(namespace, &apply, &Patch::Apply(&ns))
+        .await
+        .expect("namespace");
+    Api::<Deployment>::namespaced(client.clone(), namespace)
+        .patch(name, &apply, &Patch::Apply(deployment))
+        .await
+        .expect("apply the deployment");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut running = Vec::new();
+    while Instant::now() < deadline {
+        running = running_pods(&pods, name).await;
+        if running.len() as u64 == replicas {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(running.len() as u64, replicas, "{namespace}/{name}: pods Running");
+    running
+}
+
+fn node_name(pod: &Pod) -> String {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .expect("bound to a node")
 }
 
 async fn running_pods(pods: &Api<Pod>, app: &str) -> Vec<Pod> {
@@ -107,39 +148,11 @@ async fn three_clusters_run_a_deployment_survive_an_api_outage_and_leave_nothing
 
     // A Deployment applied with kube-rs gets its pods scheduled onto simulated nodes and Running.
     let client = bed.client("east-b").await.expect("client");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}});
-    namespaces
-        .patch("shop", &PatchParams::apply("fleetplan-test"), &Patch::Apply(&ns))
-        .await
-        .expect("namespace");
+    let running = run(&client, &deployment("shop", "web", 5, &[])).await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "shop");
-    deployments
-        .patch(
-            "web",
-            &PatchParams::apply("fleetplan-test"),
-            &Patch::Apply(&deployment("web", 5)),
-        )
-        .await
-        .expect("apply the deployment");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut running = Vec::new();
-    while Instant::now() < deadline {
-        running = running_pods(&pods, "web").await;
-        if running.len() == 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(running.len(), 5, "pods Running: {}", running.len());
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
     for pod in &running {
-        let node = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.clone())
-            .expect("bound to a node");
+        let node = node_name(pod);
         assert!(
             node.starts_with("general-"),
             "bound to a simulated node, got {node}"
@@ -179,6 +192,70 @@ async fn three_clusters_run_a_deployment_survive_an_api_outage_and_leave_nothing
     drop(bed);
     assert_all_gone(&pids);
     assert!(!dir.exists(), "the bed's folder is removed");
+}
+
+/// EKS's Fargate, stood in for on the bed: pods a profile takes run on the virtual Fargate
+/// nodes labelled with their profile (the first by name when two match); other pods go to the
+/// node groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fargate_profiles_take_their_pods_to_fargate_nodes() {
+    let mut east = Cluster::new("east", "us-east-1");
+    east.pools.push(NodePool::uniform(
+        "system",
+        1,
+        Resources::new()
+            .with("cpu", 4000)
+            .with("memory", 16 << 30)
+            .with("pods", 110),
+    ));
+    let profile = |name: &str, namespace: &str, labels: &[(&str, &str)]| {
+        NodePool::fargate(FargateProfile {
+            name: name.into(),
+            selectors: vec![FargateSelector {
+                namespace: namespace.into(),
+                labels: labels.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+            }],
+            zones: Vec::new(),
+        })
+    };
+    east.pools.push(profile("fp-shop", "sh?p", &[]));
+    east.pools.push(profile("fp-batch", "*", &[("compute", "far*")]));
+    let bed = TestBed::start(&[east], &binaries())
+        .await
+        .expect("the bed starts");
+    assert_eq!(bed.clusters()[0].nodes, 1 + fargate::FARGATE_NODES as usize);
+    let client = bed.client("east").await.expect("client");
+
+    let on = |pods: &[Pod]| -> Vec<(String, Option<String>)> {
+        pods.iter()
+            .map(|p| {
+                let node = node_name(p);
+                let kind = if node.starts_with("fargate-ip-") {
+                    "fargate".into()
+                } else {
+                    node
+                };
+                let profile = p
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(PROFILE_LABEL).cloned());
+                (kind, profile)
+            })
+            .collect()
+    };
+    let fargate = |profile: &str| ("fargate".to_string(), Some(profile.to_string()));
+    let web = run(&client, &deployment("shop", "web", 2, &[])).await;
+    assert_eq!(on(&web), vec![fargate("fp-shop"); 2]);
+    // Both profiles match; `fp-batch` comes first by name.
+    let report = run(
+        &client,
+        &deployment("shop", "report", 2, &[("compute", "fargate")]),
+    )
+    .await;
+    assert_eq!(on(&report), vec![fargate("fp-batch"); 2]);
+    let ops = run(&client, &deployment("ops", "shipper", 2, &[])).await;
+    assert_eq!(on(&ops), vec![("system-0".to_string(), None); 2]);
 }
 
 #[test]
