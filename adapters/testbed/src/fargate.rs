@@ -194,7 +194,10 @@ mod tests {
     use super::*;
     use fleetplan::fargate::FargateSelector;
 
-    fn cluster_with(profiles: &[(&str, &str, &[(&str, &str)])]) -> Cluster {
+    /// A profile: its name, its one selector's namespace and labels.
+    type Profile<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+    fn cluster_with(profiles: &[Profile<'_>]) -> Cluster {
         let mut cluster = Cluster::new("east", "us-east-1");
         for (name, namespace, labels) in profiles {
             cluster.pools.push(NodePool::fargate(FargateProfile {
