@@ -1,7 +1,8 @@
 //! The multi-cluster controller: keeps the workload clusters holding the plan of the opted-in
 //! workloads of a management cluster.
 //!
-//! Each pass ([`Controller::reconcile`]) reads the registry and the opted-in workloads (see
+//! Each pass ([`Controller::reconcile`]) reads the registry, the fleet-wide settings and the
+//! opted-in workloads (see
 //! [`crate::live`]), takes a snapshot of every registered cluster, plans with the replicas
 //! running now kept where they are (so a pass with nothing new moves nothing), applies the
 //! plan through the [`crate::executor`], and writes the placement back on each source as
@@ -31,7 +32,10 @@ use serde_json::json;
 use crate::error::describe;
 use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_objects};
 use crate::lease::LeaderElection;
-use crate::live::{ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_registry, read_sources};
+use crate::live::{
+    ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_fleet_settings, read_registry,
+    read_sources,
+};
 use crate::metrics::Metrics;
 
 pub use crate::annotations::{
@@ -120,6 +124,7 @@ impl Controller {
     /// the plan fails; nothing is applied then.
     pub async fn reconcile(&mut self) -> Result<Pass, String> {
         let registrations = read_registry(&self.mgmt, &self.options.registry_namespace).await?;
+        let fargate = read_fleet_settings(&self.mgmt, &self.options.registry_namespace).await?;
         let sources = read_sources(&self.mgmt).await?;
         self.track(registrations).await?;
 
@@ -189,7 +194,7 @@ impl Controller {
             clusters,
             workloads: sources.workloads(),
             current: running,
-            ..Problem::default()
+            fargate,
         };
         let options = PlanOptions {
             solver: SolverChoice::Fast,

@@ -154,8 +154,16 @@ pub(crate) struct ClusterMeta {
 }
 
 impl ClusterMeta {
-    /// Metadata of a live cluster: its labels and region from its registration, and health.
-    pub(crate) fn live(labels: Labels, region: String, health: Health, at: Location) -> Self {
+    /// Metadata of a live cluster: its labels, region, account and Fargate profiles from its
+    /// registration, and health.
+    pub(crate) fn live(
+        labels: Labels,
+        region: String,
+        account: Option<String>,
+        fargate_profiles: Vec<FargateProfile>,
+        health: Health,
+        at: Location,
+    ) -> Self {
         ClusterMeta {
             labels,
             taints: Vec::new(),
@@ -163,8 +171,8 @@ impl ClusterMeta {
             region: Some(region),
             fixed_price: None,
             instance_prices: BTreeMap::new(),
-            account: None,
-            fargate_profiles: Vec::new(),
+            account,
+            fargate_profiles,
             at,
         }
     }

@@ -16,9 +16,25 @@
 //!     env: prod                                # any other label: a cluster label
 //!   annotations:
 //!     fleetplan.io/drain: "true"               # optional: move everything out (blue/green)
+//!     fleetplan.io/aws-account: "123456789012" # optional: for Fargate quotas (per account and region)
+//!     fleetplan.io/fargate-profiles: |         # optional: the EKS cluster's Fargate profiles
+//!       - name: fp-shop
+//!         selectors: [{namespace: shop}]
+//!       - name: fp-batch
+//!         selectors: [{namespace: batch, labels: {compute: fargate}}]
 //! data:
 //!   kubeconfig: ...                            # required: a kubeconfig; its current context is used
 //! ```
+//!
+//! The Fargate profiles are written as `fargateProfiles` in a Fleet file (YAML or JSON); each
+//! becomes a pool of the cluster, as in a dump. Pods a profile takes are counted on it by the
+//! `eks.amazonaws.com/fargate-profile` label EKS gives them.
+//!
+//! **Fleet-wide settings** (Fargate quotas and rates) are read from the ConfigMap
+//! [`FLEET_CONFIGMAP`] in the registry namespace, key [`FLEET_KEY`]: a `kind: Fleet`
+//! document as in a scenario's fleet folder, holding only its `fargate` section (clusters
+//! come from the registry). Without the ConfigMap the defaults apply (AWS's default quota of
+//! 6 vCPUs per account and region, the built-in rates).
 //!
 //! Every label but [`CLUSTER_LABEL`] is a cluster label that `fleetplan.io/cluster-selector`
 //! can select on. A Secret because the kubeconfig holds credentials: it is never logged, and
@@ -38,11 +54,12 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fleetplan::fargate::{FargateProfile, FargateSettings};
 use fleetplan::{Cluster, Health, Labels, Running};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret};
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::{self, Store, reflector, store::Writer};
@@ -53,7 +70,10 @@ use serde::Serialize;
 use crate::dump::{ClusterMeta, read_dump};
 use crate::error::describe;
 use crate::error::{LoadError, Location};
-use crate::source::Document;
+use crate::fleet::{
+    FargateMerge, FargateProfileSpec, account_id, fargate_profiles, is_concise, read_concise,
+};
+use crate::source::{Document, Site, parse_documents};
 use crate::workloads::{AppWorkload, Apps, apps_from_documents};
 
 /// The default namespace of cluster registrations.
@@ -66,6 +86,14 @@ pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 pub const KUBECONFIG_KEY: &str = "kubeconfig";
 /// The annotation, `"true"`, that drains a registered cluster.
 pub const DRAIN_ANNOTATION: &str = "fleetplan.io/drain";
+/// The annotation listing a registered cluster's Fargate profiles.
+pub const FARGATE_PROFILES_ANNOTATION: &str = "fleetplan.io/fargate-profiles";
+/// The annotation giving a registered cluster's AWS account id.
+pub const ACCOUNT_ANNOTATION: &str = "fleetplan.io/aws-account";
+/// The ConfigMap, in the registry namespace, of fleet-wide settings.
+pub const FLEET_CONFIGMAP: &str = "fleetplan-fleet";
+/// The key of [`FLEET_CONFIGMAP`] holding the Fleet document.
+pub const FLEET_KEY: &str = "fleet.yaml";
 /// The label, `"true"`, that opts a management-cluster Deployment or Job in.
 pub const SCHEDULE_LABEL: &str = "fleetplan.io/schedule";
 
@@ -80,6 +108,10 @@ pub struct Registration {
     pub labels: Labels,
     /// Whether it is being drained.
     pub draining: bool,
+    /// Its AWS account, if given.
+    pub account: Option<String>,
+    /// Its Fargate profiles.
+    pub fargate_profiles: Vec<FargateProfile>,
     /// The Secret's resource version, to notice a changed kubeconfig.
     pub version: String,
     kubeconfig: Kubeconfig,
@@ -92,6 +124,8 @@ impl fmt::Debug for Registration {
             .field("region", &self.region)
             .field("labels", &self.labels)
             .field("draining", &self.draining)
+            .field("account", &self.account)
+            .field("fargate_profiles", &self.fargate_profiles)
             .finish_non_exhaustive()
     }
 }
@@ -101,7 +135,8 @@ impl Registration {
     ///
     /// # Errors
     /// A [`LoadError`] naming the Secret and the field: no name, no region label, no
-    /// `kubeconfig` key, or one that is not a kubeconfig.
+    /// `kubeconfig` key, one that is not a kubeconfig, or an invalid account or Fargate
+    /// profile annotation.
     pub fn from_secret(secret: &Secret) -> Result<Registration, LoadError> {
         let namespace = secret.metadata.namespace.clone().unwrap_or_default();
         let name = secret.metadata.name.clone().unwrap_or_default();
@@ -150,13 +185,34 @@ impl Registration {
         if kubeconfig.current_context.is_none() {
             return Err(invalid(&field, "the kubeconfig has no current-context"));
         }
-        let draining = secret
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(DRAIN_ANNOTATION))
-            .is_some_and(|v| v == "true");
+        let annotations = secret.metadata.annotations.clone().unwrap_or_default();
+        let draining = annotations.get(DRAIN_ANNOTATION).is_some_and(|v| v == "true");
+        let site = Site {
+            file: PathBuf::from("the management cluster"),
+            object: format!("Secret {namespace}/{name}"),
+        };
+        let annotation = |key: &str| format!("metadata.annotations[{key}]");
+        let account = annotations
+            .get(ACCOUNT_ANNOTATION)
+            .map(|text| account_id(&serde_json::Value::String(text.clone())))
+            .transpose()
+            .map_err(|m| site.invalid(annotation(ACCOUNT_ANNOTATION), m))?;
+        let fargate_profiles = match annotations.get(FARGATE_PROFILES_ANNOTATION) {
+            None => Vec::new(),
+            Some(text) => {
+                let field = annotation(FARGATE_PROFILES_ANNOTATION);
+                let specs: Vec<FargateProfileSpec> = serde_norway::from_str(text).map_err(|e| {
+                    site.invalid(
+                        &field,
+                        format!("expected a list of Fargate profiles ({{name, selectors}}): {e}"),
+                    )
+                })?;
+                fargate_profiles(&specs, &site, &field)?
+            }
+        };
         Ok(Registration {
+            account,
+            fargate_profiles,
             version: secret.metadata.resource_version.clone().unwrap_or_default(),
             name,
             region,
@@ -202,6 +258,72 @@ pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registr
         .map_err(|e| e.to_string())?;
     registrations.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(registrations)
+}
+
+/// The fleet-wide settings in the ConfigMap [`FLEET_CONFIGMAP`] of `namespace`: its Fargate
+/// quotas and rates; the defaults without the ConfigMap.
+///
+/// # Errors
+/// When the ConfigMap cannot be read, has no [`FLEET_KEY`], or that is not a Fleet document
+/// holding only `fargate` (the message names the ConfigMap, document and field).
+pub async fn read_fleet_settings(mgmt: &Client, namespace: &str) -> Result<FargateSettings, String> {
+    let api: Api<ConfigMap> = Api::namespaced(mgmt.clone(), namespace);
+    let map = api.get_opt(FLEET_CONFIGMAP).await.map_err(|e| {
+        format!(
+            "cannot read the fleet settings (ConfigMap {namespace}/{FLEET_CONFIGMAP}): {}",
+            describe(&e)
+        )
+    })?;
+    let Some(map) = map else {
+        return Ok(FargateSettings::default());
+    };
+    let file = PathBuf::from(format!(
+        "ConfigMap {namespace}/{FLEET_CONFIGMAP}, key {FLEET_KEY}"
+    ));
+    let text = map.data.as_ref().and_then(|d| d.get(FLEET_KEY)).ok_or_else(|| {
+        format!(
+            "{}: missing (a Fleet document with a `fargate` section)",
+            file.display()
+        )
+    })?;
+    fleet_settings(text, &file).map_err(|e| e.to_string())
+}
+
+/// The Fargate settings of the Fleet documents of `text`, read from `file`.
+fn fleet_settings(text: &str, file: &std::path::Path) -> Result<FargateSettings, LoadError> {
+    let mut merge = FargateMerge::default();
+    for document in parse_documents(text, file)? {
+        let at = |field: &str| {
+            Box::new(Location {
+                file: file.to_path_buf(),
+                object: Some(format!("document {}", document.number)),
+                field: Some(field.into()),
+            })
+        };
+        if !is_concise(&document.value) {
+            return Err(LoadError::Invalid {
+                at: at("kind"),
+                message: "expected a `fleetplan.io/v1` `Fleet` document".into(),
+            });
+        }
+        let fleet = read_concise(&document.value, file)?;
+        let field = match (fleet.clusters.is_empty(), fleet.current.is_empty()) {
+            (false, _) => Some("clusters"),
+            (_, false) => Some("current"),
+            _ => None,
+        };
+        if let Some(field) = field {
+            return Err(LoadError::Invalid {
+                at: at(field),
+                message:
+                    "not read here: clusters come from the registry and running replicas from the clusters; \
+                          give only `fargate`"
+                        .into(),
+            });
+        }
+        merge.add(fleet.fargate)?;
+    }
+    Ok(merge.finish())
 }
 
 /// The opted-in workloads of the management cluster.
@@ -429,6 +551,8 @@ impl ClusterWatch {
         let meta = ClusterMeta::live(
             registration.labels.clone(),
             registration.region.clone(),
+            registration.account.clone(),
+            registration.fargate_profiles.clone(),
             health,
             Location::file(&origin),
         );
@@ -517,5 +641,80 @@ mod tests {
             e.contains("not a valid kubeconfig") && !e.contains("s3cr3t"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_registration_reads_its_account_and_fargate_profiles_and_names_bad_ones() {
+        let mut s = secret(
+            &[(CLUSTER_LABEL, "true"), (REGION_LABEL, "us-east-1")],
+            Some(KUBECONFIG),
+        );
+        let annotations = s.metadata.annotations.get_or_insert_default();
+        annotations.insert(ACCOUNT_ANNOTATION.into(), "012345678901".into());
+        annotations.insert(
+            FARGATE_PROFILES_ANNOTATION.into(),
+            "- name: fp-shop\n  selectors: [{namespace: shop}]\n- {name: fp-batch, selectors: [{namespace: batch, labels: {compute: fargate}}]}\n".into(),
+        );
+        let r = Registration::from_secret(&s).unwrap();
+        assert_eq!(r.account.as_deref(), Some("012345678901"));
+        let names: Vec<&str> = r.fargate_profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["fp-shop", "fp-batch"]);
+        assert_eq!(r.fargate_profiles[1].selectors[0].labels["compute"], "fargate");
+
+        let with = |key: &str, value: &str| {
+            let mut bad = s.clone();
+            bad.metadata
+                .annotations
+                .get_or_insert_default()
+                .insert(key.into(), value.into());
+            Registration::from_secret(&bad).unwrap_err().to_string()
+        };
+        let e = with(
+            FARGATE_PROFILES_ANNOTATION,
+            "- {name: fp, selectors: [{namespace: ''}]}",
+        );
+        assert!(
+            e.contains("Secret fleetplan-system/east")
+                && e.contains(
+                    "metadata.annotations[fleetplan.io/fargate-profiles][0].selectors[0].namespace"
+                ),
+            "{e}"
+        );
+        let e = with(FARGATE_PROFILES_ANNOTATION, "{name: fp}");
+        assert!(e.contains("expected a list of Fargate profiles"), "{e}");
+        let e = with(ACCOUNT_ANNOTATION, " ");
+        assert!(
+            e.contains("metadata.annotations[fleetplan.io/aws-account]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fleet_settings_take_only_the_fargate_section() {
+        let file = std::path::Path::new("ConfigMap fleetplan-system/fleetplan-fleet, key fleet.yaml");
+        let settings = fleet_settings(
+            "apiVersion: fleetplan.io/v1\nkind: Fleet\nfargate:\n  quotas:\n  - {region: us-west-2, vcpus: 16}\n",
+            file,
+        )
+        .unwrap();
+        assert_eq!(settings.quota_vcpus(None, "us-west-2"), 16);
+        assert_eq!(
+            settings.quota_vcpus(None, "eu-west-1"),
+            fleetplan::fargate::DEFAULT_QUOTA_VCPUS
+        );
+        let e = fleet_settings(
+            "apiVersion: fleetplan.io/v1\nkind: Fleet\nclusters:\n- {name: a, region: r}\n",
+            file,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("fleetplan-fleet") && e.contains("clusters") && e.contains("registry"),
+            "{e}"
+        );
+        let e = fleet_settings("apiVersion: v1\nkind: ConfigMap\n", file)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected a `fleetplan.io/v1` `Fleet` document"), "{e}");
     }
 }

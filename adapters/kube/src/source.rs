@@ -64,6 +64,12 @@ pub(crate) fn read_documents(file: &Path) -> Result<Vec<Document>, LoadError> {
         path: file.to_path_buf(),
         source,
     })?;
+    parse_documents(&text, file)
+}
+
+/// The non-empty documents of YAML `text` read from `file` (which names where it came from
+/// in errors), with the items of `v1 List` documents expanded into documents of their own.
+pub(crate) fn parse_documents(text: &str, file: &Path) -> Result<Vec<Document>, LoadError> {
     let yaml_error = |e: serde_norway::Error| {
         let location = e.location();
         let mut message = e.to_string();
@@ -79,7 +85,7 @@ pub(crate) fn read_documents(file: &Path) -> Result<Vec<Document>, LoadError> {
         }
     };
     let mut documents = Vec::new();
-    for (index, document) in serde_norway::Deserializer::from_str(&text).enumerate() {
+    for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
         let value: Value = serde::Deserialize::deserialize(document).map_err(yaml_error)?;
         let number = index + 1;
         match value {
