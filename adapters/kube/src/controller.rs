@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice};
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Event;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::error::describe;
@@ -266,9 +267,12 @@ impl Controller {
         ready: &BTreeMap<fleetplan::WorkloadId, u32>,
     ) {
         for (id, object) in objects {
-            if object.get("kind").and_then(serde_json::Value::as_str) != Some("Deployment") {
-                continue;
-            }
+            let kind = object.get("kind").and_then(serde_json::Value::as_str);
+            let resource = match kind {
+                Some("Deployment") => ApiResource::erase::<Deployment>(&()),
+                Some("Job") => ApiResource::erase::<Job>(&()),
+                _ => continue,
+            };
             let placed: BTreeMap<&str, u32> = plan
                 .placements
                 .iter()
@@ -276,7 +280,12 @@ impl Controller {
                 .map(|p| (p.cluster.as_str(), p.replicas))
                 .collect();
             let placement = serde_json::to_string(&placed).unwrap_or_default();
-            let target = object["spec"]["replicas"].as_u64().unwrap_or(1);
+            // A Deployment's replicas, a Job's parallelism: both default to 1.
+            let spec = &object["spec"];
+            let target = spec["replicas"]
+                .as_u64()
+                .or_else(|| spec["parallelism"].as_u64())
+                .unwrap_or(1);
             let ready_text = format!("{}/{target}", ready.get(id).copied().unwrap_or(0));
             let unplaced = plan.unplaced.iter().find(|u| &u.workload == id).map(|u| {
                 let reasons: Vec<String> = u
@@ -297,7 +306,7 @@ impl Controller {
                 UNPLACED_ANNOTATION: unplaced,
                 READY_ANNOTATION: ready_text,
             }}});
-            let api: Api<Deployment> = Api::namespaced(self.mgmt.clone(), &id.namespace);
+            let api: Api<DynamicObject> = Api::namespaced_with(self.mgmt.clone(), &id.namespace, &resource);
             let params = PatchParams {
                 field_manager: Some(FIELD_MANAGER.into()),
                 ..PatchParams::default()

@@ -246,6 +246,8 @@ impl TestBed {
             ),
             "--service-cluster-ip-range=10.96.0.0/16".into(),
             "--disable-admission-plugins=ServiceAccount".into(),
+            // As EKS and most clusters: privileged pods (node agents) are allowed.
+            "--allow-privileged=true".into(),
             "--enable-priority-and-fairness=false".into(),
             "--endpoint-reconciler-type=none".into(),
         ]

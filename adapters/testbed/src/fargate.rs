@@ -11,7 +11,8 @@
 //!   as on EKS) gets the profile label, plus a node selector and a toleration that send it to
 //!   the Fargate nodes below (where EKS would set `schedulerName: fargate-scheduler`);
 //! - [`FARGATE_NODES`] large **virtual nodes** per such cluster, named like EKS's
-//!   (`fargate-ip-10-0-0-N.<region>.compute.internal`), labelled and tainted as Fargate's.
+//!   (`fargate-ip-10-0-0-N.<region>.compute.internal`), labelled and tainted as Fargate's, in
+//!   zones `<region>a`, `<region>b`.
 //!   EKS makes one per pod; the bed shares a few, which changes nothing for a reader that
 //!   counts a pod on a Fargate node against the profile its label names.
 //!
@@ -56,8 +57,12 @@ pub(crate) fn fargate_nodes(cluster: &Cluster) -> Vec<Node> {
             .with("pods", 250),
     );
     pool.labels.insert(FARGATE_LABEL.0.into(), FARGATE_LABEL.1.into());
-    (0..u64::from(FARGATE_NODES))
-        .map(|n| {
+    // Zones `<region>a`, `<region>b`, ... as EKS labels Fargate nodes with their subnet's zone
+    // (a zone spread constraint needs the label to place a pod at all).
+    (0..FARGATE_NODES)
+        .zip(b'a'..=b'z')
+        .map(|(n, zone)| {
+            pool.zone = Some(format!("{}{}", cluster.region, char::from(zone)));
             let name = format!("fargate-ip-10-0-0-{}.{}.compute.internal", n + 1, cluster.region);
             node(cluster, &pool, name)
         })

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bed::cluster;
+use bed::{cluster, namespace, put, registration};
 use fleetplan_testbed::TestBed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -42,11 +42,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn apply(params: &PatchParams, value: &serde_json::Value) -> Patch<serde_json::Value> {
-    let _ = params;
-    Patch::Apply(value.clone())
 }
 
 /// Running pods of `app=web` per workload cluster, counting only clusters that answer.
@@ -139,34 +134,13 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
 
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
-        let params = PatchParams::apply("test").force();
-        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(mgmt.clone());
         for ns in ["fleetplan-system", "shop"] {
-            let object =
-                serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-            namespaces
-                .patch(ns, &params, &apply(&params, &object))
-                .await
-                .expect("namespace");
+            put(&mgmt, &namespace(ns)).await;
         }
         // Register the workload clusters: one Secret each, holding a kubeconfig whose
         // current context is that cluster.
-        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-            Api::namespaced(mgmt.clone(), "fleetplan-system");
         for (name, region) in WORKLOAD_CLUSTERS {
-            let mut own = kubeconfig.clone();
-            own.current_context = Some(name.to_string());
-            let text = serde_json::to_string(&own).expect("kubeconfig as JSON");
-            let object = serde_json::json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": name, "namespace": "fleetplan-system", "labels": {
-                    "fleetplan.io/cluster": "true", "topology.kubernetes.io/region": region}},
-                "stringData": {"kubeconfig": text}
-            });
-            secrets
-                .patch(name, &params, &apply(&params, &object))
-                .await
-                .expect("registration");
+            put(&mgmt, &registration(&kubeconfig, name, region)).await;
         }
         let web = serde_json::json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -181,11 +155,7 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
                     "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]}}
             }
         });
-        let deployments: Api<Deployment> = Api::namespaced(mgmt, "shop");
-        deployments
-            .patch("web", &params, &apply(&params, &web))
-            .await
-            .expect("source");
+        put(&mgmt, &web).await;
     });
 
     let log = bed.dir().join("controller.log");

@@ -10,61 +10,19 @@ mod bed;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use bed::cluster;
+use bed::{cluster, namespace, put, registration};
 use fleetplan_testbed::TestBed;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::{Api, Patch, PatchParams};
+use kube::Client;
+use kube::api::Api;
 use kube::config::Kubeconfig;
-use kube::{Client, Resource};
-
-/// Server-side applies one object as admin.
-async fn put<K>(client: &Client, value: &serde_json::Value)
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-    K::Scope: ApiScope,
-{
-    let name = value["metadata"]["name"].as_str().expect("a name");
-    let api: Api<K> = K::Scope::api(client.clone(), value["metadata"]["namespace"].as_str());
-    api.patch(name, &PatchParams::apply("test").force(), &Patch::Apply(value))
-        .await
-        .unwrap_or_else(|e| panic!("apply {name}: {e}"));
-}
-
-/// Namespaced or cluster-scoped `Api`.
-trait ApiScope {
-    fn api<K: Resource<Scope = Self, DynamicType = ()>>(client: Client, namespace: Option<&str>) -> Api<K>
-    where
-        Self: Sized;
-}
-
-impl ApiScope for k8s_openapi::NamespaceResourceScope {
-    fn api<K: Resource<Scope = Self, DynamicType = ()>>(client: Client, namespace: Option<&str>) -> Api<K> {
-        Api::namespaced(client, namespace.expect("a namespace"))
-    }
-}
-
-impl ApiScope for k8s_openapi::ClusterResourceScope {
-    fn api<K: Resource<Scope = Self, DynamicType = ()>>(client: Client, _: Option<&str>) -> Api<K> {
-        Api::all(client)
-    }
-}
 
 /// Applies every document of an RBAC manifest.
 async fn apply_manifest(client: &Client, file: &Path) {
     let text = std::fs::read_to_string(file).expect("manifest");
     for document in serde_norway::Deserializer::from_str(&text) {
         let value: serde_json::Value = serde::Deserialize::deserialize(document).expect("YAML");
-        match value["kind"].as_str() {
-            Some("Namespace") => put::<Namespace>(client, &value).await,
-            Some("ServiceAccount") => put::<ServiceAccount>(client, &value).await,
-            Some("Role") => put::<Role>(client, &value).await,
-            Some("RoleBinding") => put::<RoleBinding>(client, &value).await,
-            Some("ClusterRole") => put::<ClusterRole>(client, &value).await,
-            Some("ClusterRoleBinding") => put::<ClusterRoleBinding>(client, &value).await,
-            other => panic!("unexpected kind {other:?} in {}", file.display()),
-        }
+        put(client, &value).await;
     }
 }
 
@@ -115,18 +73,10 @@ fn the_controller_needs_the_rbac_manifests_and_works_with_them() {
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
         for ns in ["fleetplan-system", "shop"] {
-            put::<Namespace>(&mgmt, &serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await;
+            put(&mgmt, &namespace(ns)).await;
         }
         for name in ["east", "west"] {
-            let mut own = restricted_config.clone();
-            own.current_context = Some(name.to_string());
-            let secret = serde_json::json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": name, "namespace": "fleetplan-system", "labels": {
-                    "fleetplan.io/cluster": "true", "topology.kubernetes.io/region": "us-east-1"}},
-                "stringData": {"kubeconfig": serde_json::to_string(&own).expect("JSON")}
-            });
-            put::<Secret>(&mgmt, &secret).await;
+            put(&mgmt, &registration(&restricted_config, name, "us-east-1")).await;
         }
         let web = serde_json::json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -135,7 +85,7 @@ fn the_controller_needs_the_rbac_manifests_and_works_with_them() {
                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
                     "name": "web", "image": "nginx", "resources": {"requests": {"cpu": "250m"}}}]}}}
         });
-        put::<Deployment>(&mgmt, &web).await;
+        put(&mgmt, &web).await;
     });
 
     let mut secrets = tokens(bed.kubeconfig());

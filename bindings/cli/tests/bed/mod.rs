@@ -28,3 +28,49 @@ pub fn cluster(name: &str, region: &str, nodes: u32) -> Cluster {
     }
     c
 }
+
+/// Server-side applies `value` (any kind the API server serves, namespaced or not) as the
+/// test, taking over conflicting fields.
+pub async fn put(client: &kube::Client, value: &serde_json::Value) {
+    use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    use kube::discovery::{Scope, pinned_kind};
+    let name = value["metadata"]["name"].as_str().expect("a name");
+    let (group, version) = match value["apiVersion"]
+        .as_str()
+        .expect("an apiVersion")
+        .split_once('/')
+    {
+        Some((group, version)) => (group, version),
+        None => ("", value["apiVersion"].as_str().unwrap_or_default()),
+    };
+    let kind = value["kind"].as_str().expect("a kind");
+    let (resource, capabilities) = pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
+        .await
+        .unwrap_or_else(|e| panic!("the API server does not serve {kind}: {e}"));
+    let api: Api<DynamicObject> = match (capabilities.scope, value["metadata"]["namespace"].as_str()) {
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
+        (Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &resource),
+        (Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
+    };
+    api.patch(name, &PatchParams::apply("test").force(), &Patch::Apply(value))
+        .await
+        .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+}
+
+/// A Namespace object.
+pub fn namespace(name: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+/// The Secret registering the workload cluster `name` of region `region`: `kubeconfig` with
+/// that cluster as its current context.
+pub fn registration(kubeconfig: &kube::config::Kubeconfig, name: &str, region: &str) -> serde_json::Value {
+    let mut own = kubeconfig.clone();
+    own.current_context = Some(name.to_string());
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": "fleetplan-system", "labels": {
+            "fleetplan.io/cluster": "true", "topology.kubernetes.io/region": region}},
+        "stringData": {"kubeconfig": serde_json::to_string(&own).expect("kubeconfig as JSON")}
+    })
+}
