@@ -7,7 +7,9 @@
 //! running now kept where they are (so a pass with nothing new moves nothing), applies the
 //! plan through the [`crate::executor`], and writes the placement back on each source as
 //! annotations ([`PLACEMENT_ANNOTATION`], [`UNPLACED_ANNOTATION`], [`READY_ANNOTATION`]),
-//! with an Event (`Placed`, and `Unplaced` as a warning) when the placement changes.
+//! with an Event (`Placed`, and `Unplaced` as a warning) and, on a Deployment, the condition
+//! [`PLACED_CONDITION`] (`False` with the reasons when replicas are unplaced) when the
+//! placement changes.
 //!
 //! **Failure**: a cluster that has not answered for `failure_threshold` (default 10 s) is
 //! Unreachable: its replicas count as lost, and the plan places them on the others at once.
@@ -42,6 +44,9 @@ use crate::metrics::Metrics;
 pub use crate::annotations::{
     PLACEMENT as PLACEMENT_ANNOTATION, READY as READY_ANNOTATION, UNPLACED as UNPLACED_ANNOTATION,
 };
+
+/// The condition type set on source Deployments: whether every replica is placed.
+pub const PLACED_CONDITION: &str = "FleetplanPlaced";
 
 /// How the controller works.
 #[derive(Clone, Debug)]
@@ -325,7 +330,44 @@ impl Controller {
                 if let Some(unplaced) = &unplaced {
                     self.event(id, object, "Warning", "Unplaced", unplaced).await;
                 }
+                if kind == Some("Deployment") {
+                    let message = unplaced.as_deref().unwrap_or(&placed_text);
+                    self.placed_condition(&api, id, unplaced.is_none(), message).await;
+                }
             }
+        }
+    }
+
+    /// Sets the [`PLACED_CONDITION`] condition of a source Deployment: `True` when every
+    /// replica is placed, else `False` with the reasons. A strategic merge patch of the
+    /// status merges conditions by type, and the Deployment controller keeps the condition
+    /// types it does not own.
+    async fn placed_condition(
+        &self,
+        api: &Api<DynamicObject>,
+        id: &fleetplan::WorkloadId,
+        all: bool,
+        message: &str,
+    ) {
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let (status, reason) = if all {
+            ("True", "AllPlaced")
+        } else {
+            ("False", "Unplaced")
+        };
+        let patch = json!({"status": {"conditions": [{
+            "type": PLACED_CONDITION, "status": status, "reason": reason, "message": message,
+            "lastUpdateTime": now, "lastTransitionTime": now,
+        }]}});
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        if let Err(error) = api
+            .patch_status(&id.name, &params, &Patch::Strategic(&patch))
+            .await
+        {
+            tracing::warn!(workload = %id, error = %describe(&error), "cannot set the Placed condition on the source");
         }
     }
 

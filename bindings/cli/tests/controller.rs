@@ -256,6 +256,22 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
         });
         let message = placed.and_then(|e| e.message.clone()).unwrap_or_default();
         assert!(message.starts_with("6 replica(s): "), "{:?}", list.items);
+        // So does its condition, kept by the management cluster's Deployment controller.
+        let source: Api<Deployment> = Api::namespaced(bed.client("mgmt").await.expect("mgmt client"), "shop");
+        let conditions = source
+            .get("web")
+            .await
+            .expect("source")
+            .status
+            .and_then(|s| s.conditions);
+        let placed = conditions.iter().flatten().find(|c| c.type_.as_deref() == Some("FleetplanPlaced"));
+        assert!(
+            placed.is_some_and(|c| c.status.as_deref() == Some("True")
+                && c.message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("6 replica(s): "))),
+            "{conditions:?}"
+        );
     });
 
     // Only the leader acted; it serves its metrics.

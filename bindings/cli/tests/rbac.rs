@@ -145,6 +145,19 @@ fn the_controller_needs_the_rbac_manifests_and_works_with_them() {
             total += api.get("web").await.expect("copied").spec.replicas.unwrap_or(0);
         }
         assert_eq!(total, 4);
+        // The manifest lets it set the source's condition.
+        let mgmt = bed.client("mgmt").await.expect("client");
+        let source = Api::<Deployment>::namespaced(mgmt, "shop")
+            .get("web")
+            .await
+            .expect("source");
+        let conditions = source.status.and_then(|s| s.conditions).unwrap_or_default();
+        assert!(
+            conditions
+                .iter()
+                .any(|c| c.type_.as_deref() == Some("FleetplanPlaced") && c.status.as_deref() == Some("True")),
+            "{conditions:?}"
+        );
     });
 
     // Leader election works with the manifests too: the Lease is created and held.
