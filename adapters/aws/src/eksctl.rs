@@ -277,17 +277,30 @@ pub fn read_cluster_config(text: &str, file: &Path) -> Result<Vec<Cluster>, AwsE
 /// is not valid YAML is an error, and so are two clusters of the same name. Each cluster
 /// comes with the file that defines it.
 pub fn read_cluster_configs(path: &Path) -> Result<Vec<(Cluster, PathBuf)>, AwsError> {
-    let mut clusters: Vec<(Cluster, PathBuf)> = Vec::new();
+    let mut files = Vec::new();
     for file in yaml_files(path)? {
         let text = std::fs::read_to_string(&file).map_err(|source| AwsError::Read {
             path: file.clone(),
             source,
         })?;
-        for cluster in read_cluster_config(&text, &file)? {
+        files.push((file, text));
+    }
+    cluster_configs_from_texts(&files)
+}
+
+/// As [`read_cluster_configs`], from YAML texts each with the name of the file it stands
+/// for (which labels it in errors).
+///
+/// # Errors
+/// As [`read_cluster_configs`], less reading files.
+pub fn cluster_configs_from_texts(files: &[(PathBuf, String)]) -> Result<Vec<(Cluster, PathBuf)>, AwsError> {
+    let mut clusters: Vec<(Cluster, PathBuf)> = Vec::new();
+    for (file, text) in files {
+        for cluster in read_cluster_config(text, file)? {
             if let Some((_, first)) = clusters.iter().find(|(c, _)| c.name == cluster.name) {
                 return Err(AwsError::DuplicateCluster {
                     cluster: cluster.name.to_string(),
-                    file,
+                    file: file.clone(),
                     first: first.clone(),
                 });
             }

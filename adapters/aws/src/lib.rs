@@ -68,7 +68,7 @@ pub mod eksctl;
 mod error;
 pub mod instance_types;
 
-pub use eksctl::{read_cluster_config, read_cluster_configs};
+pub use eksctl::{cluster_configs_from_texts, read_cluster_config, read_cluster_configs};
 pub use error::AwsError;
 pub use instance_types::{NodeGroupSpec, allocatable, node_pool, price};
 

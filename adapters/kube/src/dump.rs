@@ -65,7 +65,7 @@ use crate::fleet::{
     hourly_price, present, taints,
 };
 use crate::pod::{amounts, pod_requests, taint_effect};
-use crate::source::{Document, Site, deserialize, read_documents};
+use crate::source::{Document, Site, deserialize, parse_documents};
 use crate::workloads::{AppWorkload, DEFAULT_NAMESPACE};
 
 /// The name of the optional per-cluster metadata file.
@@ -183,9 +183,14 @@ pub(crate) fn is_meta_file(file: &Path) -> bool {
     file.file_name().is_some_and(|n| n == META_FILE)
 }
 
-/// Reads a `_clusters.yaml` file into metadata by cluster name, adding to `into`.
-pub(crate) fn read_meta(file: &Path, into: &mut BTreeMap<String, ClusterMeta>) -> Result<(), LoadError> {
-    for document in read_documents(file)? {
+/// Reads a `_clusters.yaml` file (`text`, from `file`) into metadata by cluster name, adding
+/// to `into`.
+pub(crate) fn read_meta(
+    text: &str,
+    file: &Path,
+    into: &mut BTreeMap<String, ClusterMeta>,
+) -> Result<(), LoadError> {
+    for document in parse_documents(text, file)? {
         let meta: MetaFile = deserialize(&document.value, file, None)?;
         for (name, spec) in meta.clusters {
             let field = format!("clusters.{name}");
@@ -805,11 +810,9 @@ mod tests {
     }
 
     fn dump(items: &str, meta: Option<&ClusterMeta>, apps: &[AppWorkload]) -> Result<DumpCluster, LoadError> {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("east.yaml");
-        std::fs::write(&file, format!("apiVersion: v1\nkind: List\nitems:\n{items}")).unwrap();
-        let documents = read_documents(&file)?;
-        read_dump(cluster_name(&file)?, &file, &documents, meta, apps)
+        let file = Path::new("east.yaml");
+        let documents = parse_documents(&format!("apiVersion: v1\nkind: List\nitems:\n{items}"), file)?;
+        read_dump(cluster_name(file)?, file, &documents, meta, apps)
     }
 
     fn cpu_free(pool: &NodePool) -> Vec<(u32, i64)> {
@@ -979,15 +982,12 @@ mod tests {
         }
     }
 
-    /// Reads `text` as a `_clusters.yaml`; errors have the temporary directory removed.
+    /// Reads `text` as a `_clusters.yaml`.
     fn read_meta_text(text: &str) -> Result<BTreeMap<String, ClusterMeta>, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join(META_FILE);
-        std::fs::write(&file, text).unwrap();
         let mut into = BTreeMap::new();
-        read_meta(&file, &mut into)
+        read_meta(text, Path::new(META_FILE), &mut into)
             .map(|()| into)
-            .map_err(|e| e.to_string().replace(&format!("{}/", dir.path().display()), ""))
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -45,5 +45,6 @@ pub use dump::{
 pub use error::{LoadError, Location, QuantityError};
 pub use quantity::parse_quantity;
 pub use scenario::{
-    CarriedObject, Scenario, load, load_scenario, load_scenario_with_clusters, load_with_clusters,
+    CarriedObject, Scenario, load, load_scenario, load_scenario_with_clusters, load_sources, load_with_clusters,
 };
+pub use source::{SourceFile, read_source_files};

@@ -10,7 +10,7 @@ use fleetplan::{Cluster, Problem, Running, WorkloadId};
 use crate::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
 use crate::error::{LoadError, Location};
 use crate::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
-use crate::source::{read_documents, yaml_files};
+use crate::source::{SourceFile, parse_documents, read_source_files};
 use crate::workloads::{AppWorkload, load_apps};
 
 /// A loaded scenario: the problem to plan and the objects carried along unplanned.
@@ -90,6 +90,28 @@ pub fn load_with_clusters(
     apps: &Path,
     extra: Vec<(Cluster, PathBuf)>,
 ) -> Result<Scenario, LoadError> {
+    let apps = read_source_files(apps)?;
+    let fleet_files = read_source_files(fleet)?;
+    load_sources(&fleet_files, &apps, extra).map_err(|e| match e {
+        LoadError::EmptyFleet { .. } => LoadError::EmptyFleet {
+            path: fleet.to_path_buf(),
+        },
+        other => other,
+    })
+}
+
+/// As [`load_with_clusters`], from the fleet's and the apps' YAML given as [`SourceFile`]s
+/// (their names label them in errors; a fleet file's name decides a dumped cluster's name
+/// and marks `_clusters.yaml`). An empty fleet's error names the first fleet file, or
+/// `fleet` when there is none.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_sources(
+    fleet: &[SourceFile],
+    apps: &[SourceFile],
+    extra: Vec<(Cluster, PathBuf)>,
+) -> Result<Scenario, LoadError> {
     let apps = load_apps(apps)?;
     let fleet = load_fleet(fleet, &apps.workloads, extra)?;
     let sources = apps
@@ -142,22 +164,22 @@ struct Fleet {
 }
 
 fn load_fleet(
-    fleet: &Path,
+    files: &[SourceFile],
     apps: &[AppWorkload],
     extra: Vec<(Cluster, PathBuf)>,
 ) -> Result<Fleet, LoadError> {
-    let files = yaml_files(fleet)?;
     let mut meta: BTreeMap<String, ClusterMeta> = BTreeMap::new();
-    for file in files.iter().filter(|f| is_meta_file(f)) {
-        read_meta(file, &mut meta)?;
+    for f in files.iter().filter(|f| is_meta_file(&f.name)) {
+        read_meta(&f.text, &f.name, &mut meta)?;
     }
     let mut clusters = Clusters::default();
     let mut running = Vec::new();
     let mut entries = Vec::new();
     let mut dumped = Vec::new();
     let mut fargate = FargateMerge::default();
-    for file in files.iter().filter(|f| !is_meta_file(f)) {
-        let mut documents = read_documents(file)?;
+    for source in files.iter().filter(|f| !is_meta_file(&f.name)) {
+        let file = &source.name;
+        let mut documents = parse_documents(&source.text, file)?;
         documents.retain(|d| !is_foreign(&d.value));
         let concise = documents.iter().filter(|d| is_concise(&d.value)).count();
         if concise == 0 {
@@ -208,7 +230,7 @@ fn load_fleet(
     }
     if clusters.clusters.is_empty() {
         return Err(LoadError::EmptyFleet {
-            path: fleet.to_path_buf(),
+            path: files.first().map_or_else(|| PathBuf::from("fleet"), |f| f.name.clone()),
         });
     }
     let mut clusters = clusters.clusters;

@@ -44,6 +44,33 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// A YAML file's name and text: read from disk, or given as text (the name then only labels
+/// it in errors, such as `fleet[0]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Its path, or a label.
+    pub name: PathBuf,
+    /// Its YAML.
+    pub text: String,
+}
+
+/// The YAML files under `path` (see [`yaml_files`]) with their text.
+///
+/// # Errors
+/// [`LoadError::Read`] naming the file or folder that cannot be read.
+pub fn read_source_files(path: &Path) -> Result<Vec<SourceFile>, LoadError> {
+    yaml_files(path)?
+        .into_iter()
+        .map(|name| {
+            let text = std::fs::read_to_string(&name).map_err(|source| LoadError::Read {
+                path: name.clone(),
+                source,
+            })?;
+            Ok(SourceFile { name, text })
+        })
+        .collect()
+}
+
 /// One object read from a file: a YAML document, or one item of a `v1 List` document.
 #[derive(Clone, Debug)]
 pub(crate) struct Document {
@@ -55,16 +82,6 @@ pub(crate) struct Document {
     pub item: Option<usize>,
     /// The content.
     pub value: Value,
-}
-
-/// Reads the non-empty documents of a YAML file, with the items of `v1 List` documents
-/// expanded into documents of their own.
-pub(crate) fn read_documents(file: &Path) -> Result<Vec<Document>, LoadError> {
-    let text = std::fs::read_to_string(file).map_err(|source| LoadError::Read {
-        path: file.to_path_buf(),
-        source,
-    })?;
-    parse_documents(&text, file)
 }
 
 /// The non-empty documents of YAML `text` read from `file` (which names where it came from
@@ -289,10 +306,7 @@ mod tests {
     use super::*;
 
     fn documents(text: &str) -> Result<Vec<Document>, LoadError> {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("x.yaml");
-        std::fs::write(&file, text).unwrap();
-        read_documents(&file)
+        parse_documents(text, Path::new("x.yaml"))
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! [`crate::annotations`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use fleetplan::{Labels, Workload, WorkloadId, WorkloadKind};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -23,7 +23,7 @@ use crate::error::{LoadError, Location};
 use crate::kinds::{Role, classify};
 use crate::pod::pod_template;
 use crate::scenario::CarriedObject;
-use crate::source::{Document, Header, Site, deserialize, read_documents, yaml_files};
+use crate::source::{Document, Header, Site, SourceFile, deserialize, parse_documents};
 
 /// The namespace of an object that names none.
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
@@ -63,10 +63,10 @@ struct Object {
 }
 
 /// Reads every YAML file under `path` (a file or a directory).
-pub(crate) fn load_apps(path: &Path) -> Result<Apps, LoadError> {
+pub(crate) fn load_apps(files: &[SourceFile]) -> Result<Apps, LoadError> {
     let mut documents = Vec::new();
-    for file in yaml_files(path)? {
-        documents.extend(read_documents(&file)?);
+    for file in files {
+        documents.extend(parse_documents(&file.text, &file.name)?);
     }
     apps_from_documents(documents)
 }
@@ -314,16 +314,13 @@ mod tests {
     use super::*;
 
     fn apps(text: &str) -> Result<Apps, LoadError> {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("web.yaml");
-        std::fs::write(&file, text).unwrap();
-        load_apps(&file).map_err(|e| {
-            // Make messages independent of the temporary directory.
-            let text = e.to_string().replace(&dir.path().display().to_string(), "apps");
-            LoadError::Invalid {
-                at: Box::new(Location::file("")),
-                message: text,
-            }
+        let file = SourceFile {
+            name: PathBuf::from("apps/web.yaml"),
+            text: text.into(),
+        };
+        load_apps(&[file]).map_err(|e| LoadError::Invalid {
+            at: Box::new(Location::file("")),
+            message: e.to_string(),
         })
     }
 
