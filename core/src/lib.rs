@@ -80,6 +80,7 @@ mod resources;
 mod rules;
 pub mod simulate;
 mod solver;
+mod utilisation;
 mod workload;
 
 pub use cluster::{
@@ -103,6 +104,7 @@ pub use solver::{
     AUTO_EXACT_PAIRS, AUTO_EXACT_RULES_PAIRS, AUTO_FLOW_PAIRS, ExactSolver, FastPlanner, FlowSolver, Solver,
     SolverChoice, evaluate, solve,
 };
+pub use utilisation::{Utilisation, utilisation};
 pub use workload::{
     Container, HostNeeds, LabelRequirement, LabelSelector, NodeAffinity, Operator, PerName, PlacementPolicy,
     PodTemplate, PreferredTerm, Strategy, Toleration, TolerationOperator, TopologyKey, TopologySpread,

@@ -1010,6 +1010,61 @@ fn replanner_running(problem: &Problem, replanner: &Replanner) -> Vec<Running> {
     running
 }
 
+/// The `format` of a timeline document.
+pub const TIMELINE_FORMAT: &str = "fleetplan.io/timeline/v1";
+
+/// A timeline document, as `fleetplan simulate -o json` prints it: the format and every
+/// step, step 0 (the initial plan) first.
+#[derive(Serialize)]
+pub struct Timeline<'a> {
+    format: &'static str,
+    steps: &'a [TimelineStep],
+}
+
+impl<'a> Timeline<'a> {
+    /// The document of `steps`.
+    pub fn new(steps: &'a [TimelineStep]) -> Self {
+        Timeline {
+            format: TIMELINE_FORMAT,
+            steps,
+        }
+    }
+}
+
+/// One step of a timeline with the whole plan after it. It serializes as the document's
+/// step: `operations`, `plan`, `changes`, `lost`, `moved`, `actions`.
+pub struct TimelineStep {
+    /// The step.
+    pub step: Step,
+    /// The plan after it.
+    pub plan: Plan,
+}
+
+impl Serialize for TimelineStep {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The document's fields, in the document's order.
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            operations: &'a [String],
+            plan: &'a Plan,
+            changes: &'a [Change],
+            lost: u64,
+            moved: u64,
+            actions: &'a [Action],
+        }
+        let step = &self.step;
+        Fields {
+            operations: &step.operations,
+            plan: &self.plan,
+            changes: &step.changes,
+            lost: step.lost,
+            moved: step.moved,
+            actions: &step.actions,
+        }
+        .serialize(serializer)
+    }
+}
+
 /// A plan's placements as running replicas.
 pub fn running_of(plan: &Plan) -> Vec<Running> {
     plan.placements

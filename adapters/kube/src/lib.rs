@@ -37,6 +37,7 @@ mod quantity;
 mod scenario;
 mod selector;
 mod source;
+mod steps;
 mod workloads;
 
 pub use dump::{
@@ -45,6 +46,8 @@ pub use dump::{
 pub use error::{LoadError, Location, QuantityError};
 pub use quantity::parse_quantity;
 pub use scenario::{
-    CarriedObject, Scenario, load, load_scenario, load_scenario_with_clusters, load_sources, load_with_clusters,
+    CarriedObject, Scenario, load, load_scenario, load_scenario_with_clusters, load_sources,
+    load_with_clusters,
 };
 pub use source::{SourceFile, read_source_files};
+pub use steps::parse_steps;

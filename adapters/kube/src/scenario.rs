@@ -230,7 +230,9 @@ fn load_fleet(
     }
     if clusters.clusters.is_empty() {
         return Err(LoadError::EmptyFleet {
-            path: files.first().map_or_else(|| PathBuf::from("fleet"), |f| f.name.clone()),
+            path: files
+                .first()
+                .map_or_else(|| PathBuf::from("fleet"), |f| f.name.clone()),
         });
     }
     let mut clusters = clusters.clusters;

@@ -8,7 +8,7 @@ use fleetplan::simulate::Action;
 use fleetplan::{Plan, WorkloadId, format_amount};
 use fleetplan_kube::Scenario;
 
-use crate::simulate::TimelineStep;
+use fleetplan::simulate::TimelineStep;
 
 /// Columns of text, aligned on render.
 struct Table {

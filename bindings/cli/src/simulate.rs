@@ -5,19 +5,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::ArgMatches;
-use fleetplan::Plan;
-use fleetplan::simulate::{Action, Change, Disruption, Operation, RecoveryPolicy, Simulation, Step};
+use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Timeline, TimelineStep};
+use fleetplan_kube::parse_steps;
 
 use crate::{Format, RecoveryArg, SimulateArgs, fail, load_scenario, render, write_stdout};
-
-/// The `format` of the JSON and YAML timeline.
-pub const TIMELINE_FORMAT: &str = "fleetplan.io/timeline/v1";
 
 /// Loads the scenario, runs every step and prints the timeline; nothing is printed on stdout
 /// unless every step was planned.
 pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
     let (steps, source) = match &args.steps {
-        Some(file) => match read_steps(file) {
+        Some(file) => match read_steps_file(file) {
             Ok(steps) => (steps, Some(file.as_path())),
             Err(message) => return fail(&message),
         },
@@ -60,10 +57,7 @@ pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
             }
         }
     }
-    let document = Timeline {
-        format: TIMELINE_FORMAT,
-        steps: &timeline,
-    };
+    let document = Timeline::new(&timeline);
     let text = match args.output {
         Format::Table => render::timeline(&scenario, &timeline),
         Format::Json => match serde_json::to_string_pretty(&document) {
@@ -76,44 +70,6 @@ pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
         },
     };
     write_stdout(&text, "the timeline")
-}
-
-/// The `-o json` and `-o yaml` document: the format and every step, step 0 first.
-#[derive(serde::Serialize)]
-struct Timeline<'a> {
-    format: &'static str,
-    steps: &'a [TimelineStep],
-}
-
-/// One step of the timeline with the whole plan after it.
-pub struct TimelineStep {
-    pub step: Step,
-    pub plan: Plan,
-}
-
-impl serde::Serialize for TimelineStep {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        /// The document's fields, in the document's order.
-        #[derive(serde::Serialize)]
-        struct Fields<'a> {
-            operations: &'a [String],
-            plan: &'a Plan,
-            changes: &'a [Change],
-            lost: u64,
-            moved: u64,
-            actions: &'a [Action],
-        }
-        let step = &self.step;
-        Fields {
-            operations: &step.operations,
-            plan: &self.plan,
-            changes: &step.changes,
-            lost: step.lost,
-            moved: step.moved,
-            actions: &step.actions,
-        }
-        .serialize(serializer)
-    }
 }
 
 /// One step per `--fail/--recover/--drain/--cordon`, in command-line order.
@@ -138,45 +94,9 @@ fn steps_from_flags(args: &SimulateArgs, matches: &ArgMatches) -> Vec<Vec<Operat
     steps.into_iter().map(|(_, op)| vec![op]).collect()
 }
 
-/// Reads a steps file: a YAML list whose items are one operation or a list of operations.
-fn read_steps(file: &Path) -> Result<Vec<Vec<Operation>>, String> {
-    let name = file.display();
-    let text =
-        std::fs::read_to_string(file).map_err(|err| format!("{name}: cannot read the steps file: {err}"))?;
-    let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|err| format!("{name}: {err}"))?;
-    let serde_norway::Value::Sequence(items) = doc else {
-        return Err(format!(
-            "{name}: expected a list of steps, such as `- {{op: fail, cluster: us-west-2-a}}`"
-        ));
-    };
-    if items.is_empty() {
-        return Err(format!("{name}: the steps file holds no step"));
-    }
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            serde_norway::Value::Sequence(ops) if !ops.is_empty() => ops
-                .into_iter()
-                .enumerate()
-                .map(|(j, op)| {
-                    operation(op).map_err(|err| format!("{name}: step {}, operation {}: {err}", i + 1, j + 1))
-                })
-                .collect(),
-            serde_norway::Value::Sequence(_) => {
-                Err(format!("{name}: step {}: an empty list of operations", i + 1))
-            }
-            op => Ok(vec![
-                operation(op).map_err(|err| format!("{name}: step {}: {err}", i + 1))?,
-            ]),
-        })
-        .collect()
-}
-
-/// One operation mapping; a field the operation does not have is an error.
-fn operation(value: serde_norway::Value) -> Result<Operation, String> {
-    if !value.is_mapping() {
-        return Err("expected an operation mapping, such as `{op: drain, cluster: us-west-2-b}`".into());
-    }
-    serde_norway::from_value(value).map_err(|err| err.to_string())
+/// Reads a steps file (see [`parse_steps`]).
+fn read_steps_file(file: &Path) -> Result<Vec<Vec<Operation>>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|err| format!("{}: cannot read the steps file: {err}", file.display()))?;
+    parse_steps(&text, &file.display().to_string())
 }

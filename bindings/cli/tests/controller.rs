@@ -264,7 +264,10 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
             .expect("source")
             .status
             .and_then(|s| s.conditions);
-        let placed = conditions.iter().flatten().find(|c| c.type_.as_deref() == Some("FleetplanPlaced"));
+        let placed = conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_.as_deref() == Some("FleetplanPlaced"));
         assert!(
             placed.is_some_and(|c| c.status.as_deref() == Some("True")
                 && c.message
