@@ -54,7 +54,9 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// The YAML files under `path` (see [`yaml_files`]) with their text.
+/// The YAML files under `path` with their text: the path itself when it is a file, else
+/// every `*.yaml` and `*.yml` file below it (recursively, symlinked directories not
+/// followed), sorted by path.
 ///
 /// # Errors
 /// [`LoadError::Read`] naming the file or folder that cannot be read.
