@@ -285,7 +285,7 @@ pub fn read_cluster_configs(path: &Path) -> Result<Vec<(Cluster, PathBuf)>, AwsE
         })?;
         files.push((file, text));
     }
-    cluster_configs_from_texts(&files)
+    cluster_configs_from_texts(files.iter().map(|(file, text)| (file.as_path(), text.as_str())))
 }
 
 /// As [`read_cluster_configs`], from YAML texts each with the name of the file it stands
@@ -293,18 +293,20 @@ pub fn read_cluster_configs(path: &Path) -> Result<Vec<(Cluster, PathBuf)>, AwsE
 ///
 /// # Errors
 /// As [`read_cluster_configs`], less reading files.
-pub fn cluster_configs_from_texts(files: &[(PathBuf, String)]) -> Result<Vec<(Cluster, PathBuf)>, AwsError> {
+pub fn cluster_configs_from_texts<'a>(
+    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+) -> Result<Vec<(Cluster, PathBuf)>, AwsError> {
     let mut clusters: Vec<(Cluster, PathBuf)> = Vec::new();
     for (file, text) in files {
         for cluster in read_cluster_config(text, file)? {
             if let Some((_, first)) = clusters.iter().find(|(c, _)| c.name == cluster.name) {
                 return Err(AwsError::DuplicateCluster {
                     cluster: cluster.name.to_string(),
-                    file: file.clone(),
+                    file: file.to_path_buf(),
                     first: first.clone(),
                 });
             }
-            clusters.push((cluster, file.clone()));
+            clusters.push((cluster, file.to_path_buf()));
         }
     }
     Ok(clusters)

@@ -17,10 +17,10 @@
 mod bed;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bed::{cluster, namespace, put, registration};
+use bed::{cluster, controller, namespace, put, registration};
 use fleetplan_testbed::TestBed;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -33,16 +33,6 @@ const WORKLOAD_CLUSTERS: [(&str, &str); 3] = [
     ("europe", "eu-west-1"),
 ];
 const TARGET: usize = 6;
-
-/// Stops the controller when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Running pods of `app=web` per workload cluster, counting only clusters that answer.
 async fn running(bed: &TestBed, clusters: &[&str]) -> BTreeMap<String, usize> {
@@ -160,30 +150,9 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
 
     let log = bed.dir().join("controller.log");
     let launch = |log: &std::path::Path, extra: &[&str]| {
-        let child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
-            .args([
-                "controller",
-                "--context",
-                "mgmt",
-                "--interval",
-                "1",
-                "--failure-threshold",
-                "10",
-            ])
-            .args(extra)
-            .arg("--kubeconfig")
-            .arg(bed.kubeconfig())
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(log)
-                    .expect("log file"),
-            )
-            .spawn()
-            .expect("the controller starts");
-        Running(child)
+        let mut flags = vec!["--failure-threshold", "10"];
+        flags.extend_from_slice(extra);
+        controller(bed.kubeconfig(), log, &flags)
     };
     // Restarts keep the identity, so that each takes its Lease back at once.
     let start = || launch(&log, &["--identity", "main"]);

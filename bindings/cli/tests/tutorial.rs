@@ -19,28 +19,18 @@ mod bed;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bed::{cluster, namespace, put, registration};
+use bed::{cluster, controller, namespace, put, registration};
 use fleetplan::Cluster;
 use fleetplan::fargate::PROFILE_LABEL;
 use fleetplan_testbed::TestBed;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
-use kube::core::GroupVersionKind;
-use kube::discovery::pinned_kind;
-
-/// Stops the controller when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn tutorial() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial")
@@ -100,6 +90,16 @@ fn tutorial_apps() -> Vec<serde_json::Value> {
     objects
 }
 
+/// The API of Deployments, or of Jobs when `kind` is `Job`, in `namespace`.
+fn workloads_api(client: &kube::Client, kind: &str, namespace: &str) -> Api<DynamicObject> {
+    let resource = if kind == "Job" {
+        ApiResource::erase::<Job>(&())
+    } else {
+        ApiResource::erase::<Deployment>(&())
+    };
+    Api::namespaced_with(client.clone(), namespace, &resource)
+}
+
 /// What a workload cluster runs of one workload: replicas of its copy, and its Running pods
 /// (for a Job, also those that ran to completion) as `(on Fargate, profile label)`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -112,15 +112,8 @@ struct Landed {
 async fn landed(bed: &TestBed, cluster: &str, kind: &str, workload: &str) -> Landed {
     let client = bed.client(cluster).await.expect("client");
     let (namespace, name) = workload.split_once('/').expect("namespace/name");
-    let (group, field) = if kind == "Job" {
-        ("batch", "parallelism")
-    } else {
-        ("apps", "replicas")
-    };
-    let (resource, _) = pinned_kind(&client, &GroupVersionKind::gvk(group, "v1", kind))
-        .await
-        .expect("kind served");
-    let copies: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let field = if kind == "Job" { "parallelism" } else { "replicas" };
+    let copies = workloads_api(&client, kind, namespace);
     let replicas = match copies.get_opt(name).await.expect("get the copy") {
         Some(copy) => copy.data["spec"][field].as_u64().unwrap_or(1),
         None => 0,
@@ -213,22 +206,7 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
     });
 
     let log = bed.dir().join("controller.log");
-    let _controller = Running(
-        Command::new(env!("CARGO_BIN_EXE_fleetplan"))
-            .args([
-                "controller",
-                "--context",
-                "mgmt",
-                "--interval",
-                "1",
-                "--kubeconfig",
-            ])
-            .arg(bed.kubeconfig())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the controller starts"),
-    );
+    let _controller = controller(bed.kubeconfig(), &log, &[]);
 
     let workloads: Vec<(String, String)> = apps
         .iter()
@@ -263,11 +241,7 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
             let mut seen = Vec::new();
             for (kind, workload) in &workloads {
                 let (ns, name) = workload.split_once('/').expect("namespace/name");
-                let group = if kind == "Job" { "batch" } else { "apps" };
-                let (resource, _) = pinned_kind(&mgmt, &GroupVersionKind::gvk(group, "v1", kind))
-                    .await
-                    .expect("kind");
-                let source = Api::<DynamicObject>::namespaced_with(mgmt.clone(), ns, &resource)
+                let source = workloads_api(&mgmt, kind, ns)
                     .get(name)
                     .await
                     .expect("the source");

@@ -83,8 +83,8 @@ fn options(
 
 /// Loads a scenario from fleet and apps YAML files, as `fleetplan plan` does.
 fn load(fleet: &[SourceFile], apps: &[SourceFile]) -> Result<Scenario, String> {
-    let texts: Vec<(PathBuf, String)> = fleet.iter().map(|f| (f.name.clone(), f.text.clone())).collect();
-    let eks = fleetplan_aws::cluster_configs_from_texts(&texts).map_err(|e| e.to_string())?;
+    let texts = fleet.iter().map(|f| (f.name.as_path(), f.text.as_str()));
+    let eks = fleetplan_aws::cluster_configs_from_texts(texts).map_err(|e| e.to_string())?;
     let scenario = load_sources(fleet, apps, eks).map_err(|e| e.to_string())?;
     Ok(Scenario {
         problem: Arc::new(scenario.problem),

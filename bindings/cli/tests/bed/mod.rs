@@ -74,3 +74,33 @@ pub fn registration(kubeconfig: &kube::config::Kubeconfig, name: &str, region: &
         "stringData": {"kubeconfig": serde_json::to_string(&own).expect("kubeconfig as JSON")}
     })
 }
+
+/// A `fleetplan controller` started by a test; killed when dropped, however the test ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `fleetplan controller --context mgmt --interval 1` on `kubeconfig` with `extra`
+/// flags, its log appended to `log`.
+pub fn controller(kubeconfig: &std::path::Path, log: &std::path::Path, extra: &[&str]) -> Running {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args(["controller", "--context", "mgmt", "--interval", "1"])
+        .args(extra)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the controller starts");
+    Running(child)
+}

@@ -114,6 +114,13 @@ class Scenario:
 
     def __init__(self, native: _NativeScenario):
         self._native = native
+        self._problem: Optional[dict[str, Any]] = None
+
+    def _model(self) -> dict[str, Any]:
+        """The problem as a dict, converted once (a scenario does not change)."""
+        if self._problem is None:
+            self._problem = self._native.problem()
+        return self._problem
 
     def plan(
         self,
@@ -158,7 +165,7 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         """The problem in the engine's model, as a dict."""
-        return self._native.problem()
+        return self._model()
 
     @property
     def carried(self) -> list[str]:
@@ -169,7 +176,7 @@ class Scenario:
     def clusters(self) -> pd.DataFrame:
         """One row per cluster: cluster, region, health, pools, fargate_profiles."""
         rows = []
-        for c in self._native.problem()["clusters"]:
+        for c in self._model()["clusters"]:
             pools = c.get("pools", [])
             rows.append({
                 "cluster": c["name"],
@@ -186,7 +193,7 @@ class Scenario:
         rows = [
             {"workload": f"{w['id']['namespace']}/{w['id']['name']}", "kind": w.get("kind"),
              "replicas": w["replicas"]}
-            for w in self._native.problem()["workloads"]
+            for w in self._model()["workloads"]
         ]
         return pd.DataFrame(rows, columns=["workload", "kind", "replicas"])
 
