@@ -33,9 +33,14 @@
 
 mod catalog;
 mod current;
+mod family;
+pub mod files;
 mod fleet;
+pub mod harness;
 pub mod optimal;
+pub mod pod_loop;
 mod random;
+pub mod runner;
 mod spec;
 mod workloads;
 
@@ -43,9 +48,10 @@ use std::collections::HashSet;
 
 use fleetplan::{Problem, Resources, TopologyKey, WhenUnsatisfiable};
 
+pub use family::Family;
 use fleet::{Demand, Fleet, Vector};
 use random::stream;
-pub use spec::SyntheticSpec;
+pub use spec::{Mix, SyntheticSpec};
 use workloads::Need;
 
 /// Generates the instance described by `spec` for `seed`.
@@ -70,7 +76,10 @@ pub fn synthetic(spec: &SyntheticSpec, seed: u64) -> Problem {
             .filter(|&&c| fleet.clusters[c].health.accepts_new())
             .count()
             .max(1);
-        let share = f64::from(workload.replicas) / ready as f64;
+        let mut share = f64::from(workload.replicas) / ready as f64;
+        if profile.need == Need::Gpu {
+            share *= spec.mix.gpu_capacity;
+        }
         let request = vector(&workload.template.effective_requests());
         for &c in &profile.eligible {
             let to = match profile.need {

@@ -5,7 +5,7 @@
 
 use fleetplan::{HourlyPrice, PerName, Problem, WorkloadKind};
 
-use crate::{SyntheticSpec, synthetic};
+use crate::{Mix, SyntheticSpec, synthetic};
 
 /// 100 clusters of 2 pools in 10 regions, 10,000 workloads, 200,000 replicas, priced nodes.
 pub fn flow_instance(seed: u64) -> Problem {
@@ -20,6 +20,7 @@ pub fn flow_instance(seed: u64) -> Problem {
         running_fraction: 0.0,
         unhealthy_fraction: 0.02,
         capacity_factor: 1.0,
+        mix: Mix::default(),
     };
     priced(synthetic(&spec, seed))
 }
@@ -38,6 +39,7 @@ pub fn exact_instance(seed: u64) -> Problem {
         running_fraction: 0.0,
         unhealthy_fraction: 0.05,
         capacity_factor: 1.0,
+        mix: Mix::default(),
     };
     constrained(priced(synthetic(&spec, seed)))
 }
@@ -55,6 +57,7 @@ pub fn gap_families() -> Vec<(&'static str, SyntheticSpec)> {
         running_fraction: 0.0,
         unhealthy_fraction: 0.0,
         capacity_factor: 1.5,
+        mix: Mix::default(),
     };
     vec![
         ("roomy", base.clone()),

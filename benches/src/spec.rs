@@ -30,6 +30,32 @@ pub struct SyntheticSpec {
     /// Node capacity relative to the demand expected in each pool. About 1.0 places 95-100%
     /// of the replicas; lower values make a fleet short of capacity.
     pub capacity_factor: f64,
+    /// What kind of workloads the fleet runs.
+    pub mix: Mix,
+}
+
+/// The kind of workloads a synthetic fleet runs: the needs of its rule profiles, how targets
+/// are sized, and how short GPU capacity is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mix {
+    /// Relative frequency of rule profiles that need general, SSD, batch and GPU pools.
+    pub needs: [u32; 4],
+    /// Every workload gets the same target (give or take one) instead of a heavy-tailed one.
+    pub equal_targets: bool,
+    /// GPU pools are sized to this fraction of the GPU demand expected there (1.0: sized as
+    /// every other pool).
+    pub gpu_capacity: f64,
+}
+
+impl Default for Mix {
+    /// Mostly general services, some SSD, batch and GPU work, heavy-tailed targets.
+    fn default() -> Self {
+        Mix {
+            needs: [75, 12, 8, 5],
+            equal_targets: false,
+            gpu_capacity: 1.0,
+        }
+    }
 }
 
 impl SyntheticSpec {
@@ -47,6 +73,7 @@ impl SyntheticSpec {
             running_fraction: 0.0,
             unhealthy_fraction: 0.02,
             capacity_factor: 1.0,
+            mix: Mix::default(),
         }
     }
 
@@ -64,6 +91,7 @@ impl SyntheticSpec {
             running_fraction: 0.0,
             unhealthy_fraction: 0.1,
             capacity_factor: 1.0,
+            mix: Mix::default(),
         }
     }
 

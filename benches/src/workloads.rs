@@ -76,7 +76,7 @@ pub(crate) fn profiles(spec: &SyntheticSpec, fleet: &Fleet, rng: &mut SmallRng) 
         .map(|_| {
             let mut attempt = 0;
             loop {
-                let profile = profile(fleet, &popularity, rng, attempt >= 10);
+                let profile = profile(spec.mix.needs, fleet, &popularity, rng, attempt >= 10);
                 if !profile.eligible.is_empty() {
                     return profile;
                 }
@@ -100,14 +100,15 @@ fn regions(rng: &mut SmallRng, popularity: &Skewed, available: usize, n: usize) 
     chosen
 }
 
-fn profile(fleet: &Fleet, popularity: &Skewed, rng: &mut SmallRng, broad: bool) -> Profile {
+fn profile(needs: [u32; 4], fleet: &Fleet, popularity: &Skewed, rng: &mut SmallRng, broad: bool) -> Profile {
+    let [general, ssd, batch, gpu] = needs;
     let need = pick(
         rng,
         &[
-            (Need::General, 75),
-            (Need::Ssd, 12),
-            (Need::Batch, 8),
-            (Need::Gpu, 5),
+            (Need::General, general),
+            (Need::Ssd, ssd),
+            (Need::Batch, batch),
+            (Need::Gpu, gpu),
         ],
     );
     let available = fleet.regions.len();
@@ -242,7 +243,11 @@ pub(crate) fn workloads(
     let weights: Vec<f64> = profile_of
         .iter()
         .map(|&p| {
-            let w = pareto(rng, 1.1, 1000.0);
+            let w = if spec.mix.equal_targets {
+                1.0
+            } else {
+                pareto(rng, 1.1, 1000.0)
+            };
             if profiles[p].need == Need::Gpu {
                 w * 0.05
             } else {

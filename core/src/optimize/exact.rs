@@ -335,3 +335,48 @@ pub(crate) fn solve(model: &Model<'_>, _time_limit: Duration) -> Result<ExactRes
         variables,
     })
 }
+
+/// The MILP of `model` as a sparse matrix (see [`super::export::MilpMatrix`]).
+pub(crate) fn matrix(model: &Model<'_>) -> super::export::MilpMatrix {
+    use std::collections::HashMap;
+    let Milp {
+        vars,
+        objective,
+        constant,
+        constraints,
+        ..
+    } = build(model);
+    let mut column_of = HashMap::with_capacity(vars.len());
+    let mut m = super::export::MilpMatrix::default();
+    for (j, (v, def)) in vars.iter_variables_with_def().enumerate() {
+        column_of.insert(v, j);
+        m.integer.push(def.is_integer());
+        m.lower.push(def.get_min());
+        m.upper.push(def.get_max());
+    }
+    m.objective = vec![0.0; column_of.len()];
+    for (v, c) in (&objective).linear_coefficients() {
+        m.objective[column_of[&v]] += c;
+    }
+    m.constant = constant + objective.constant();
+    m.row_starts.push(0);
+    for c in &constraints {
+        // good_lp keeps every constraint as `expression <= 0` or `expression == 0`.
+        let expression = c.expression();
+        let mut row: Vec<(usize, f64)> = expression
+            .linear_coefficients()
+            .map(|(v, a)| (column_of[&v], a))
+            .collect();
+        row.sort_unstable_by_key(|&(j, _)| j);
+        for (j, a) in row {
+            m.columns.push(j);
+            m.values.push(a);
+        }
+        m.row_starts.push(m.columns.len());
+        let rhs = -expression.constant();
+        m.row_upper.push(rhs);
+        m.row_lower
+            .push(if c.is_equality() { rhs } else { f64::NEG_INFINITY });
+    }
+    m
+}

@@ -48,8 +48,15 @@ enum Edge {
     Other,
 }
 
-/// Builds and solves the network.
-pub(crate) fn solve(model: &Model<'_>) -> Result<FlowResult, FlowError> {
+/// The network of a model, with where each arc's flow is read back.
+pub(crate) struct Network {
+    pub net: FlowNetwork,
+    edges: Vec<Edge>,
+    exact_model: bool,
+}
+
+/// Builds the network of `model`.
+pub(crate) fn network(model: &Model<'_>) -> Network {
     let mut net = FlowNetwork::new();
     let mut edges: Vec<Edge> = Vec::new();
     let sink = net.add_node(0);
@@ -104,6 +111,20 @@ pub(crate) fn solve(model: &Model<'_>) -> Result<FlowResult, FlowError> {
             }
         }
     }
+    Network {
+        net,
+        edges,
+        exact_model,
+    }
+}
+
+/// Builds and solves the network.
+pub(crate) fn solve(model: &Model<'_>) -> Result<FlowResult, FlowError> {
+    let Network {
+        net,
+        edges,
+        exact_model,
+    } = network(model);
     let arcs = net.edge_count();
     let solution = min_cost_flow(&net)?;
     let mut assignment: Assignment = model

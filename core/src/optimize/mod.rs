@@ -9,6 +9,7 @@
 mod assemble;
 #[cfg(any(feature = "highs", feature = "microlp"))]
 mod exact;
+pub mod export;
 mod flow;
 pub mod min_cost_flow;
 mod model;
