@@ -69,6 +69,8 @@ const RATIOS: [(&str, &str); 7] = [
     ("exact", "ortools-cpsat"),
 ];
 
+/// Our planning engines, which must never place a replica against the rules.
+const ENGINES: [&str; 3] = ["fast", "flow", "exact"];
 /// Runners that solve the same flow network and must agree on its cost.
 const FLOW_RUNNERS: [&str; 3] = ["mcf", "ortools-mcf", "networkx-simplex"];
 /// Runners that solve the same MILP to optimality and must agree on its value.
@@ -115,8 +117,9 @@ pub struct Row {
 }
 
 /// Runs everything `settings` asks for and writes `results.csv`, `results.md` and
-/// `scaling.png` into `settings.out`. Returns the rows and the problems found (disagreeing
-/// objectives; unavailable or failed runners when `require_all`).
+/// `scaling.png` into `settings.out`. Returns the rows and the problems found: runners that
+/// solve the same model and disagree on its optimum, any of our runners placing replicas
+/// against the rules, and, when `require_all`, unavailable or failed runners.
 ///
 /// # Errors
 /// When an instance cannot be written or the results cannot be written or plotted.
@@ -165,14 +168,17 @@ pub fn run(settings: &Settings) -> Result<(Vec<Row>, Vec<String>), String> {
             } else {
                 launch(settings, runner, &dir)
             };
-            bar.println(format!(
-                "{name:<28} {:<17} {:<11} {}",
-                runner.name,
-                result.status,
-                result
-                    .median_ms()
-                    .map_or_else(String::new, |m| format!("{m:.1} ms"))
-            ));
+            // Printed whether or not the bar is drawn (it is hidden when stderr is not a terminal).
+            bar.suspend(|| {
+                eprintln!(
+                    "{name:<28} {:<17} {:<11} {}",
+                    runner.name,
+                    result.status,
+                    result
+                        .median_ms()
+                        .map_or_else(String::new, |m| format!("{m:.1} ms"))
+                );
+            });
             rows.push(Row {
                 family,
                 replicas,
@@ -183,6 +189,21 @@ pub fn run(settings: &Settings) -> Result<(Vec<Row>, Vec<String>), String> {
     }
     bar.finish_and_clear();
     let mut problems = disagreements(&rows);
+    problems.extend(
+        rows.iter()
+            .filter(|r| {
+                ENGINES.contains(&r.result.runner.as_str()) && r.result.violations.is_some_and(|v| v > 0)
+            })
+            .map(|r| {
+                format!(
+                    "{}-{}: {} placed {} replicas against the rules",
+                    r.family,
+                    r.replicas,
+                    r.result.runner,
+                    r.result.violations.unwrap_or(0)
+                )
+            }),
+    );
     if settings.require_all {
         problems.extend(
             rows.iter()
@@ -364,7 +385,7 @@ fn cell<T: ToString>(v: Option<T>) -> String {
 fn write_results(settings: &Settings, rows: &[Row]) -> Result<(), String> {
     let out = &settings.out;
     let mut csv = String::from(
-        "family,replicas,seed,runner,status,median_ms,min_ms,max_ms,peak_rss_mib,objective,placed,unplaced,over_capacity,moves_after_failure,detail\n",
+        "family,replicas,seed,runner,status,median_ms,min_ms,max_ms,peak_rss_mib,objective,placed,unplaced,over_capacity,violations,moves_after_failure,detail\n",
     );
     for row in rows {
         let r = &row.result;
@@ -372,7 +393,7 @@ fn write_results(settings: &Settings, rows: &[Row]) -> Result<(), String> {
         let max = r.times_ms.iter().copied().reduce(f64::max);
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},\"{}\"",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},\"{}\"",
             row.family,
             row.replicas,
             settings.seed,
@@ -386,6 +407,7 @@ fn write_results(settings: &Settings, rows: &[Row]) -> Result<(), String> {
             cell(r.placed),
             cell(r.unplaced),
             cell(r.over_capacity),
+            cell(r.violations),
             cell(r.moves_after_failure),
             r.detail.replace('"', "'"),
         );
@@ -411,7 +433,7 @@ fn write_results(settings: &Settings, rows: &[Row]) -> Result<(), String> {
 /// The results table and the ratio table, in markdown.
 fn markdown(rows: &[Row]) -> String {
     let mut md = String::from(
-        "| family | replicas | runner | status | median ms | peak MiB | objective | placed | unplaced | over capacity | moves after failure |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| family | replicas | runner | status | median ms | peak MiB | objective | placed | unplaced | over capacity | rule violations | moves after failure |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in rows {
         let r = &row.result;
@@ -422,7 +444,7 @@ fn markdown(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.family,
             row.replicas,
             r.runner,
@@ -433,6 +455,7 @@ fn markdown(rows: &[Row]) -> String {
             cell(r.placed),
             cell(r.unplaced),
             cell(r.over_capacity),
+            cell(r.violations),
             cell(r.moves_after_failure),
         );
     }

@@ -42,6 +42,7 @@ pub mod pod_loop;
 mod random;
 pub mod runner;
 mod spec;
+pub mod violations;
 mod workloads;
 
 use std::collections::HashSet;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::files::{self, FlowFile, Meta};
 use crate::pod_loop::PodLoop;
+use crate::violations::violations;
 
 /// What one runner reports on one instance.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +50,10 @@ pub struct RunResult {
     /// Karmada only: replicas assigned beyond what the cluster's resource summary holds.
     #[serde(default)]
     pub over_capacity: Option<u64>,
+    /// Replicas placed against the problem's rules (see [`crate::violations`]); for runners
+    /// that produce a placement fleetplan can read.
+    #[serde(default)]
+    pub violations: Option<u64>,
 }
 
 impl RunResult {
@@ -72,6 +77,14 @@ impl RunResult {
             n => Some((t[n / 2 - 1] + t[n / 2]) / 2.0),
         }
     }
+}
+
+/// Repetitions stop once they have taken this long in all (there is always at least one).
+const REPEAT_BUDGET: Duration = Duration::from_secs(10);
+
+/// Whether to run another repetition after `times` (milliseconds) out of `repeat`.
+fn another(times: &[f64], repeat: usize) -> bool {
+    times.len() < repeat && times.iter().sum::<f64>() < REPEAT_BUDGET.as_secs_f64() * 1e3
 }
 
 /// Our runners, by the name the harness gives them.
@@ -132,7 +145,7 @@ fn run_inner(name: &str, dir: &Path, repeat: usize, time_limit: Duration) -> Res
     let peak_reset = reset_peak();
     let mut times = Vec::with_capacity(repeat);
     let mut last = None;
-    for _ in 0..repeat {
+    while another(&times, repeat) {
         let started = Instant::now();
         // The fast planner is timed as `plan()`: `solve()` adds a scoring pass (see `detail`).
         let planned = if solver == SolverChoice::Fast {
@@ -164,6 +177,7 @@ fn run_inner(name: &str, dir: &Path, repeat: usize, time_limit: Duration) -> Res
             .to_string(),
     };
     let moves = moves_after_failure(&problem, &meta.fail_cluster, options)?;
+    let broken = violations(&problem, &planned)?;
     Ok(RunResult {
         runner: name.to_string(),
         status: "ok".into(),
@@ -175,6 +189,7 @@ fn run_inner(name: &str, dir: &Path, repeat: usize, time_limit: Duration) -> Res
         unplaced: Some(planned.summary.unplaced),
         moves_after_failure: Some(moves),
         over_capacity: None,
+        violations: Some(broken),
     })
 }
 
@@ -208,7 +223,7 @@ fn run_mcf(dir: &Path, repeat: usize) -> Result<RunResult, String> {
     let peak_reset = reset_peak();
     let mut times = Vec::with_capacity(repeat);
     let mut cost = 0;
-    for _ in 0..repeat {
+    while another(&times, repeat) {
         let started = Instant::now();
         let network = file.network()?;
         let solution = min_cost_flow(&network).map_err(|e| format!("flow.json: {e:?}"))?;
@@ -235,7 +250,7 @@ fn run_pod_loop(problem: &Problem, fail: usize, repeat: usize) -> RunResult {
     let peak_reset = reset_peak();
     let mut times = Vec::with_capacity(repeat);
     let mut last = None;
-    for _ in 0..repeat {
+    while another(&times, repeat) {
         let started = Instant::now();
         let mut pods = PodLoop::new(problem);
         pods.schedule_all();
@@ -246,9 +261,11 @@ fn run_pod_loop(problem: &Problem, fail: usize, repeat: usize) -> RunResult {
     let mut pods = last.expect("at least one repetition");
     let placed = pods.placed();
     let target: u64 = problem.workloads.iter().map(|w| u64::from(w.replicas)).sum();
-    let objective = evaluate(problem, &pods.to_plan(), &PlanOptions::default())
+    let placement = pods.to_plan();
+    let objective = evaluate(problem, &placement, &PlanOptions::default())
         .ok()
         .map(|v| v.total);
+    let broken = violations(problem, &placement).ok();
     let before = pods.per_cluster();
     pods.fail_cluster(fail);
     let after = pods.per_cluster();
@@ -272,5 +289,6 @@ fn run_pod_loop(problem: &Problem, fail: usize, repeat: usize) -> RunResult {
         unplaced: Some(target.saturating_sub(placed)),
         moves_after_failure: Some(moves),
         over_capacity: None,
+        violations: broken,
     }
 }
