@@ -141,6 +141,38 @@ impl FlowFile {
     }
 }
 
+/// The program of a `milp.json` document (`null` bounds read as infinite).
+#[derive(Deserialize)]
+pub struct MilpFile {
+    /// Cost per column.
+    pub c: Vec<f64>,
+    /// Constant added to the objective.
+    pub constant: f64,
+    /// 1 for an integer column.
+    pub integrality: Vec<u8>,
+    /// Column lower bounds.
+    pub lb: Vec<Option<f64>>,
+    /// Column upper bounds.
+    pub ub: Vec<Option<f64>>,
+    /// The constraint matrix.
+    pub a: SparseRows,
+    /// Row lower bounds.
+    pub row_lb: Vec<Option<f64>>,
+    /// Row upper bounds.
+    pub row_ub: Vec<Option<f64>>,
+}
+
+/// Compressed sparse rows.
+#[derive(Deserialize)]
+pub struct SparseRows {
+    /// Where each row starts in `indices` and `data`, and where the last ends.
+    pub indptr: Vec<usize>,
+    /// Column of each entry.
+    pub indices: Vec<usize>,
+    /// Value of each entry.
+    pub data: Vec<f64>,
+}
+
 /// Infinite bounds as JSON `null`.
 fn finite(values: &[f64]) -> Vec<Option<f64>> {
     values.iter().map(|v| v.is_finite().then_some(*v)).collect()

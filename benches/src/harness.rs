@@ -49,6 +49,7 @@ pub fn runners() -> Vec<RunnerSpec> {
         spec("flow", Origin::Ours, 100_000),
         spec("exact", Origin::Ours, 10_000),
         spec("mcf", Origin::Ours, 100_000),
+        spec("highs", Origin::Ours, 10_000),
         spec("pod-loop", Origin::Ours, u64::MAX),
         spec("karmada", Origin::Karmada, u64::MAX),
         spec("ortools-mcf", Origin::Python, 100_000),
@@ -59,13 +60,14 @@ pub fn runners() -> Vec<RunnerSpec> {
 }
 
 /// The pairs the ratio table compares: ours / peer.
-const RATIOS: [(&str, &str); 7] = [
+const RATIOS: [(&str, &str); 8] = [
     ("fast", "karmada"),
     ("fast", "pod-loop"),
     ("mcf", "ortools-mcf"),
     ("mcf", "networkx-simplex"),
     ("flow", "ortools-mcf"),
     ("exact", "scipy-milp"),
+    ("highs", "scipy-milp"),
     ("exact", "ortools-cpsat"),
 ];
 
@@ -74,7 +76,7 @@ const ENGINES: [&str; 3] = ["fast", "flow", "exact"];
 /// Runners that solve the same flow network and must agree on its cost.
 const FLOW_RUNNERS: [&str; 3] = ["mcf", "ortools-mcf", "networkx-simplex"];
 /// Runners that solve the same MILP to optimality and must agree on its value.
-const MILP_RUNNERS: [&str; 2] = ["scipy-milp", "ortools-cpsat"];
+const MILP_RUNNERS: [&str; 3] = ["highs", "scipy-milp", "ortools-cpsat"];
 
 /// What to run.
 #[derive(Clone, Debug)]

@@ -1,5 +1,6 @@
-//! The harness's runners of our own engines (`fast`, `flow`, `exact`, and `mcf`, our network
-//! simplex alone on the flow network) and of the filter-and-score peer (`pod-loop`), and the
+//! The harness's runners of our own engines (`fast`, `flow`, `exact`; `mcf`, our network
+//! simplex alone on the flow network; `highs`, the exact solver's HiGHS binding alone on the
+//! MILP) and of the filter-and-score peer (`pod-loop`), and the
 //! result object every runner prints (see "What every runner prints" in
 //! `benches/INSTANCES.md`).
 //!
@@ -15,7 +16,7 @@ use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation};
 use fleetplan::{PlanOptions, Problem, SolverChoice, evaluate, plan, solve};
 use serde::{Deserialize, Serialize};
 
-use crate::files::{self, FlowFile, Meta};
+use crate::files::{self, FlowFile, Meta, MilpFile};
 use crate::pod_loop::PodLoop;
 use crate::violations::violations;
 
@@ -88,7 +89,7 @@ fn another(times: &[f64], repeat: usize) -> bool {
 }
 
 /// Our runners, by the name the harness gives them.
-pub const OURS: [&str; 5] = ["fast", "flow", "exact", "mcf", "pod-loop"];
+pub const OURS: [&str; 6] = ["fast", "flow", "exact", "mcf", "highs", "pod-loop"];
 
 /// Resets the process's peak resident memory to its current size; false when the kernel
 /// refuses.
@@ -115,6 +116,9 @@ fn run_inner(name: &str, dir: &Path, repeat: usize, time_limit: Duration) -> Res
     let meta: Meta = files::read(dir, "meta.json")?;
     if name == "mcf" {
         return run_mcf(dir, repeat);
+    }
+    if name == "highs" {
+        return run_highs(dir, repeat, time_limit);
     }
     let problem: Problem = files::read(dir, "problem.json")?;
     problem.validate().map_err(|e| format!("problem.json: {e}"))?;
@@ -241,6 +245,62 @@ fn run_mcf(dir: &Path, repeat: usize) -> Result<RunResult, String> {
         times_ms: times,
         peak_rss_kib: peak_reset.then(peak_kib).flatten(),
         objective: Some(cost as f64),
+        ..RunResult::default()
+    })
+}
+
+/// The exact solver's backend alone (the `highs` crate, single-threaded, relative gap 1e-6, as
+/// the exact solver sets it) on `milp.json`: building HiGHS's model from the arrays and solving
+/// it are timed, as scipy's `milp()` call is.
+fn run_highs(dir: &Path, repeat: usize, time_limit: Duration) -> Result<RunResult, String> {
+    let m: MilpFile = files::read(dir, "milp.json")?;
+    let bound = |b: Option<f64>, infinite: f64| b.unwrap_or(infinite);
+    let peak_reset = reset_peak();
+    let mut times = Vec::with_capacity(repeat);
+    let (mut status, mut objective) = ("ok", None);
+    while another(&times, repeat) {
+        let started = Instant::now();
+        let mut problem = highs::RowProblem::default();
+        let columns: Vec<_> = (0..m.c.len())
+            .map(|j| {
+                let range = bound(m.lb[j], f64::NEG_INFINITY)..=bound(m.ub[j], f64::INFINITY);
+                problem.add_column_with_integrality(m.c[j], range, m.integrality[j] == 1)
+            })
+            .collect();
+        for i in 0..m.row_lb.len() {
+            let entries = (m.a.indptr[i]..m.a.indptr[i + 1]).map(|k| (columns[m.a.indices[k]], m.a.data[k]));
+            problem.add_row(
+                bound(m.row_lb[i], f64::NEG_INFINITY)..=bound(m.row_ub[i], f64::INFINITY),
+                entries,
+            );
+        }
+        let mut model = problem.optimise(highs::Sense::Minimise);
+        model.set_option("threads", 1);
+        model.set_option("mip_rel_gap", 1e-6);
+        model.set_option("time_limit", time_limit.as_secs_f64());
+        let solved = model.try_solve().map_err(|e| format!("HiGHS failed: {e:?}"))?;
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        status = match solved.status() {
+            highs::HighsModelStatus::Optimal => "ok",
+            highs::HighsModelStatus::ReachedTimeLimit => "time-limit",
+            other => return Err(format!("HiGHS ended with status {other:?}")),
+        };
+        objective = Some(solved.objective_value() + m.constant);
+        if status != "ok" {
+            break;
+        }
+    }
+    Ok(RunResult {
+        runner: "highs".into(),
+        status: status.into(),
+        detail: format!(
+            "fleetplan's HiGHS binding (highs crate), 1 thread, mip_rel_gap 1e-6; {} columns, {} rows; timed: building the model from the arrays and solving",
+            m.c.len(),
+            m.row_lb.len()
+        ),
+        times_ms: times,
+        peak_rss_kib: peak_reset.then(peak_kib).flatten(),
+        objective,
         ..RunResult::default()
     })
 }

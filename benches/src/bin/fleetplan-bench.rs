@@ -87,7 +87,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Run one of our runners (fast, flow, exact, mcf, pod-loop) on an instance folder and print
+    /// Run one of our runners (fast, flow, exact, mcf, highs, pod-loop) on an instance folder and print
     /// its result object.
     Solve {
         /// The runner.

@@ -172,7 +172,6 @@ pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Out
     problem.validate()?;
     let model = Model::new(problem, options.weights);
     let fast = fast_start(problem, &model, options)?;
-    let flow = flow_candidate(&model)?;
     let mut candidates = Vec::new();
     match exact::solve(&model, options.time_limit) {
         Ok(result) => {
@@ -190,10 +189,11 @@ pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Out
             } else {
                 None
             };
+            let proven = result.optimal && !packed.trimmed && closed;
             candidates.push((
                 "exact",
                 Candidate {
-                    proven: result.optimal && !packed.trimmed && closed,
+                    proven,
                     packed,
                     value,
                     bound,
@@ -201,15 +201,18 @@ pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Out
                     note,
                 },
             ));
+            // A proven optimum cannot be beaten: the flow's plan is only worth building when
+            // the MILP's was trimmed or stopped early.
+            if !proven {
+                candidates.push(("flow", flow_candidate(&model)?));
+            }
         }
         Err(detail) => {
-            let mut flow = flow;
+            let mut flow = flow_candidate(&model)?;
             flow.note = Some(format!("the MILP found no plan ({detail})"));
             candidates.push(("flow", flow));
-            return Ok(best(&model, options, fast, candidates));
         }
     }
-    candidates.push(("flow", flow));
     Ok(best(&model, options, fast, candidates))
 }
 
