@@ -234,6 +234,21 @@ fn karmada(problem: &Problem, fail_cluster: &str) -> Result<Value, String> {
         })
         .collect();
     let candidates = export::candidate_clusters(problem).map_err(|e| e.to_string())?;
+    // Replicas already running, in clusters that keep them: the binding's last result.
+    let mut running: BTreeMap<&fleetplan::WorkloadId, BTreeMap<&str, u32>> = BTreeMap::new();
+    for r in &problem.current {
+        let keeps = problem
+            .clusters
+            .iter()
+            .any(|c| c.name == r.cluster && c.health.keeps_running());
+        if keeps {
+            *running
+                .entry(&r.workload)
+                .or_default()
+                .entry(r.cluster.as_str())
+                .or_insert(0) += r.replicas;
+        }
+    }
     let workloads: Vec<Value> = problem
         .workloads
         .iter()
@@ -272,6 +287,7 @@ fn karmada(problem: &Problem, fail_cluster: &str) -> Result<Value, String> {
                 "candidates": names,
                 "division": division,
                 "weights": weights,
+                "running": running.get(&w.id).cloned().unwrap_or_default(),
             })
         })
         .collect();

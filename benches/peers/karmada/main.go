@@ -13,7 +13,8 @@
 // plugins over the candidates, groups them with core.SelectClusters (which asks the replica
 // estimators, here only Karmada's general estimator working on each cluster's
 // Status.ResourceSummary, how many replicas each cluster can take) and divides the replicas with
-// core.AssignReplicas. The cluster summaries are those of the input for every workload, as in a
+// core.AssignReplicas, with the workload's running replicas (karmada.json's "running") as the
+// binding's spec.Clusters. The cluster summaries are those of the input for every workload, as in a
 // Karmada scheduler between two refreshes of cluster status. Only that work, for all workloads,
 // is timed.
 //
@@ -82,6 +83,7 @@ type inputWorkload struct {
 	Candidates []string          `json:"candidates"`
 	Division   string            `json:"division"`
 	Weights    map[string]int64  `json:"weights"`
+	Running    map[string]int32  `json:"running"`
 }
 
 type input struct {
@@ -128,6 +130,9 @@ type binding struct {
 	target     int64
 	spec       *workv1alpha2.ResourceBindingSpec
 	candidates []*clusterv1alpha1.Cluster
+	// running is where the workload already runs: the binding's spec.Clusters when it is
+	// scheduled, as Karmada holds a binding's last result (nil for a new workload).
+	running []workv1alpha2.TargetCluster
 }
 
 // fleet is the parsed instance.
@@ -275,6 +280,17 @@ func buildFleet(in *input) (*fleet, error) {
 			return nil, err
 		}
 		b := binding{name: w.Name, target: w.Replicas, spec: spec}
+		names := make([]string, 0, len(w.Running))
+		for name := range w.Running {
+			if f.byName[name] == nil {
+				return nil, fmt.Errorf("workload %s: running in %q, which is not a cluster", w.Name, name)
+			}
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			b.running = append(b.running, workv1alpha2.TargetCluster{Name: name, Replicas: w.Running[name]})
+		}
 		for _, name := range w.Candidates {
 			cluster := f.byName[name]
 			if cluster == nil {
@@ -355,8 +371,9 @@ func sum(tcs []workv1alpha2.TargetCluster) int64 {
 
 // ---- capacity check: Karmada's general estimator on summaries shared by all workloads ----
 
-// overCapacity counts the replicas of `divisions` that the clusters' resource summaries cannot
-// hold once the workloads, in input order, take their share: each cluster's room for a
+// overCapacity counts the new replicas of `divisions` (those beyond the binding's running ones,
+// which the summaries already hold) that the clusters' resource summaries cannot hold once the
+// workloads, in input order, take their share: each cluster's room for a
 // workload is Karmada's general estimator's answer (min over pods and requested resources of
 // (allocatable - allocated) / request), and what fits is then added to the cluster's allocated
 // resources.
@@ -369,17 +386,23 @@ func overCapacity(f *fleet, divisions []division) int64 {
 	var over int64
 	for i := range f.bindings {
 		b := &f.bindings[i]
+		running := make(map[string]int32, len(b.running))
+		for _, tc := range b.running {
+			running[tc.Name] = tc.Replicas
+		}
 		for _, tc := range divisions[i].clusters {
-			if tc.Replicas <= 0 {
+			// Running replicas are in the summary already: only new ones need room.
+			added := tc.Replicas - running[tc.Name]
+			if added <= 0 {
 				continue
 			}
 			cluster := working[tc.Name]
 			room, _ := estimator.MaxAvailableReplicas(context.TODO(), []*clusterv1alpha1.Cluster{cluster}, b.spec.ReplicaRequirements)
-			fits := int64(tc.Replicas)
+			fits := int64(added)
 			if free := int64(room[0].Replicas); free < fits {
 				fits = max(free, 0)
 			}
-			over += int64(tc.Replicas) - fits
+			over += int64(added) - fits
 			if fits > 0 {
 				allocate(cluster.Status.ResourceSummary, b.spec.ReplicaRequirements.ResourceRequest, fits)
 			}
@@ -539,7 +562,7 @@ func run(opts options) result {
 				break
 			}
 			b := &f.bindings[i]
-			clusters, err := s.schedule(b, b.candidates, nil)
+			clusters, err := s.schedule(b, b.candidates, b.running)
 			divisions[i] = division{clusters: clusters, err: err}
 		}
 		elapsed := time.Since(started)

@@ -49,7 +49,7 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
         /// Time limit of one solve, in seconds, handed to every solver and peer.
-        #[arg(long, default_value_t = 60.0)]
+        #[arg(long, default_value_t = 20.0)]
         time_limit: f64,
         /// Only these runners, comma-separated (default: all).
         #[arg(long, value_delimiter = ',')]
