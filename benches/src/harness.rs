@@ -242,15 +242,8 @@ fn launch(settings: &Settings, runner: &RunnerSpec, dir: &Path) -> RunResult {
             c
         }
         Origin::Python => {
-            if !settings.python.exists() {
-                return RunResult::not_run(
-                    runner.name,
-                    "unavailable",
-                    format!(
-                        "no Python for the peers at {} (benches/peers/setup creates it)",
-                        settings.python.display()
-                    ),
-                );
+            if let Some(missing) = missing(runner, &settings.python, "Python for the peers") {
+                return missing;
             }
             let mut c = Command::new(&settings.python);
             c.arg(settings.peers_dir.join("python").join("peers.py"))
@@ -258,15 +251,8 @@ fn launch(settings: &Settings, runner: &RunnerSpec, dir: &Path) -> RunResult {
             c
         }
         Origin::Karmada => {
-            if !settings.karmada.exists() {
-                return RunResult::not_run(
-                    runner.name,
-                    "unavailable",
-                    format!(
-                        "no Karmada peer at {} (benches/peers/setup builds it)",
-                        settings.karmada.display()
-                    ),
-                );
+            if let Some(missing) = missing(runner, &settings.karmada, "Karmada peer") {
+                return missing;
             }
             Command::new(&settings.karmada)
         }
@@ -296,6 +282,20 @@ fn launch(settings: &Settings, runner: &RunnerSpec, dir: &Path) -> RunResult {
         },
         Err(detail) => RunResult::not_run(runner.name, "failed", detail),
     }
+}
+
+/// An `unavailable` result when the peer's program `path` is not installed.
+fn missing(runner: &RunnerSpec, path: &Path, what: &str) -> Option<RunResult> {
+    (!path.exists()).then(|| {
+        RunResult::not_run(
+            runner.name,
+            "unavailable",
+            format!(
+                "no {what} at {} (benches/peers/setup installs it)",
+                path.display()
+            ),
+        )
+    })
 }
 
 /// The last few hundred characters of `text`, on one line.

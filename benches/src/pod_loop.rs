@@ -15,17 +15,17 @@
 //! - **score**: `LeastAllocated` (the mean share of CPU and memory left free after the pod)
 //!   plus matched preferred node affinity weights; the best node wins, ties to the first.
 //!
-//! What it leaves out, and why: the label and taint rules are checked once per workload and
-//! node pool rather than per pod and node (every node of a pool carries the same labels and
-//! taints, so the verdict is the same; this only makes the peer faster); Fargate profiles are
+//! What it leaves out, and why: the label and taint rules and preferred affinity are evaluated
+//! once per workload and node pool rather than per pod and node (every node of a pool carries
+//! the same labels and taints, so the verdict is the same; this only makes the peer faster); Fargate profiles are
 //! not nodes and are not used (EKS places those pods itself); gangs, cluster minimums and
 //! maximums, region limits and demand have no kube-scheduler counterpart and are ignored.
 
 use std::collections::BTreeMap;
 
 use fleetplan::{
-    Health, PLAN_FORMAT, Placement, Plan, PoolReplicas, Problem, TopologyKey, WhenUnsatisfiable,
-    node_selector_failure, required_affinity_matches, untolerated_hard_taint,
+    Health, Placement, Plan, PoolReplicas, Problem, TopologyKey, WhenUnsatisfiable, node_selector_failure,
+    required_affinity_matches, untolerated_hard_taint,
 };
 
 /// CPU, memory, pods and GPUs.
@@ -58,6 +58,8 @@ pub struct PodLoop<'p> {
     zones: usize,
     /// Per workload: node index to replicas.
     bound: Vec<BTreeMap<usize, u32>>,
+    /// Each node pool's nodes, which are contiguous in `nodes`: cluster, pool, node range.
+    pools: Vec<(usize, usize, std::ops::Range<usize>)>,
     /// Where the next search starts (kube-scheduler's `nextStartNodeIndex`).
     next_start: usize,
     /// Clusters taken out of service.
@@ -70,11 +72,13 @@ impl<'p> PodLoop<'p> {
     pub fn new(problem: &'p Problem) -> Self {
         let mut zone_ids: BTreeMap<(usize, &str), usize> = BTreeMap::new();
         let mut nodes = Vec::new();
+        let mut pools = Vec::new();
         for (c, cluster) in problem.clusters.iter().enumerate() {
             for (p, pool) in cluster.pools.iter().enumerate() {
                 if pool.fargate.is_some() {
                     continue;
                 }
+                let first = nodes.len();
                 let zone = pool.zone.as_deref().map(|z| {
                     let next = zone_ids.len();
                     *zone_ids.entry((c, z)).or_insert(next)
@@ -92,17 +96,22 @@ impl<'p> PodLoop<'p> {
                         });
                     }
                 }
+                pools.push((c, p, first..nodes.len()));
             }
         }
         // Running pods stay where they are (their resources are already taken from the free
-        // ones); they count against their workload's target and its zone spread.
-        let first_node: BTreeMap<(&str, &str), usize> = nodes
+        // ones), in clusters that keep them; they count against their workload's target and
+        // its zone spread. They are bound to their pool's first node.
+        let first_node: BTreeMap<(&str, &str), usize> = pools
             .iter()
-            .enumerate()
-            .rev()
-            .map(|(n, node)| {
-                let cluster = &problem.clusters[node.cluster];
-                ((cluster.name.as_str(), cluster.pools[node.pool].name.as_str()), n)
+            .filter(|(c, _, _)| problem.clusters[*c].health.keeps_running())
+            .filter(|(_, _, range)| !range.is_empty())
+            .map(|(c, p, range)| {
+                let cluster = &problem.clusters[*c];
+                (
+                    (cluster.name.as_str(), cluster.pools[*p].name.as_str()),
+                    range.start,
+                )
             })
             .collect();
         let workload_of: BTreeMap<&fleetplan::WorkloadId, usize> = problem
@@ -113,12 +122,8 @@ impl<'p> PodLoop<'p> {
             .collect();
         let mut bound = vec![BTreeMap::new(); problem.workloads.len()];
         for running in &problem.current {
-            let healthy = problem
-                .clusters
-                .iter()
-                .any(|c| c.name == running.cluster && c.health.keeps_running());
             let node = first_node.get(&(running.cluster.as_str(), running.pool.as_str()));
-            if let (true, Some(&n), Some(&w)) = (healthy, node, workload_of.get(&running.workload)) {
+            if let (Some(&n), Some(&w)) = (node, workload_of.get(&running.workload)) {
                 *bound[w].entry(n).or_insert(0) += running.replicas;
             }
         }
@@ -127,6 +132,7 @@ impl<'p> PodLoop<'p> {
             nodes,
             zones: zone_ids.len(),
             bound,
+            pools,
             next_start: 0,
             failed: vec![false; problem.clusters.len()],
         }
@@ -169,11 +175,10 @@ impl<'p> PodLoop<'p> {
         let workload = &self.problem.workloads[w];
         let template = &workload.template;
         let request = dense(&template.effective_requests());
-        let eligible = self.eligible_nodes(w);
+        let (eligible, preferred) = self.eligible_nodes(w);
         if eligible.is_empty() {
             return;
         }
-        let preferred: Vec<i64> = eligible.iter().map(|&n| self.preferred_weight(w, n)).collect();
         let spreads: Vec<u32> = template
             .topology_spread
             .iter()
@@ -243,44 +248,40 @@ impl<'p> PodLoop<'p> {
         }
     }
 
-    /// The nodes whose labels and taints let workload `w` in, in cluster and pool order.
-    fn eligible_nodes(&self, w: usize) -> Vec<usize> {
+    /// The nodes whose labels and taints let workload `w` in, in cluster and pool order, with
+    /// the summed weights of the preferred node affinity terms each matches. Every node of a
+    /// pool carries the pool's labels and taints, so each pool is judged once.
+    fn eligible_nodes(&self, w: usize) -> (Vec<usize>, Vec<i64>) {
         let workload = &self.problem.workloads[w];
         let t = &workload.template;
-        let mut verdicts: BTreeMap<(usize, usize), bool> = BTreeMap::new();
-        (0..self.nodes.len())
-            .filter(|&n| {
-                let node = &self.nodes[n];
-                *verdicts.entry((node.cluster, node.pool)).or_insert_with(|| {
-                    let cluster = &self.problem.clusters[node.cluster];
-                    let pool = &cluster.pools[node.pool];
-                    cluster.health == Health::Ready
-                        && !self.failed[node.cluster]
-                        && workload
-                            .policy
-                            .cluster_selector
-                            .matches(&cluster.selector_labels())
-                        && untolerated_hard_taint(&cluster.taints, &t.tolerations).is_none()
-                        && node_selector_failure(&t.node_selector, &pool.labels).is_none()
-                        && required_affinity_matches(&t.affinity.required, &pool.labels)
-                        && untolerated_hard_taint(&pool.taints, &t.tolerations).is_none()
-                })
-            })
-            .collect()
-    }
-
-    /// The summed weights of the preferred node affinity terms node `n` matches.
-    fn preferred_weight(&self, w: usize, n: usize) -> i64 {
-        let node = &self.nodes[n];
-        let labels = &self.problem.clusters[node.cluster].pools[node.pool].labels;
-        self.problem.workloads[w]
-            .template
-            .affinity
-            .preferred
-            .iter()
-            .filter(|term| term.preference.matches(labels))
-            .map(|term| i64::from(term.weight))
-            .sum()
+        let (mut eligible, mut preferred) = (Vec::new(), Vec::new());
+        for (c, p, nodes) in &self.pools {
+            let cluster = &self.problem.clusters[*c];
+            let pool = &cluster.pools[*p];
+            let allowed = cluster.health == Health::Ready
+                && !self.failed[*c]
+                && workload
+                    .policy
+                    .cluster_selector
+                    .matches(&cluster.selector_labels())
+                && untolerated_hard_taint(&cluster.taints, &t.tolerations).is_none()
+                && node_selector_failure(&t.node_selector, &pool.labels).is_none()
+                && required_affinity_matches(&t.affinity.required, &pool.labels)
+                && untolerated_hard_taint(&pool.taints, &t.tolerations).is_none();
+            if !allowed {
+                continue;
+            }
+            let weight: i64 = t
+                .affinity
+                .preferred
+                .iter()
+                .filter(|term| term.preference.matches(&pool.labels))
+                .map(|term| i64::from(term.weight))
+                .sum();
+            eligible.extend(nodes.clone());
+            preferred.extend(std::iter::repeat_n(weight, nodes.len()));
+        }
+        (eligible, preferred)
     }
 
     /// Replicas placed so far.
@@ -336,13 +337,8 @@ impl<'p> PodLoop<'p> {
             }
         }
         Plan {
-            format: PLAN_FORMAT,
             placements,
-            unplaced: Vec::new(),
-            explanations: Vec::new(),
-            costs: Vec::new(),
-            summary: Default::default(),
-            solver: None,
+            ..Plan::default()
         }
     }
 }
