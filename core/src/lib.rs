@@ -71,6 +71,7 @@ mod cluster;
 mod error;
 mod explain;
 pub mod fargate;
+pub mod follow;
 pub mod objective;
 pub mod optimize;
 mod plan;

@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 
 use crate::cluster::{ClusterName, HourlyPrice, PoolName};
 use crate::explain::Reason;
+use crate::follow::Follow;
 use crate::objective::ObjectiveValue;
 use crate::workload::WorkloadId;
 
@@ -46,6 +47,9 @@ pub struct Plan {
     /// workloads with priced or Fargate replicas, ordered by workload.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub costs: Vec<WorkloadCost>,
+    /// Where each of the problem's dependents goes (see [`crate::follow`]), ordered by kind,
+    /// namespace and name; one with no clusters goes nowhere.
+    pub follow: Vec<Follow>,
     /// Totals.
     pub summary: Summary,
     /// How the plan was found and how good it is (set by [`crate::solve`]).
@@ -237,6 +241,7 @@ impl Default for Plan {
             unplaced: Vec::new(),
             explanations: Vec::new(),
             costs: Vec::new(),
+            follow: Vec::new(),
             summary: Summary::default(),
             solver: None,
         }

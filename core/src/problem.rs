@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::{Cluster, ClusterName, PoolName};
 use crate::error::Error;
 use crate::fargate::{FargateProfile, FargateSettings, validate_profiles};
+use crate::follow::Dependent;
 use crate::workload::{Workload, WorkloadId};
 
 /// The most replicas (targets plus running) one problem may hold: 2^31, far beyond any fleet,
@@ -41,6 +42,10 @@ pub struct Problem {
     /// Fargate quotas and prices, for clusters with Fargate profiles.
     #[serde(default)]
     pub fargate: FargateSettings,
+    /// Objects that go where the workloads they serve run (see [`crate::follow`]); they do
+    /// not change the placement, only the plan's [`crate::Plan::follow`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependents: Vec<Dependent>,
 }
 
 impl Problem {

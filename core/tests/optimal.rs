@@ -17,8 +17,8 @@ use common::{
     plan_pools, pool_allows_new, problem, takes_new,
 };
 use fleetplan::{
-    HourlyPrice, PLAN_FORMAT, PerName, Placement, Plan, PlanOptions, PoolReplicas, Problem, SolverChoice,
-    Summary, WhenUnsatisfiable, evaluate, solve,
+    HourlyPrice, PerName, Placement, Plan, PlanOptions, PoolReplicas, Problem, SolverChoice,
+    WhenUnsatisfiable, evaluate, solve,
 };
 use proptest::prelude::*;
 
@@ -146,13 +146,8 @@ fn plan_of_counts(problem: &Problem, counts: &PoolCounts) -> Plan {
         })
         .collect();
     Plan {
-        format: PLAN_FORMAT,
         placements,
-        unplaced: Vec::new(),
-        explanations: Vec::new(),
-        costs: Vec::new(),
-        summary: Summary::default(),
-        solver: None,
+        ..Plan::default()
     }
 }
 

@@ -33,7 +33,9 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams}
 use serde_json::json;
 
 use crate::error::describe;
-use crate::executor::{ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_objects};
+use crate::executor::{
+    ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_dependents, desired_objects,
+};
 use crate::lease::LeaderElection;
 use crate::live::{
     ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_fleet_settings, read_registry,
@@ -201,6 +203,7 @@ impl Controller {
             workloads: sources.workloads(),
             current: running,
             fargate,
+            dependents: sources.dependents(),
         };
         let options = PlanOptions {
             solver: SolverChoice::Fast,
@@ -224,12 +227,19 @@ impl Controller {
             .into_iter()
             .filter(|d| reachable.contains_key(&d.cluster))
             .collect();
+        let follows: Vec<_> = desired_dependents(&plan, &problem.dependents, &sources.dependent_objects())
+            .into_iter()
+            .filter(|d| reachable.contains_key(&d.cluster))
+            .collect();
         pass.applied = Executor::new(reachable)
-            .apply(&desired, &self.options.apply)
+            .apply(&desired, &follows, &self.options.apply)
             .await;
         for (cluster, report) in &pass.applied {
             if let Some(error) = &report.error {
                 tracing::warn!(%cluster, %error, "cluster not brought to the plan");
+            }
+            for conflict in &report.conflicts {
+                tracing::warn!(%cluster, %conflict, "not carried");
             }
         }
         self.report_status(&plan, &objects, &ready).await;

@@ -28,15 +28,17 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use fleetplan::follow::{Dependent, ObjectRef};
 use fleetplan::{Plan, WorkloadId, WorkloadKind};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
+use crate::dependents::{FollowKind, copy_for};
 use crate::error::describe;
 
 /// The field manager of every write.
@@ -130,6 +132,65 @@ pub fn desired_objects(
         }
     }
     Ok(desired)
+}
+
+/// An object that follows workloads (see [`crate::dependents`]) as one cluster should hold
+/// it. Its `Debug` leaves the content out: it may be a Secret.
+#[derive(Clone, PartialEq)]
+pub struct DesiredDependent {
+    /// The workload cluster.
+    pub cluster: String,
+    /// Its kind.
+    pub kind: FollowKind,
+    /// The object; the copy has the same namespace and name.
+    pub object: ObjectRef,
+    /// The copy to apply.
+    pub copy: Value,
+}
+
+impl std::fmt::Debug for DesiredDependent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesiredDependent")
+            .field("cluster", &self.cluster)
+            .field("object", &self.object)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The copies of the objects that follow workloads, per cluster, as `plan.follow` places
+/// them: `dependents` are the problem's (a PodDisruptionBudget's integer counts split by the
+/// replicas each cluster holds of the workloads it is beside), `objects` the objects as
+/// written. An entry of `plan.follow` with no object is skipped.
+pub fn desired_dependents(
+    plan: &Plan,
+    dependents: &[Dependent],
+    objects: &BTreeMap<ObjectRef, Value>,
+) -> Vec<DesiredDependent> {
+    let ownership = serde_json::Map::from_iter([(MANAGED_BY_LABEL.to_string(), json!(FIELD_MANAGER))]);
+    let mut out = Vec::new();
+    for follow in &plan.follow {
+        let (Some(kind), Some(object)) = (
+            FollowKind::named(&follow.object.kind),
+            objects.get(&follow.object),
+        ) else {
+            continue;
+        };
+        let users: Vec<WorkloadId> = dependents
+            .iter()
+            .filter(|d| d.object == follow.object)
+            .flat_map(|d| d.used_by.iter().cloned())
+            .collect();
+        for cluster in &follow.clusters {
+            let share = crate::dependents::share(plan, &users, cluster.as_str());
+            out.push(DesiredDependent {
+                cluster: cluster.to_string(),
+                kind,
+                object: follow.object.clone(),
+                copy: copy_for(kind, &follow.object, object, &ownership, Some(share)),
+            });
+        }
+    }
+    out
 }
 
 /// `total` split in proportion to `weights` by largest remainders, at least 1 each.
@@ -260,14 +321,17 @@ impl Default for ApplyOptions {
 /// What happened in one cluster.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClusterReport {
-    /// Deployments created.
+    /// Objects created (workload copies and the objects that follow them).
     pub created: u32,
-    /// Deployments whose content changed.
+    /// Objects whose content changed.
     pub updated: u32,
-    /// Deployments applied with no change.
+    /// Objects applied with no change.
     pub unchanged: u32,
-    /// Deployments deleted because the plan no longer places them there.
+    /// Objects deleted because the plan no longer places them there.
     pub pruned: u32,
+    /// Objects that should follow a workload here but exist already and are not
+    /// fleetplan's: left as they are.
+    pub conflicts: Vec<String>,
     /// Why the cluster could not be brought to the plan, if it could not.
     pub error: Option<String>,
 }
@@ -305,6 +369,7 @@ impl Executor {
     pub async fn apply(
         &self,
         desired: &[Desired],
+        dependents: &[DesiredDependent],
         options: &ApplyOptions,
     ) -> BTreeMap<String, ClusterReport> {
         let mut by_cluster: BTreeMap<&str, Vec<&Desired>> =
@@ -312,13 +377,20 @@ impl Executor {
         for d in desired {
             by_cluster.entry(&d.cluster).or_default().push(d);
         }
+        let mut following: BTreeMap<&str, Vec<&DesiredDependent>> = BTreeMap::new();
+        for d in dependents {
+            by_cluster.entry(&d.cluster).or_default();
+            following.entry(&d.cluster).or_default().push(d);
+        }
+        let following = &following;
         let concurrency = options.concurrency.max(1);
         // Phase 1: find what each cluster holds and grow.
         let grown: Vec<(String, Result<Grown, String>)> =
             futures::stream::iter(by_cluster.iter().map(|(&cluster, wanted)| async move {
+                let follows = following.get(cluster).map_or(&[][..], Vec::as_slice);
                 let outcome = match self.clients.get(cluster) {
                     None => Err("no client for this cluster (no kubeconfig context of that name)".into()),
-                    Some(client) => within(options.timeout, grow(client, wanted)).await,
+                    Some(client) => within(options.timeout, grow(client, wanted, follows)).await,
                 };
                 (cluster.to_owned(), outcome)
             }))
@@ -367,9 +439,15 @@ impl Executor {
         let shrunk: Vec<(String, Result<ClusterReport, String>)> =
             futures::stream::iter(owned.iter().map(|(cluster, now)| {
                 let wanted = by_cluster.get(cluster.as_str()).cloned().unwrap_or_default();
+                let follows = following.get(cluster.as_str()).map_or(&[][..], Vec::as_slice);
                 let client = &self.clients[cluster];
                 async move {
-                    let outcome = within(options.timeout, shrink(client, &wanted, now)).await;
+                    let outcome = within(options.timeout, async {
+                        let mut report = shrink(client, &wanted, now).await?;
+                        report.pruned += prune_dependents(client, follows).await?;
+                        Ok(report)
+                    })
+                    .await;
                     (cluster.clone(), outcome)
                 }
             }))
@@ -459,12 +537,14 @@ fn ready_replicas(d: &Deployment) -> u32 {
         .unwrap_or(0)
 }
 
-/// Phase 1 in one cluster: what it holds now, then every desired Deployment that is new or
-/// grows and every desired Job that is new (with its namespace). A Job already there is left
-/// as it is: its work is not moved, and its completions cannot change.
-async fn grow(client: &Client, wanted: &[&Desired]) -> Result<Grown, String> {
+/// Phase 1 in one cluster: what it holds now, then the objects that follow the workloads
+/// there, then every desired Deployment that is new or grows and every desired Job that is
+/// new (with its namespace). A Job already there is left as it is: its work is not moved,
+/// and its completions cannot change.
+async fn grow(client: &Client, wanted: &[&Desired], follows: &[&DesiredDependent]) -> Result<Grown, String> {
     let now = owned_objects(client).await?;
     let mut report = ClusterReport::default();
+    put_dependents(client, follows, &mut report).await?;
     for d in wanted {
         let before = now.get(&key(d)).copied();
         let skip = match d.kind {
@@ -520,6 +600,81 @@ async fn shrink(client: &Client, wanted: &[&Desired], now: &Owned) -> Result<Clu
         report.pruned += 1;
     }
     Ok(report)
+}
+
+/// Applies the objects that follow workloads in one cluster, kinds in [`FollowKind::ALL`]
+/// order (what pods mount before what routes to them). One that exists and is not
+/// fleetplan's is left as it is and reported as a conflict.
+async fn put_dependents(
+    client: &Client,
+    follows: &[&DesiredDependent],
+    report: &mut ClusterReport,
+) -> Result<(), String> {
+    let mut follows = follows.to_vec();
+    follows.sort_by_key(|d| {
+        (
+            FollowKind::ALL.iter().position(|k| *k == d.kind),
+            d.object.clone(),
+        )
+    });
+    for d in follows {
+        ensure_namespace(client, &d.object.namespace).await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), &d.object.namespace, &d.kind.api_resource());
+        let before = retry(|| api.get_opt(&d.object.name)).await?;
+        if let Some(before) = &before
+            && before.labels().get(MANAGED_BY_LABEL).map(String::as_str) != Some(FIELD_MANAGER)
+        {
+            report.conflicts.push(format!(
+                "{} exists and is not fleetplan's (no label {MANAGED_BY_LABEL}={FIELD_MANAGER}): left as it is",
+                d.object
+            ));
+            continue;
+        }
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let patch = Patch::Apply(&d.copy);
+        let after = retry(|| api.patch(&d.object.name, &params, &patch))
+            .await
+            .map_err(|e| format!("{}: {e}", d.object))?;
+        count(
+            report,
+            match before {
+                None => Applied::Created,
+                Some(b) if b.resource_version() == after.resource_version() => Applied::Unchanged,
+                Some(_) => Applied::Updated,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Deletes, in one cluster, the objects that followed workloads there and no longer do
+/// (only fleetplan's); returns how many.
+async fn prune_dependents(client: &Client, follows: &[&DesiredDependent]) -> Result<u32, String> {
+    let params = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}"));
+    let mut pruned = 0;
+    for kind in FollowKind::ALL.into_iter().rev() {
+        let resource = kind.api_resource();
+        let all: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let list = retry(|| all.list(&params)).await?;
+        for item in list.items {
+            let namespace = item.namespace().unwrap_or_default();
+            let name = item.name_any();
+            let wanted = follows
+                .iter()
+                .any(|d| d.kind == kind && *d.object.namespace == *namespace && *d.object.name == *name);
+            if wanted {
+                continue;
+            }
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
+            let delete = DeleteParams::default();
+            retry(|| api.delete(&name, &delete))
+                .await
+                .map_err(|e| format!("{} {namespace}/{name}: {e}", kind.name()))?;
+            pruned += 1;
+        }
+    }
+    Ok(pruned)
 }
 
 /// How one apply went.

@@ -24,10 +24,12 @@
 
 pub mod annotations;
 pub mod controller;
+pub mod dependents;
 mod dump;
 mod error;
 pub mod executor;
 mod fleet;
+pub mod fleet_status;
 mod kinds;
 pub mod lease;
 pub mod live;

@@ -49,24 +49,26 @@
 //! resources, and pods of the opted-in workloads (matched by namespace and selector) to
 //! running replicas.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use fleetplan::fargate::{FargateProfile, FargateSettings};
+use fleetplan::follow::{Dependent, ObjectRef};
 use fleetplan::{Cluster, Health, Labels, Running};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret};
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::reflector::{self, Store, reflector, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
 use serde::Serialize;
 
+use crate::dependents::{FollowKind, dependent_objects, dependents};
 use crate::dump::{ClusterMeta, read_dump};
 use crate::error::describe;
 use crate::error::{LoadError, Location};
@@ -326,12 +328,25 @@ fn fleet_settings(text: &str, file: &std::path::Path) -> Result<FargateSettings,
     Ok(merge.finish())
 }
 
-/// The opted-in workloads of the management cluster.
+/// The opted-in workloads of the management cluster, and the objects of their namespaces
+/// that may follow them (see [`crate::dependents`]).
 pub struct Sources {
     pub(crate) apps: Apps,
+    dependents: Vec<Dependent>,
 }
 
 impl Sources {
+    /// What may follow the workloads, with what each must be beside.
+    pub fn dependents(&self) -> Vec<Dependent> {
+        self.dependents.clone()
+    }
+
+    /// Every object that may follow, as read, by reference (for
+    /// [`crate::executor::desired_dependents`]).
+    pub fn dependent_objects(&self) -> BTreeMap<ObjectRef, serde_json::Value> {
+        dependent_objects(&self.apps.carried)
+    }
+
     /// The planned workloads.
     pub fn workloads(&self) -> Vec<fleetplan::Workload> {
         self.apps.workloads.iter().map(|a| a.workload.clone()).collect()
@@ -362,8 +377,29 @@ pub async fn read_sources(mgmt: &Client) -> Result<Sources, String> {
     let mut documents = Vec::new();
     opted_in::<Deployment>(mgmt, &params, &origin, "apps/v1", "Deployment", &mut documents).await?;
     opted_in::<Job>(mgmt, &params, &origin, "batch/v1", "Job", &mut documents).await?;
+    let namespaces: BTreeSet<String> = documents
+        .iter()
+        .filter_map(|d| d.value["metadata"]["namespace"].as_str().map(str::to_string))
+        .collect();
+    for namespace in &namespaces {
+        for kind in FollowKind::ALL {
+            let resource = kind.api_resource();
+            let api: Api<DynamicObject> = Api::namespaced_with(mgmt.clone(), namespace, &resource);
+            let list = api.list(&ListParams::default()).await.map_err(|e| {
+                format!(
+                    "cannot list the {}s of namespace {namespace} (they follow its workloads): {}",
+                    kind.name(),
+                    describe(&e)
+                )
+            })?;
+            for item in list.items {
+                documents.push(document(&origin, &resource.api_version, &resource.kind, item)?);
+            }
+        }
+    }
     let apps = apps_from_documents(documents).map_err(|e| e.to_string())?;
-    Ok(Sources { apps })
+    let dependents = dependents(&apps.workloads, &apps.carried).map_err(|e| e.to_string())?;
+    Ok(Sources { apps, dependents })
 }
 
 /// Lists the opted-in objects of one kind as source documents, onto `documents`.

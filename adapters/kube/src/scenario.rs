@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use fleetplan::fargate::FargateSettings;
 use fleetplan::{Cluster, Problem, Running, WorkloadId};
 
+use crate::dependents::dependents;
 use crate::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
 use crate::error::{LoadError, Location};
 use crate::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
@@ -26,6 +27,14 @@ pub struct Scenario {
     pub sources: BTreeMap<WorkloadId, serde_json::Value>,
 }
 
+impl Scenario {
+    /// The carried objects that may follow the workloads (see [`crate::dependents`]), by
+    /// reference, as written (for [`crate::executor::desired_dependents`]).
+    pub fn dependent_objects(&self) -> BTreeMap<fleetplan::follow::ObjectRef, serde_json::Value> {
+        crate::dependents::dependent_objects(&self.carried)
+    }
+}
+
 /// An apps object carried along unplanned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CarriedObject {
@@ -39,6 +48,8 @@ pub struct CarriedObject {
     pub name: String,
     /// The file it came from.
     pub file: PathBuf,
+    /// The object as written.
+    pub object: serde_json::Value,
 }
 
 /// Loads `dir/fleet` and `dir/apps` (see [`load`]).
@@ -113,6 +124,7 @@ pub fn load_sources(
     extra: Vec<(Cluster, PathBuf)>,
 ) -> Result<Scenario, LoadError> {
     let apps = load_apps(apps)?;
+    let dependents = dependents(&apps.workloads, &apps.carried)?;
     let fleet = load_fleet(fleet, &apps.workloads, extra)?;
     let sources = apps
         .workloads
@@ -124,6 +136,7 @@ pub fn load_sources(
         workloads: apps.workloads.into_iter().map(|a| a.workload).collect(),
         current: fleet.running,
         fargate: fleet.fargate,
+        dependents,
     };
     problem.validate()?;
     Ok(Scenario {

@@ -123,6 +123,7 @@ pub(crate) fn apps_from_documents(documents: Vec<Document>) -> Result<Apps, Load
                 namespace: object.header.namespace.clone(),
                 name: object.header.name.clone(),
                 file: object.document.file.clone(),
+                object: object.document.value.clone(),
             });
             continue;
         };

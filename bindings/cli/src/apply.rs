@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fleetplan_kube::executor::{ApplyOptions, Executor, desired_objects};
+use fleetplan_kube::executor::{ApplyOptions, Executor, desired_dependents, desired_objects};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
@@ -33,6 +33,7 @@ pub fn run(args: &ApplyArgs) -> ExitCode {
         Ok(desired) => desired,
         Err(err) => return fail(&err.to_string()),
     };
+    let follows = desired_dependents(&plan, &scenario.problem.dependents, &scenario.dependent_objects());
     let kubeconfig = match Kubeconfig::read_from(&args.kubeconfig) {
         Ok(config) => config,
         Err(err) => return fail(&format!("{}: {err}", args.kubeconfig.display())),
@@ -68,7 +69,7 @@ pub fn run(args: &ApplyArgs) -> ExitCode {
             timeout: Duration::from_secs(args.timeout),
             wait_ready: Duration::from_secs(args.wait),
         };
-        Ok::<_, String>(Executor::new(clients).apply(&desired, &apply).await)
+        Ok::<_, String>(Executor::new(clients).apply(&desired, &follows, &apply).await)
     });
     let reports = match reports {
         Ok(reports) => reports,
@@ -90,6 +91,11 @@ pub fn run(args: &ApplyArgs) -> ExitCode {
             "{cluster:<24} {:>7} {:>7} {:>9} {:>6}  {status}",
             r.created, r.updated, r.unchanged, r.pruned
         );
+    }
+    for (cluster, r) in &reports {
+        for conflict in &r.conflicts {
+            eprintln!("warning: {cluster}: {conflict}");
+        }
     }
     let failed = reports.values().filter(|r| r.error.is_some()).count();
     let code = write_stdout(&text, "the apply report");

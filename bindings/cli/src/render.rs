@@ -115,6 +115,21 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
         costs(plan, &mut out);
     }
 
+    if !plan.follow.is_empty() {
+        out.push('\n');
+        let mut follows = Table::new(&["FOLLOWS", "TO CLUSTERS"]);
+        for f in &plan.follow {
+            let clusters: Vec<&str> = f.clusters.iter().map(|c| c.as_str()).collect();
+            let to = if clusters.is_empty() {
+                "- (used by no placed replica)".to_string()
+            } else {
+                clusters.join(", ")
+            };
+            follows.row(vec![f.object.to_string(), to]);
+        }
+        follows.render(&mut out);
+    }
+
     unplaced(plan, &mut out);
 
     if explain {
@@ -171,15 +186,19 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
             let _ = writeln!(out, "Note: {note}.");
         }
     }
-    if !scenario.carried.is_empty() {
-        let carried: Vec<String> = scenario
-            .carried
-            .iter()
-            .map(|o| match &o.namespace {
-                Some(ns) => format!("{} {}/{}", o.kind, ns, o.name),
-                None => format!("{} {}", o.kind, o.name),
-            })
-            .collect();
+    let carried: Vec<String> = scenario
+        .carried
+        .iter()
+        .filter(|o| {
+            o.follow_ref()
+                .is_none_or(|r| !plan.follow.iter().any(|f| f.object == r))
+        })
+        .map(|o| match &o.namespace {
+            Some(ns) => format!("{} {}/{}", o.kind, ns, o.name),
+            None => format!("{} {}", o.kind, o.name),
+        })
+        .collect();
+    if !carried.is_empty() {
         let _ = writeln!(out, "Carried along, not planned: {}.", carried.join(", "));
     }
     out

@@ -252,6 +252,7 @@ pub(crate) fn to_plan(model: &Model<'_>, packed: &Packed, explain_all: bool) -> 
         unplaced: Vec::new(),
         explanations: Vec::new(),
         costs: Vec::new(),
+        follow: Vec::new(),
         summary: Summary {
             workloads: problem.workloads.len(),
             ..Summary::default()

@@ -95,7 +95,8 @@ pub fn plan(problem: &Problem, options: &PlanOptions) -> Result<Plan, Error> {
 pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Plan, PhaseTimings), Error> {
     let (replanner, mut timings) = Replanner::new(problem, options)?;
     let started = Instant::now();
-    let plan = replanner.into_plan();
+    let mut plan = replanner.into_plan();
+    plan.follow = crate::follow::follow(&plan, &problem.dependents);
     timings.assemble = started.elapsed();
     Ok((plan, timings))
 }
