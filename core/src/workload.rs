@@ -40,7 +40,7 @@ impl fmt::Display for WorkloadId {
 }
 
 /// The kind of object a workload came from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum WorkloadKind {
     /// A long-running `apps/v1` Deployment.
     #[default]

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice};
+use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice, WorkloadKind};
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -36,6 +36,7 @@ use crate::error::describe;
 use crate::executor::{
     ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_dependents, desired_objects,
 };
+use crate::fleet_status::{CopyState, ManagementMode, changes, deployment_status, job_status};
 use crate::lease::LeaderElection;
 use crate::live::{
     ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_fleet_settings, read_registry,
@@ -63,6 +64,9 @@ pub struct ControllerOptions {
     pub timeout: Duration,
     /// How plans are applied.
     pub apply: ApplyOptions,
+    /// What the management cluster is; `None` detects it each pass (see
+    /// [`detect_management_mode`]).
+    pub management: Option<ManagementMode>,
 }
 
 impl Default for ControllerOptions {
@@ -77,6 +81,7 @@ impl Default for ControllerOptions {
                 timeout: Duration::from_secs(10),
                 ..ApplyOptions::default()
             },
+            management: None,
         }
     }
 }
@@ -242,6 +247,13 @@ impl Controller {
                 tracing::warn!(%cluster, %conflict, "not carried");
             }
         }
+        let mode = match self.options.management {
+            Some(mode) => mode,
+            None => detect_management_mode(&self.mgmt).await,
+        };
+        if mode == ManagementMode::ControlPlane {
+            self.write_fleet_status(&objects, &pass.applied).await;
+        }
         self.report_status(&plan, &objects, &ready).await;
         Ok(pass)
     }
@@ -272,6 +284,45 @@ impl Controller {
         }
         self.clusters = next;
         Ok(())
+    }
+
+    /// Writes each source's status summed over its copies (see [`crate::fleet_status`]), when
+    /// it changed: what a management control plane's own controllers would have written.
+    async fn write_fleet_status(
+        &self,
+        objects: &BTreeMap<fleetplan::WorkloadId, serde_json::Value>,
+        applied: &BTreeMap<String, ClusterReport>,
+    ) {
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        for (id, object) in objects {
+            let (kind, resource) = match object["kind"].as_str() {
+                Some("Deployment") => (WorkloadKind::Deployment, ApiResource::erase::<Deployment>(&())),
+                Some("Job") => (WorkloadKind::Job, ApiResource::erase::<Job>(&())),
+                _ => continue,
+            };
+            let key = (kind, id.clone());
+            let copies: Vec<CopyState> = applied
+                .values()
+                .filter_map(|r| r.copies.get(&key))
+                .cloned()
+                .collect();
+            let status = match kind {
+                WorkloadKind::Deployment => deployment_status(object, &copies, &now),
+                WorkloadKind::Job => job_status(object, &copies, &now),
+            };
+            if !changes(&object["status"], &status) {
+                continue;
+            }
+            let api: Api<DynamicObject> = Api::namespaced_with(self.mgmt.clone(), &id.namespace, &resource);
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..PatchParams::default()
+            };
+            let patch = json!({ "status": status });
+            if let Err(error) = api.patch_status(&id.name, &params, &Patch::Merge(&patch)).await {
+                tracing::warn!(workload = %id, error = %describe(&error), "cannot write the fleet status on the source");
+            }
+        }
     }
 
     /// Writes each source's placement and unplaced reason as annotations, when they changed.
@@ -492,6 +543,28 @@ impl Controller {
                 }
                 () = tokio::time::sleep(self.options.interval) => {}
             }
+        }
+    }
+}
+
+/// What the management cluster is, as far as it shows: a [`ManagementMode::Cluster`] when it
+/// has nodes or any ReplicaSet (a Deployment controller runs there), else a
+/// [`ManagementMode::ControlPlane`]. When it cannot tell, a cluster, so that fleetplan never
+/// writes a status that a Deployment controller also writes.
+pub async fn detect_management_mode(mgmt: &Client) -> ManagementMode {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use k8s_openapi::api::core::v1::Node;
+    let one = kube::api::ListParams::default().limit(1);
+    let nodes = Api::<Node>::all(mgmt.clone()).list(&one).await;
+    let sets = Api::<ReplicaSet>::all(mgmt.clone()).list(&one).await;
+    match (nodes, sets) {
+        (Ok(nodes), Ok(sets)) if nodes.items.is_empty() && sets.items.is_empty() => {
+            ManagementMode::ControlPlane
+        }
+        (Ok(_), Ok(_)) => ManagementMode::Cluster,
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::warn!(error = %describe(&error), "cannot tell whether the management cluster runs workloads: treated as a full cluster (set --management-mode)");
+            ManagementMode::Cluster
         }
     }
 }

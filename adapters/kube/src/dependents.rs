@@ -372,8 +372,10 @@ pub fn copy_for(
         meta["annotations"] = Value::Object(annotations);
     }
     copy.insert("metadata".into(), meta);
+    let has_spec = copy.get("spec").is_some_and(Value::is_object);
     let mut copy = Value::Object(copy);
-    let spec = &mut copy["spec"];
+    let mut no_spec = Value::Null;
+    let spec = if has_spec { &mut copy["spec"] } else { &mut no_spec };
     match kind {
         FollowKind::Service => {
             if let Some(spec) = spec.as_object_mut() {
@@ -671,6 +673,7 @@ spec: {minAvailable: 1, selector: {matchExpressions: [{key: tier, operator: In, 
         );
         let config = copy(FollowKind::ConfigMap, "web-config", None);
         assert_eq!(config["data"], json!({"k": "v"}));
+        assert!(config.get("spec").is_none(), "no field the kind lacks");
         assert_eq!(config["metadata"]["namespace"], json!("shop"));
     }
 

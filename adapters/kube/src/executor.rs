@@ -40,6 +40,7 @@ use serde_json::{Value, json};
 
 use crate::dependents::{FollowKind, copy_for};
 use crate::error::describe;
+use crate::fleet_status::{CopyState, SOURCE_GENERATION_ANNOTATION};
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "fleetplan";
@@ -253,7 +254,7 @@ fn copy_of(
     labels.insert(MANAGED_BY_LABEL.into(), json!(FIELD_MANAGER));
     labels.insert(SOURCE_NAMESPACE_LABEL.into(), json!(&*id.namespace));
     labels.insert(SOURCE_NAME_LABEL.into(), json!(&*id.name));
-    let annotations: serde_json::Map<String, Value> = metadata
+    let mut annotations: serde_json::Map<String, Value> = metadata
         .and_then(|m| m.get("annotations"))
         .and_then(Value::as_object)
         .map(|a| {
@@ -263,6 +264,9 @@ fn copy_of(
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(generation) = metadata.and_then(|m| m["generation"].as_i64()) {
+        annotations.insert(SOURCE_GENERATION_ANNOTATION.into(), json!(generation.to_string()));
+    }
     let mut spec = spec.clone();
     let (api_version, kind_name) = match kind {
         WorkloadKind::Deployment => {
@@ -274,6 +278,8 @@ fn copy_of(
             if let Some(map) = spec.as_object_mut() {
                 map.remove("selector");
                 map.remove("manualSelector");
+                // The workload cluster's own Job controller runs the copy.
+                map.remove("managedBy");
             }
             if let Some(labels) = spec["template"]["metadata"]["labels"].as_object_mut() {
                 labels.retain(|k, _| !JOB_SERVER_LABELS.contains(&k.as_str()));
@@ -332,6 +338,10 @@ pub struct ClusterReport {
     /// Objects that should follow a workload here but exist already and are not
     /// fleetplan's: left as they are.
     pub conflicts: Vec<String>,
+    /// The Deployment and Job copies the cluster held when the pass began, by kind and
+    /// source, with their status (from which a management control plane's status is
+    /// summed).
+    pub copies: BTreeMap<(WorkloadKind, WorkloadId), CopyState>,
     /// Why the cluster could not be brought to the plan, if it could not.
     pub error: Option<String>,
 }
@@ -344,6 +354,9 @@ pub struct Executor {
 /// What fleetplan owns in one cluster now: `(kind, namespace, name) -> replicas` (a Job's
 /// parallelism).
 type Owned = BTreeMap<(&'static str, String, String), u32>;
+
+/// The state of the copies one cluster holds, by kind and source.
+type Copies = BTreeMap<(WorkloadKind, WorkloadId), CopyState>;
 
 /// The key of a desired object in [`Owned`].
 fn key(d: &Desired) -> (&'static str, String, String) {
@@ -506,27 +519,51 @@ async fn within<T>(limit: Duration, work: impl Future<Output = Result<T, String>
         .unwrap_or_else(|_| Err(format!("no answer within {} s", limit.as_secs())))
 }
 
-/// Lists the Deployments and Jobs fleetplan owns in one cluster.
-async fn owned_objects(client: &Client) -> Result<Owned, String> {
+/// Lists the Deployments and Jobs fleetplan owns in one cluster, with their state.
+async fn owned_objects(client: &Client) -> Result<(Owned, Copies), String> {
     let params = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={FIELD_MANAGER}"));
     let deployments: Api<Deployment> = Api::all(client.clone());
     let jobs: Api<Job> = Api::all(client.clone());
     let deployments = retry(|| deployments.list(&params)).await?;
     let jobs = retry(|| jobs.list(&params)).await?;
     let count = |n: Option<i32>| u32::try_from(n.unwrap_or(1)).unwrap_or(0);
-    let mut owned: Owned = deployments
-        .items
-        .iter()
-        .map(|d| {
-            let key = ("Deployment", d.namespace().unwrap_or_default(), d.name_any());
-            (key, count(d.spec.replicas))
-        })
-        .collect();
-    owned.extend(jobs.items.iter().map(|j| {
-        let key = ("Job", j.namespace().unwrap_or_default(), j.name_any());
-        (key, count(j.spec.as_ref().and_then(|s| s.parallelism)))
-    }));
-    Ok(owned)
+    let mut owned = Owned::new();
+    let mut copies = Copies::new();
+    let mut hold = |kind: WorkloadKind, meta: &kube::api::ObjectMeta, replicas: u32, status: Value| {
+        let namespace = meta.namespace.clone().unwrap_or_default();
+        let name = meta.name.clone().unwrap_or_default();
+        owned.insert((kind_name(kind), namespace.clone(), name.clone()), replicas);
+        let source_generation = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SOURCE_GENERATION_ANNOTATION))
+            .and_then(|g| g.parse().ok());
+        let state = CopyState {
+            generation: meta.generation.unwrap_or(0),
+            source_generation,
+            status,
+        };
+        copies.insert((kind, WorkloadId::new(&namespace, &name)), state);
+    };
+    for d in &deployments.items {
+        let status = serde_json::to_value(&d.status).unwrap_or_default();
+        hold(
+            WorkloadKind::Deployment,
+            &d.metadata,
+            count(d.spec.replicas),
+            status,
+        );
+    }
+    for j in &jobs.items {
+        let status = serde_json::to_value(&j.status).unwrap_or_default();
+        hold(
+            WorkloadKind::Job,
+            &j.metadata,
+            count(j.spec.as_ref().and_then(|s| s.parallelism)),
+            status,
+        );
+    }
+    Ok((owned, copies))
 }
 
 fn ready_replicas(d: &Deployment) -> u32 {
@@ -542,8 +579,11 @@ fn ready_replicas(d: &Deployment) -> u32 {
 /// new (with its namespace). A Job already there is left as it is: its work is not moved,
 /// and its completions cannot change.
 async fn grow(client: &Client, wanted: &[&Desired], follows: &[&DesiredDependent]) -> Result<Grown, String> {
-    let now = owned_objects(client).await?;
-    let mut report = ClusterReport::default();
+    let (now, copies) = owned_objects(client).await?;
+    let mut report = ClusterReport {
+        copies,
+        ..ClusterReport::default()
+    };
     put_dependents(client, follows, &mut report).await?;
     for d in wanted {
         let before = now.get(&key(d)).copied();

@@ -43,7 +43,7 @@ pub enum ManagementMode {
 }
 
 /// One copy of a source in a workload cluster, as read there.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CopyState {
     /// The copy's `metadata.generation`.
     pub generation: i64,

@@ -449,18 +449,16 @@ fn document(
     })
 }
 
-/// A source object as the executor copies it: without its status and server-set metadata
-/// (the uid stays, for Events about it).
+/// A source object as the controller uses it: without its server-set metadata but with
+/// its `generation` (copies record the one they were made from), its `status` (which a
+/// management control plane's fleet status starts from) and its uid (for Events about it).
 fn source(mut document: Document) -> Document {
-    if let Some(map) = document.value.as_object_mut() {
-        map.remove("status");
-    }
     if let Some(meta) = document
         .value
         .get_mut("metadata")
         .and_then(serde_json::Value::as_object_mut)
     {
-        for server_set in ["resourceVersion", "creationTimestamp", "generation"] {
+        for server_set in ["resourceVersion", "creationTimestamp"] {
             meta.remove(server_set);
         }
     }

@@ -39,9 +39,27 @@ pub struct ClusterInfo {
     pub nodes: usize,
 }
 
+/// What a cluster of the bed is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// A cluster that runs pods: every controller, a scheduler, kwok and the nodes of its
+    /// pools.
+    #[default]
+    Workload,
+    /// A management control plane, as Karmada's: an API server and a controller manager
+    /// without the Deployment, ReplicaSet and Job controllers, no scheduler and no nodes. It
+    /// stores Deployments and Jobs and runs none of them; their status is whoever writes it.
+    ControlPlane,
+}
+
+/// The controllers a [`Role::ControlPlane`] cluster does not run.
+pub const CONTROL_PLANE_DISABLED: [&str; 3] =
+    ["deployment-controller", "replicaset-controller", "job-controller"];
+
 /// One cluster's control plane.
 struct ClusterBed {
     info: ClusterInfo,
+    role: Role,
     dir: PathBuf,
     api_args: Vec<String>,
     api: Process,
@@ -71,6 +89,24 @@ impl TestBed {
     /// When a binary is missing, a process does not become ready in time (the error shows
     /// the end of its log), or an API call fails.
     pub async fn start(clusters: &[Cluster], binaries: &Binaries) -> Result<TestBed, Error> {
+        let roles: Vec<(Cluster, Role)> = clusters.iter().map(|c| (c.clone(), Role::Workload)).collect();
+        TestBed::start_with_roles(&roles, binaries).await
+    }
+
+    /// As [`TestBed::start`], each cluster in its [`Role`] (a control plane's pools, if any,
+    /// get no nodes).
+    ///
+    /// # Errors
+    /// As [`TestBed::start`].
+    pub async fn start_with_roles(roles: &[(Cluster, Role)], binaries: &Binaries) -> Result<TestBed, Error> {
+        let clusters: Vec<Cluster> = roles
+            .iter()
+            .map(|(c, role)| match role {
+                Role::Workload => c.clone(),
+                Role::ControlPlane => Cluster::new(c.name.as_str(), &c.region),
+            })
+            .collect();
+        let clusters = clusters.as_slice();
         let mut names = BTreeSet::new();
         for cluster in clusters {
             let name = cluster.name.as_str();
@@ -112,8 +148,9 @@ impl TestBed {
             dir,
         };
         bed.wait_for_etcd(etcd_port).await?;
-        for cluster in clusters {
-            let started = bed.start_cluster(cluster, etcd_port)?;
+        for (cluster, (_, role)) in clusters.iter().zip(roles) {
+            let mut started = bed.start_cluster(cluster, etcd_port)?;
+            started.role = *role;
             bed.clusters.push(started);
         }
         bed.write_kubeconfig()?;
@@ -263,6 +300,7 @@ impl TestBed {
             api,
             controllers: Vec::new(),
             dir,
+            role: Role::Workload,
         })
     }
 
@@ -273,6 +311,13 @@ impl TestBed {
         let stages = self.binaries.kwok_stages.clone();
         let c = &mut self.clusters[i];
         let kc = format!("--kubeconfig={}", kubeconfig.display());
+        let mut controllers = "*,-serviceaccount-token".to_string();
+        if c.role == Role::ControlPlane {
+            for disabled in CONTROL_PLANE_DISABLED {
+                controllers.push_str(",-");
+                controllers.push_str(disabled);
+            }
+        }
         let controller_manager = Process::start(
             &k8s,
             &[
@@ -280,11 +325,15 @@ impl TestBed {
                 kc.clone(),
                 "--leader-elect=false".into(),
                 "--secure-port=0".into(),
-                "--controllers=*,-serviceaccount-token".into(),
+                format!("--controllers={controllers}"),
                 "--use-service-account-credentials=false".into(),
             ],
             &c.dir.join("controller-manager.log"),
         )?;
+        if c.role == Role::ControlPlane {
+            c.controllers = vec![controller_manager];
+            return Ok(());
+        }
         let scheduler = Process::start(
             &k8s,
             &[

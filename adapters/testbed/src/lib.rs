@@ -18,6 +18,10 @@
 //!   virtual Fargate nodes, labelled with their profile as EKS labels them (see
 //!   [`fargate`]).
 //!
+//! A cluster can instead be a management control plane ([`Role::ControlPlane`]): an API
+//! server and a controller manager without the workload controllers, which stores
+//! Deployments and Jobs but runs none of them.
+//!
 //! One merged kubeconfig has a context per cluster. Every process is stopped when the
 //! [`TestBed`] is dropped (also when a test panics), and every process exits by itself when
 //! the process that started the bed dies. One cluster's API server can be stopped and
@@ -37,7 +41,7 @@ pub mod fargate;
 mod nodes;
 mod process;
 
-pub use bed::{ClusterInfo, RESTRICTED_USER, TestBed};
+pub use bed::{CONTROL_PLANE_DISABLED, ClusterInfo, RESTRICTED_USER, Role, TestBed};
 pub use binaries::Binaries;
 pub use error::Error;
 pub use nodes::{FARGATE_LABEL, node_objects};

@@ -7,12 +7,13 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use fleetplan_kube::controller::{Controller, ControllerOptions};
+use fleetplan_kube::fleet_status::ManagementMode;
 use fleetplan_kube::lease::LeaderElection;
 use fleetplan_kube::metrics::{Metrics, serve};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::{ControllerArgs, fail};
+use crate::{ControllerArgs, ManagementArg, fail};
 
 /// Connects to the management cluster and runs passes until SIGINT or SIGTERM (or once).
 pub fn run(args: &ControllerArgs) -> ExitCode {
@@ -50,6 +51,11 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
         let mut options = ControllerOptions {
             interval: Duration::from_secs_f64(args.interval),
             failure_threshold: Duration::from_secs_f64(args.failure_threshold),
+            management: match args.management_mode {
+                ManagementArg::Auto => None,
+                ManagementArg::ControlPlane => Some(ManagementMode::ControlPlane),
+                ManagementArg::Cluster => Some(ManagementMode::Cluster),
+            },
             ..ControllerOptions::default()
         };
         if let Some(namespace) = &args.namespace {

@@ -175,6 +175,23 @@ struct ControllerArgs {
     /// Log JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+
+    /// What the management cluster is. `control-plane`: an API server without the
+    /// Deployment, ReplicaSet and Job controllers (recommended); fleetplan writes each source's
+    /// status summed over the fleet, so `kubectl get deploy`, `kubectl rollout status` and
+    /// `kubectl scale` work as on one cluster. `cluster`: a full cluster whose own controllers
+    /// own the status (hold the pods with the scheduling-gate policy, see the README). `auto`
+    /// decides each pass: a cluster when it has nodes or ReplicaSets, else a control plane.
+    #[arg(long, value_enum, default_value_t = ManagementArg::Auto)]
+    management_mode: ManagementArg,
+}
+
+/// `--management-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ManagementArg {
+    Auto,
+    ControlPlane,
+    Cluster,
 }
 
 #[derive(clap::Args, Debug)]

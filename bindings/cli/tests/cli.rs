@@ -47,9 +47,17 @@ fn tutorial_table_shows_both_regions_and_every_replica() {
         ],
     );
     assert!(
-        text.contains("Carried along, not planned: Namespace batch, Service shop/web, Ingress shop/web"),
+        text.contains("Carried along, not planned: Namespace batch."),
         "{text}"
     );
+    // What the web pods use follows them: only where each Deployment runs.
+    for line in [
+        "ConfigMap shop/web-config             us-west-2-a, us-west-2-b",
+        "Secret shop/web-env                   eu-west-1-a, eu-west-1-b",
+        "Service shop/web                      eu-west-1-a, eu-west-1-b, us-west-2-a, us-west-2-b",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
 }
 
 #[test]
@@ -58,6 +66,36 @@ fn tutorial_json_follows_the_contract() {
     assert!(out.status.success(), "{}", stderr(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(plan["format"], "fleetplan.io/plan/v1");
+    // The objects that follow the workloads, ordered by kind, namespace and name.
+    let follow: Vec<String> = plan["follow"]
+        .as_array()
+        .expect("follow")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}/{}",
+                f["kind"].as_str().unwrap(),
+                f["namespace"].as_str().unwrap(),
+                f["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        follow,
+        [
+            "ConfigMap shop/web-config",
+            "Ingress shop/web",
+            "PodDisruptionBudget shop/web",
+            "Secret shop/web-env",
+            "Service shop/web",
+            "ServiceAccount shop/web"
+        ]
+    );
+    assert_eq!(
+        plan["follow"][0],
+        serde_json::json!({"kind": "ConfigMap", "namespace": "shop", "name": "web-config",
+                           "clusters": ["us-west-2-a", "us-west-2-b"]})
+    );
     let placements = plan["placements"].as_array().expect("placements array");
     let total: u64 = placements
         .iter()

@@ -1,0 +1,307 @@
+//! Everything a workload needs follows it, on the local test bed with `fleetplan controller`
+//! running, and the management control plane (an API server without the Deployment,
+//! ReplicaSet and Job controllers) runs none of it:
+//!
+//! 1. `web` (pinned to region us-east-1, cluster `east`) mounts a ConfigMap, takes a Secret
+//!    through `envFrom`, runs as its own ServiceAccount, and has a Service, an Ingress and a
+//!    PodDisruptionBudget; `api` (us-west-2, cluster `west`) shares one ConfigMap with it.
+//!    Each cluster gets exactly what its workloads use; an unused ConfigMap goes nowhere; a
+//!    ConfigMap that another tool made in `west` is never touched. The management cluster has
+//!    no pod.
+//!    The sources' status is the fleet's: `kubectl rollout status` on `web` finishes with its
+//!    `readyReplicas` equal to the fleet's Ready pods, `kubectl scale` changes the fleet's
+//!    total, and the Job `report` reaches `Complete` (`kubectl wait`).
+//! 2. `web` moves to us-west-2: its objects are created in `west` before its replicas, and
+//!    pruned from `east` after them; the shared ConfigMap leaves `east` once nothing there uses
+//!    it, and the foreign ConfigMap stays as it was.
+//!
+//! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
+//! command to build the bed, never skips.
+
+mod bed;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use bed::{cluster, controller, namespace, put, registration};
+use fleetplan_testbed::{Role, TestBed};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
+use kube::config::Kubeconfig;
+use serde_json::json;
+
+const CLUSTERS: [(&str, &str); 2] = [("east", "us-east-1"), ("west", "us-west-2")];
+
+/// The objects fleetplan put in `cluster`'s namespace `shop`, as `Kind name`.
+async fn carried(bed: &TestBed, cluster: &str) -> BTreeSet<String> {
+    let client = bed.client(cluster).await.expect("client");
+    let mut out = BTreeSet::new();
+    let owned = ListParams::default().labels("fleetplan.io/managed-by=fleetplan");
+    for (group, version, kind) in [
+        ("", "v1", "ConfigMap"),
+        ("", "v1", "Secret"),
+        ("", "v1", "ServiceAccount"),
+        ("", "v1", "Service"),
+        ("networking.k8s.io", "v1", "Ingress"),
+        ("policy", "v1", "PodDisruptionBudget"),
+        ("apps", "v1", "Deployment"),
+    ] {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "shop", &resource);
+        for item in api.list(&owned).await.expect("list").items {
+            out.insert(format!("{kind} {}", item.metadata.name.unwrap_or_default()));
+        }
+    }
+    out
+}
+
+/// Whether `cluster` runs `deployment` with `replicas` ready.
+async fn ready(bed: &TestBed, cluster: &str, deployment: &str, replicas: i32) -> bool {
+    let client = bed.client(cluster).await.expect("client");
+    let api: Api<Deployment> = Api::namespaced(client, "shop");
+    api.get_opt(deployment)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|d| d.status)
+        .and_then(|s| s.ready_replicas)
+        == Some(replicas)
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Polls `check` every 500 ms until it holds, failing after `seconds` with `what` and the
+/// controller's log.
+async fn eventually<F, Fut>(seconds: u64, what: &str, log: &std::path::Path, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let outcome = check().await;
+        match outcome {
+            Ok(()) => return,
+            Err(state) if Instant::now() >= deadline => panic!(
+                "{what}: not after {seconds} s: {state}\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            ),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+fn deployment(name: &str, region: &str, replicas: u32, pod: serde_json::Value) -> serde_json::Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "shop", "labels": {"fleetplan.io/schedule": "true"},
+            "annotations": {"fleetplan.io/cluster-selector": format!("fleetplan.io/region={region}")}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod}
+        }
+    })
+}
+
+#[test]
+fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
+    let binaries = bed::binaries();
+    let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
+    roles.extend(CLUSTERS.iter().map(|(n, r)| (cluster(n, r, 2), Role::Workload)));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let bed = runtime
+        .block_on(TestBed::start_with_roles(&roles, &binaries))
+        .expect("the bed starts");
+    let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
+    let log = bed.dir().join("controller.log");
+
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        for ns in ["fleetplan-system", "shop"] {
+            put(&mgmt, &namespace(ns)).await;
+        }
+        for (name, region) in CLUSTERS {
+            put(&mgmt, &registration(&kubeconfig, name, region)).await;
+        }
+        let resources = json!({"requests": {"cpu": "100m", "memory": "64Mi"}});
+        let web = deployment(
+            "web",
+            "us-east-1",
+            2,
+            json!({
+                "serviceAccountName": "web",
+                "volumes": [
+                    {"name": "config", "configMap": {"name": "web-config"}},
+                    {"name": "shared", "configMap": {"name": "shared"}}
+                ],
+                "containers": [{"name": "web", "image": "nginx", "resources": resources,
+                    "envFrom": [{"secretRef": {"name": "web-env"}}]}]
+            }),
+        );
+        let api = deployment(
+            "api",
+            "us-west-2",
+            1,
+            json!({
+                "volumes": [{"name": "shared", "configMap": {"name": "shared"}}],
+                "containers": [{"name": "api", "image": "api", "resources": resources}]
+            }),
+        );
+        let objects = [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-config", "namespace": "shop"},
+                "data": {"greeting": "hello"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "shop"},
+                "data": {"k": "v"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unused", "namespace": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "web-env", "namespace": "shop"},
+                "type": "Opaque", "stringData": {"TOKEN": "s3cret"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web", "namespace": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "shop",
+                    "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}},
+                "spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}),
+            json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}),
+            web,
+            api,
+            json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "report", "namespace": "shop", "labels": {"fleetplan.io/schedule": "true"}},
+                "spec": {"parallelism": 2, "completions": 2, "template": {"metadata": {"labels": {"app": "report"}},
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "report", "image": "report",
+                        "resources": resources}]}}}}),
+        ];
+        for object in &objects {
+            put(&mgmt, object).await;
+        }
+        // Another tool's ConfigMap of the same name in `west`.
+        let west = bed.client("west").await.expect("west client");
+        put(&west, &namespace("shop")).await;
+        put(
+            &west,
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "web-config", "namespace": "shop"}, "data": {"greeting": "theirs"}}),
+        )
+        .await;
+    });
+
+    let _controller = controller(bed.kubeconfig(), &log, &[]);
+
+    runtime.block_on(async {
+        eventually(120, "web runs in east and api in west", &log, || async {
+            let state = (ready(&bed, "east", "web", 2).await, ready(&bed, "west", "api", 1).await);
+            if state == (true, true) { Ok(()) } else { Err(format!("{state:?}")) }
+        })
+        .await;
+        // The fleet's status on the sources, read with kubectl as a user would.
+        let kubectl = |args: &[&str]| {
+            let output = std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(bed.kubeconfig())
+                .args(["--context", "mgmt", "--namespace", "shop"])
+                .args(args)
+                .output()
+                .expect("kubectl runs");
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(output.status.success(), "kubectl {args:?}: {text}");
+            text
+        };
+        let rolled = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+        assert!(rolled.contains("successfully rolled out"), "{rolled}");
+        let source = Api::<Deployment>::namespaced(bed.client("mgmt").await.expect("mgmt"), "shop");
+        let status = source.get("web").await.expect("web").status.unwrap_or_default();
+        assert_eq!(status.ready_replicas, Some(2), "the fleet's Ready pods");
+        kubectl(&["wait", "--for=condition=complete", "job/report", "--timeout=60s"]);
+        kubectl(&["scale", "deployment/web", "--replicas=3"]);
+        eventually(60, "web scaled to 3 across the fleet", &log, || async {
+            if ready(&bed, "east", "web", 3).await { Ok(()) } else { Err("not 3 ready in east".into()) }
+        })
+        .await;
+        let rolled = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+        assert!(rolled.contains("successfully rolled out"), "{rolled}");
+
+        let web_objects = [
+            "ConfigMap web-config",
+            "ConfigMap shared",
+            "Secret web-env",
+            "ServiceAccount web",
+            "Service web",
+            "Ingress web",
+            "PodDisruptionBudget web",
+            "Deployment web",
+        ];
+        assert_eq!(carried(&bed, "east").await, set(&web_objects));
+        assert_eq!(carried(&bed, "west").await, set(&["ConfigMap shared", "Deployment api"]));
+
+        // The copies are the objects as written, less what the management cluster allocated.
+        let east = bed.client("east").await.expect("east client");
+        let secret = Api::<Secret>::namespaced(east.clone(), "shop").get("web-env").await.expect("secret");
+        assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+        assert_eq!(
+            secret.data.unwrap_or_default().get("TOKEN").map(|b| b.0.clone()),
+            Some(b"s3cret".to_vec())
+        );
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        let ip = |s: Service| s.spec.and_then(|s| s.cluster_ip).unwrap_or_default();
+        let source_ip = ip(Api::<Service>::namespaced(mgmt.clone(), "shop").get("web").await.expect("source"));
+        let copy_ip = ip(Api::<Service>::namespaced(east.clone(), "shop").get("web").await.expect("copy"));
+        assert!(!copy_ip.is_empty() && copy_ip != "None", "the copy got its own cluster IP");
+        assert!(!source_ip.is_empty());
+
+        // The management control plane runs nothing.
+        let pods = Api::<Pod>::all(mgmt.clone()).list(&ListParams::default()).await.expect("pods");
+        assert!(pods.items.is_empty(), "pods in the management cluster: {:?}", pods.items.len());
+
+        // web moves to us-west-2.
+        let source: Api<Deployment> = Api::namespaced(mgmt.clone(), "shop");
+        let patch = json!({"metadata": {"annotations": {"fleetplan.io/cluster-selector": "fleetplan.io/region=us-west-2"}}});
+        source
+            .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("move web");
+        eventually(120, "web moves to west and east is emptied", &log, || async {
+            let east = carried(&bed, "east").await;
+            let east_web = east.iter().any(|o| o.starts_with("Deployment"));
+            if ready(&bed, "west", "web", 3).await && !east_web && east.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("east still holds {east:?}"))
+            }
+        })
+        .await;
+        let mut expected: Vec<&str> = web_objects
+            .iter()
+            .copied()
+            .filter(|o| *o != "ConfigMap web-config")
+            .collect();
+        expected.push("Deployment api");
+        assert_eq!(carried(&bed, "west").await, set(&expected), "the foreign web-config is not fleetplan's");
+        let west = bed.client("west").await.expect("west client");
+        let foreign = Api::<ConfigMap>::namespaced(west.clone(), "shop")
+            .get("web-config")
+            .await
+            .expect("the foreign ConfigMap stays");
+        assert_eq!(foreign.data.unwrap_or_default()["greeting"], "theirs");
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            logged.contains("ConfigMap shop/web-config exists and is not fleetplan's"),
+            "the conflict is reported"
+        );
+        // Created before the replicas: the Secret is no younger than the Deployment copy.
+        let created = |t: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| t.map(|t| t.0);
+        let secret = Api::<Secret>::namespaced(west.clone(), "shop").get("web-env").await.expect("secret");
+        let copy = Api::<Deployment>::namespaced(west.clone(), "shop").get("web").await.expect("copy");
+        assert!(created(secret.metadata.creation_timestamp) <= created(copy.metadata.creation_timestamp));
+    });
+}
