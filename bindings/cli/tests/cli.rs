@@ -54,7 +54,10 @@ fn tutorial_table_shows_both_regions_and_every_replica() {
     for (object, clusters) in [
         ("ConfigMap shop/web-config", "us-west-2-a, us-west-2-b"),
         ("Secret shop/web-env", "eu-west-1-a, eu-west-1-b"),
-        ("Service shop/web", "eu-west-1-a, eu-west-1-b, us-west-2-a, us-west-2-b"),
+        (
+            "Service shop/web",
+            "eu-west-1-a, eu-west-1-b, us-west-2-a, us-west-2-b",
+        ),
     ] {
         // The column is as wide as its longest entry, `PodDisruptionBudget shop/web`.
         let line = format!("{object:<31}{clusters}\n");

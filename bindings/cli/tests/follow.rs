@@ -15,6 +15,12 @@
 //!    pruned from `east` after them; the shared ConfigMap leaves `east` once nothing there uses
 //!    it, and the foreign ConfigMap stays as it was.
 //!
+//!
+//! And in a full management cluster (two nodes and every controller), with the scheduling-gate
+//! policy of `adapters/kube/deploy/hold-in-management.yaml` applied as a user would: the pods
+//! its Deployment controller makes for an opted-in workload are held (none runs there), and
+//! the copies land in the workload cluster as in a control plane.
+//!
 //! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
 //! command to build the bed, never skips.
 
@@ -272,8 +278,7 @@ fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
             .expect("move web");
         eventually(120, "web moves to west and east is emptied", &log, || async {
             let east = carried(&bed, "east").await;
-            let east_web = east.iter().any(|o| o.starts_with("Deployment"));
-            if ready(&bed, "west", "web", 3).await && !east_web && east.is_empty() {
+            if ready(&bed, "west", "web", 3).await && east.is_empty() {
                 Ok(())
             } else {
                 Err(format!("east still holds {east:?}"))
@@ -303,5 +308,100 @@ fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
         let secret = Api::<Secret>::namespaced(west.clone(), "shop").get("web-env").await.expect("secret");
         let copy = Api::<Deployment>::namespaced(west.clone(), "shop").get("web").await.expect("copy");
         assert!(created(secret.metadata.creation_timestamp) <= created(copy.metadata.creation_timestamp));
+    });
+}
+
+/// The scheduling-gate policy, as shipped for users to apply.
+const HOLD_POLICY: &str = include_str!("../../../adapters/kube/deploy/hold-in-management.yaml");
+
+#[test]
+fn a_full_management_cluster_holds_the_pods_of_opted_in_workloads() {
+    let binaries = bed::binaries();
+    let roles = [
+        (cluster("mgmt", "us-east-1", 2), Role::Workload),
+        (cluster("east", "us-east-1", 2), Role::Workload),
+    ];
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let bed = runtime
+        .block_on(TestBed::start_with_roles(&roles, &binaries))
+        .expect("the bed starts");
+    let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
+    let log = bed.dir().join("controller.log");
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        for document in HOLD_POLICY.split("\n---\n") {
+            let object: serde_json::Value = serde_norway::from_str(document).expect("the policy reads");
+            put(&mgmt, &object).await;
+        }
+        for ns in ["fleetplan-system", "shop"] {
+            put(&mgmt, &namespace(ns)).await;
+        }
+        // The policy is in force once a dry-run pod comes back gated.
+        let pods: Api<Pod> = Api::namespaced(mgmt.clone(), "shop");
+        let probe: Pod = serde_json::from_value(json!({"metadata": {"name": "probe",
+            "labels": {"fleetplan.io/schedule": "true"}}, "spec": {"containers": [{"name": "c", "image": "c"}]}}))
+        .expect("probe");
+        let dry_run = kube::api::PostParams { dry_run: true, ..Default::default() };
+        eventually(60, "the hold policy is in force", &log, || async {
+            let created = pods.create(&dry_run, &probe).await.map_err(|e| e.to_string())?;
+            let gated = created.spec.and_then(|s| s.scheduling_gates).unwrap_or_default();
+            if gated.iter().any(|g| g.name == "fleetplan.io/multi-cluster") { Ok(()) } else { Err("not gated".into()) }
+        })
+        .await;
+        put(&mgmt, &registration(&kubeconfig, "east", "us-east-1")).await;
+        let mut web = deployment(
+            "web",
+            "us-east-1",
+            2,
+            json!({"containers": [{"name": "web", "image": "nginx",
+                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}),
+        );
+        web["spec"]["template"]["metadata"]["labels"]["fleetplan.io/schedule"] = json!("true");
+        put(&mgmt, &web).await;
+    });
+    let _controller = controller(bed.kubeconfig(), &log, &["--management-mode", "cluster"]);
+    runtime.block_on(async {
+        eventually(120, "web runs in east", &log, || async {
+            if ready(&bed, "east", "web", 2).await {
+                Ok(())
+            } else {
+                Err("not 2 ready".into())
+            }
+        })
+        .await;
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        let pods = Api::<Pod>::namespaced(mgmt.clone(), "shop")
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .expect("pods");
+        assert_eq!(
+            pods.items.len(),
+            2,
+            "the management cluster's Deployment controller made its pods"
+        );
+        for pod in &pods.items {
+            let status = pod.status.clone().unwrap_or_default();
+            assert_eq!(status.phase.as_deref(), Some("Pending"), "{pod:?}");
+            let gates = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.scheduling_gates.clone())
+                .unwrap_or_default();
+            assert!(
+                gates.iter().any(|g| g.name == "fleetplan.io/multi-cluster"),
+                "{pod:?}"
+            );
+            assert!(
+                pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none(),
+                "never bound to a node"
+            );
+        }
+        // Its status stays the Deployment controller's: no replica is ready there.
+        let source = Api::<Deployment>::namespaced(mgmt, "shop")
+            .get("web")
+            .await
+            .expect("web");
+        let status = source.status.unwrap_or_default();
+        assert_eq!(status.ready_replicas.unwrap_or(0), 0, "{status:?}");
     });
 }
