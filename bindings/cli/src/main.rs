@@ -234,7 +234,7 @@ enum TestbedCommand {
     /// etcd serves them all. The binaries come from `bash adapters/testbed/build.sh`, found
     /// through FLEETPLAN_TESTBED_BIN. Current replicas in the fleet are not created as pods.
     #[command(
-        after_help = "Example:\n  export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh)\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig\n  kubectl --kubeconfig bed.kubeconfig --context us-west-2-a get nodes"
+        after_help = "Examples:\n  export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh)\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig\n  kubectl --kubeconfig bed.kubeconfig --context us-west-2-a get nodes\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig --management mgmt\n  fleetplan controller --kubeconfig bed.kubeconfig --context mgmt"
     )]
     Up(TestbedUpArgs),
 }
@@ -247,6 +247,26 @@ struct TestbedUpArgs {
     /// Where to write the merged kubeconfig (one context per cluster).
     #[arg(long, value_name = "PATH", default_value = "testbed.kubeconfig")]
     kubeconfig: PathBuf,
+
+    /// Also start a management cluster of this name, with every fleet cluster registered in
+    /// it (registration Secrets with their Fargate profiles, and the scenario's settings-only
+    /// `kind: Fleet` file as the fleet-settings ConfigMap), ready for `fleetplan controller
+    /// --context NAME`.
+    #[arg(long, value_name = "NAME")]
+    management: Option<String>,
+
+    /// The management cluster's kind: `control-plane` (an API server without the
+    /// Deployment, ReplicaSet and Job controllers) or `cluster` (two nodes and every
+    /// controller, with the scheduling-gate policy that holds opted-in pods).
+    #[arg(long, value_enum, default_value_t = BedManagementArg::ControlPlane, requires = "management")]
+    management_mode: BedManagementArg,
+}
+
+/// `testbed up --management-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BedManagementArg {
+    ControlPlane,
+    Cluster,
 }
 
 /// Where a scenario's fleet and apps are.

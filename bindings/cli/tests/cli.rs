@@ -47,7 +47,7 @@ fn tutorial_table_shows_both_regions_and_every_replica() {
         ],
     );
     assert!(
-        text.contains("Carried along, not planned: Namespace batch."),
+        text.contains("Carried along, not planned: Namespace batch, Namespace ops, Namespace shop."),
         "{text}"
     );
     // What the web pods use follows them: only where each Deployment runs.

@@ -63,16 +63,10 @@ pub fn namespace(name: &str) -> serde_json::Value {
 }
 
 /// The Secret registering the workload cluster `name` of region `region`: `kubeconfig` with
-/// that cluster as its current context.
+/// that cluster as its current context (as `fleetplan testbed up --management` writes it).
 pub fn registration(kubeconfig: &kube::config::Kubeconfig, name: &str, region: &str) -> serde_json::Value {
-    let mut own = kubeconfig.clone();
-    own.current_context = Some(name.to_string());
-    serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": "fleetplan-system", "labels": {
-            "fleetplan.io/cluster": "true", "topology.kubernetes.io/region": region}},
-        "stringData": {"kubeconfig": serde_json::to_string(&own).expect("kubeconfig as JSON")}
-    })
+    fleetplan_kube::live::registration_secret(&Cluster::new(name, region), kubeconfig, "fleetplan-system")
+        .expect("a registration")
 }
 
 /// A `fleetplan controller` started by a test; killed when dropped, however the test ends.
