@@ -606,6 +606,70 @@ impl ClusterWatch {
     }
 }
 
+/// The scheduling-gate policy for a full management cluster (see the README): applied as is
+/// with `kubectl apply -f adapters/kube/deploy/hold-in-management.yaml`.
+pub const HOLD_POLICY: &str = include_str!("../deploy/hold-in-management.yaml");
+
+/// The registration Secret of `cluster` in `namespace` (see the module documentation): its
+/// region and labels, its account and Fargate profiles as annotations, and `kubeconfig`
+/// with the context named like the cluster made current.
+///
+/// # Errors
+/// When the kubeconfig has no context of that name.
+pub fn registration_secret(
+    cluster: &Cluster,
+    kubeconfig: &Kubeconfig,
+    namespace: &str,
+) -> Result<serde_json::Value, String> {
+    let name = cluster.name.as_str();
+    if !kubeconfig.contexts.iter().any(|c| c.name == name) {
+        return Err(format!("the kubeconfig has no context `{name}`"));
+    }
+    let mut own = kubeconfig.clone();
+    own.current_context = Some(name.to_string());
+    let text = serde_json::to_string(&own).map_err(|e| format!("cannot write a kubeconfig: {e}"))?;
+    let mut labels: serde_json::Map<String, serde_json::Value> = cluster
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+        .collect();
+    labels.insert(CLUSTER_LABEL.into(), serde_json::json!("true"));
+    labels.insert(REGION_LABEL.into(), serde_json::json!(cluster.region.as_str()));
+    let mut annotations = serde_json::Map::new();
+    if let Some(account) = &cluster.account {
+        annotations.insert(ACCOUNT_ANNOTATION.into(), serde_json::json!(account));
+    }
+    let profiles: Vec<&FargateProfile> = cluster.pools.iter().filter_map(|p| p.fargate.as_ref()).collect();
+    if !profiles.is_empty() {
+        let profiles = serde_json::to_string(&profiles).map_err(|e| format!("cannot write profiles: {e}"))?;
+        annotations.insert(FARGATE_PROFILES_ANNOTATION.into(), serde_json::json!(profiles));
+    }
+    Ok(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
+        "type": "Opaque",
+        "stringData": {KUBECONFIG_KEY: text},
+    }))
+}
+
+/// The fleet-settings ConfigMap ([`FLEET_CONFIGMAP`] in `namespace`) holding `text`, a Fleet
+/// document with only its `fargate` section, read from `file`.
+///
+/// # Errors
+/// When `text` is not such a document (the error names the file, document and field).
+pub fn fleet_settings_configmap(
+    text: &str,
+    file: &std::path::Path,
+    namespace: &str,
+) -> Result<serde_json::Value, LoadError> {
+    fleet_settings(text, file)?;
+    Ok(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": FLEET_CONFIGMAP, "namespace": namespace},
+        "data": {FLEET_KEY: text},
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -751,68 +815,4 @@ mod tests {
             .to_string();
         assert!(e.contains("expected a `fleetplan.io/v1` `Fleet` document"), "{e}");
     }
-}
-
-/// The scheduling-gate policy for a full management cluster (see the README): applied as is
-/// with `kubectl apply -f adapters/kube/deploy/hold-in-management.yaml`.
-pub const HOLD_POLICY: &str = include_str!("../deploy/hold-in-management.yaml");
-
-/// The registration Secret of `cluster` in `namespace` (see the module documentation): its
-/// region and labels, its account and Fargate profiles as annotations, and `kubeconfig`
-/// with the context named like the cluster made current.
-///
-/// # Errors
-/// When the kubeconfig has no context of that name.
-pub fn registration_secret(
-    cluster: &Cluster,
-    kubeconfig: &Kubeconfig,
-    namespace: &str,
-) -> Result<serde_json::Value, String> {
-    let name = cluster.name.as_str();
-    if !kubeconfig.contexts.iter().any(|c| c.name == name) {
-        return Err(format!("the kubeconfig has no context `{name}`"));
-    }
-    let mut own = kubeconfig.clone();
-    own.current_context = Some(name.to_string());
-    let text = serde_json::to_string(&own).map_err(|e| format!("cannot write a kubeconfig: {e}"))?;
-    let mut labels: serde_json::Map<String, serde_json::Value> = cluster
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-        .collect();
-    labels.insert(CLUSTER_LABEL.into(), serde_json::json!("true"));
-    labels.insert(REGION_LABEL.into(), serde_json::json!(cluster.region.as_str()));
-    let mut annotations = serde_json::Map::new();
-    if let Some(account) = &cluster.account {
-        annotations.insert(ACCOUNT_ANNOTATION.into(), serde_json::json!(account));
-    }
-    let profiles: Vec<&FargateProfile> = cluster.pools.iter().filter_map(|p| p.fargate.as_ref()).collect();
-    if !profiles.is_empty() {
-        let profiles = serde_json::to_string(&profiles).map_err(|e| format!("cannot write profiles: {e}"))?;
-        annotations.insert(FARGATE_PROFILES_ANNOTATION.into(), serde_json::json!(profiles));
-    }
-    Ok(serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
-        "type": "Opaque",
-        "stringData": {KUBECONFIG_KEY: text},
-    }))
-}
-
-/// The fleet-settings ConfigMap ([`FLEET_CONFIGMAP`] in `namespace`) holding `text`, a Fleet
-/// document with only its `fargate` section, read from `file`.
-///
-/// # Errors
-/// When `text` is not such a document (the error names the file, document and field).
-pub fn fleet_settings_configmap(
-    text: &str,
-    file: &std::path::Path,
-    namespace: &str,
-) -> Result<serde_json::Value, LoadError> {
-    fleet_settings(text, file)?;
-    Ok(serde_json::json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": FLEET_CONFIGMAP, "namespace": namespace},
-        "data": {FLEET_KEY: text},
-    }))
 }
