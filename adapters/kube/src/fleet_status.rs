@@ -267,6 +267,15 @@ mod tests {
 
     const NOW: &str = "2026-12-04T00:00:00Z";
 
+    fn condition_types(status: &Value) -> Vec<&str> {
+        status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["type"].as_str())
+            .collect()
+    }
+
     fn copy(generation: i64, source: i64, status: Value) -> CopyState {
         CopyState {
             generation,
@@ -386,13 +395,7 @@ mod tests {
             NOW,
         );
         assert_eq!(status["completionTime"], json!("2026-01-01T00:02:00Z"));
-        let types: Vec<&str> = status["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["type"].as_str().unwrap())
-            .collect();
-        assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
+        assert_eq!(condition_types(&status), ["SuccessCriteriaMet", "Complete"]);
     }
 
     #[test]
@@ -405,13 +408,7 @@ mod tests {
             "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}),
         );
         let status = job_status(&source, &[failed], NOW);
-        let types: Vec<&str> = status["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["type"].as_str().unwrap())
-            .collect();
-        assert_eq!(types, ["FailureTarget", "Failed"]);
+        assert_eq!(condition_types(&status), ["FailureTarget", "Failed"]);
         assert_eq!(status["failed"], json!(7));
     }
 }

@@ -100,6 +100,20 @@ where
     }
 }
 
+/// Starts a bed of `roles`: its runtime, the bed, its kubeconfig and the controller's log path.
+fn start(
+    roles: &[(fleetplan::Cluster, Role)],
+) -> (tokio::runtime::Runtime, TestBed, Kubeconfig, std::path::PathBuf) {
+    let binaries = bed::binaries();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let bed = runtime
+        .block_on(TestBed::start_with_roles(roles, &binaries))
+        .expect("the bed starts");
+    let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
+    let log = bed.dir().join("controller.log");
+    (runtime, bed, kubeconfig, log)
+}
+
 fn deployment(name: &str, region: &str, replicas: u32, pod: serde_json::Value) -> serde_json::Value {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -115,15 +129,9 @@ fn deployment(name: &str, region: &str, replicas: u32, pod: serde_json::Value) -
 
 #[test]
 fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
-    let binaries = bed::binaries();
     let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
     roles.extend(CLUSTERS.iter().map(|(n, r)| (cluster(n, r, 2), Role::Workload)));
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let bed = runtime
-        .block_on(TestBed::start_with_roles(&roles, &binaries))
-        .expect("the bed starts");
-    let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
-    let log = bed.dir().join("controller.log");
+    let (runtime, bed, kubeconfig, log) = start(&roles);
 
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
@@ -316,17 +324,11 @@ const HOLD_POLICY: &str = include_str!("../../../adapters/kube/deploy/hold-in-ma
 
 #[test]
 fn a_full_management_cluster_holds_the_pods_of_opted_in_workloads() {
-    let binaries = bed::binaries();
     let roles = [
         (cluster("mgmt", "us-east-1", 2), Role::Workload),
         (cluster("east", "us-east-1", 2), Role::Workload),
     ];
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let bed = runtime
-        .block_on(TestBed::start_with_roles(&roles, &binaries))
-        .expect("the bed starts");
-    let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
-    let log = bed.dir().join("controller.log");
+    let (runtime, bed, kubeconfig, log) = start(&roles);
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
         for document in HOLD_POLICY.split("\n---\n") {
