@@ -723,6 +723,37 @@ mod tests {
     }
 
     #[test]
+    fn a_written_registration_reads_back_with_its_profiles_and_account() {
+        use fleetplan::NodePool;
+        use fleetplan::fargate::FargateSelector;
+        let mut cluster = Cluster::new("east", "us-east-1");
+        cluster.account = Some("123456789012".into());
+        cluster.labels.insert("env".into(), "prod".into());
+        let profile = FargateProfile::new("fp-shop", vec![FargateSelector::new("shop")]);
+        cluster.pools.push(NodePool::fargate(profile.clone()));
+        let kubeconfig = Kubeconfig::from_yaml(KUBECONFIG).unwrap();
+        let written = registration_secret(&cluster, &kubeconfig, REGISTRY_NAMESPACE).unwrap();
+        let mut secret: Secret = serde_json::from_value(written).unwrap();
+        // The API server turns stringData into data.
+        let text = secret.string_data.take().unwrap().remove(KUBECONFIG_KEY).unwrap();
+        secret.data = Some(BTreeMap::from([(
+            KUBECONFIG_KEY.into(),
+            ByteString(text.into_bytes()),
+        )]));
+        let read = Registration::from_secret(&secret).unwrap();
+        assert_eq!((read.name.as_str(), read.region.as_str()), ("east", "us-east-1"));
+        assert_eq!(read.account.as_deref(), Some("123456789012"));
+        assert_eq!(read.labels.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(read.fargate_profiles, [profile]);
+        let missing = registration_secret(
+            &Cluster::new("west", "us-west-2"),
+            &kubeconfig,
+            REGISTRY_NAMESPACE,
+        );
+        assert_eq!(missing.unwrap_err(), "the kubeconfig has no context `west`");
+    }
+
+    #[test]
     fn registration_errors_name_the_secret_and_field_without_credentials() {
         let no_region = secret(&[(CLUSTER_LABEL, "true")], Some(KUBECONFIG));
         let e = Registration::from_secret(&no_region).unwrap_err().to_string();
