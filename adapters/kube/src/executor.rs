@@ -657,8 +657,11 @@ async fn put_dependents(
             d.object.clone(),
         )
     });
+    let mut namespaces = std::collections::BTreeSet::new();
     for d in follows {
-        ensure_namespace(client, &d.object.namespace).await?;
+        if namespaces.insert(d.object.namespace.clone()) {
+            ensure_namespace(client, &d.object.namespace).await?;
+        }
         let api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), &d.object.namespace, &d.kind.api_resource());
         let before = retry(|| api.get_opt(&d.object.name)).await?;
@@ -676,14 +679,7 @@ async fn put_dependents(
         let after = retry(|| api.patch(&d.object.name, &params, &patch))
             .await
             .map_err(|e| format!("{}: {e}", d.object))?;
-        count(
-            report,
-            match before {
-                None => Applied::Created,
-                Some(b) if b.resource_version() == after.resource_version() => Applied::Unchanged,
-                Some(_) => Applied::Updated,
-            },
-        );
+        count(report, Applied::between(before.as_ref(), &after));
     }
     Ok(())
 }
@@ -724,6 +720,18 @@ enum Applied {
     Unchanged,
 }
 
+impl Applied {
+    /// What an apply did, from the object before it (if any) and after it: the API server
+    /// keeps the resource version when nothing changed.
+    fn between<K: ResourceExt>(before: Option<&K>, after: &K) -> Applied {
+        match before {
+            None => Applied::Created,
+            Some(b) if b.resource_version() == after.resource_version() => Applied::Unchanged,
+            Some(_) => Applied::Updated,
+        }
+    }
+}
+
 fn count(report: &mut ClusterReport, applied: Applied) {
     match applied {
         Applied::Created => report.created += 1,
@@ -760,11 +768,7 @@ where
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let patch = Patch::Apply(&d.object);
     let after = retry(|| api.patch(&d.source.name, &params, &patch)).await?;
-    Ok(match before {
-        None => Applied::Created,
-        Some(b) if b.resource_version() == after.resource_version() => Applied::Unchanged,
-        Some(_) => Applied::Updated,
-    })
+    Ok(Applied::between(before.as_ref(), &after))
 }
 
 /// Creates the namespace when it is missing (server-side apply: no write when it exists).
