@@ -19,6 +19,7 @@ use tempfile::TempDir;
 use crate::binaries::Binaries;
 use crate::error::{Error, io};
 use crate::fargate::{POLICY_NAME, admission_policy, probe_pod};
+use crate::load_balancers::{LoadBalancerController, Served};
 use crate::nodes::node_objects;
 use crate::process::{Process, free_port};
 
@@ -60,6 +61,8 @@ pub const CONTROL_PLANE_DISABLED: [&str; 3] =
 struct ClusterBed {
     info: ClusterInfo,
     role: Role,
+    /// The AWS region of the cluster (where its load balancers go).
+    region: String,
     dir: PathBuf,
     api_args: Vec<String>,
     api: Process,
@@ -70,6 +73,8 @@ struct ClusterBed {
 /// Several Kubernetes clusters running on this machine. Dropping it stops every process and
 /// removes its files.
 pub struct TestBed {
+    // Dropped first: it talks to the API servers below.
+    load_balancers: Option<LoadBalancerController>,
     binaries: Binaries,
     token: String,
     /// The bearer token of [`RESTRICTED_USER`].
@@ -139,6 +144,7 @@ impl TestBed {
         let etcd_port = free_port()?;
         let etcd = start_etcd(binaries, dir.path(), etcd_port)?;
         let mut bed = TestBed {
+            load_balancers: None,
             binaries: binaries.clone(),
             token,
             restricted_token,
@@ -234,6 +240,28 @@ impl TestBed {
         self.wait_for_api(i).await
     }
 
+    /// Starts the stand-in for the AWS Load Balancer Controller (see
+    /// [`crate::load_balancers`]) in every workload cluster, against the ELBv2 API of the
+    /// moto server at `endpoint` (see [`crate::MotoServer`]); it runs until the bed is
+    /// dropped. Calling it again replaces the running one.
+    ///
+    /// # Errors
+    /// When a client cannot be configured or the stand-in's thread cannot start.
+    pub async fn run_load_balancers(&mut self, endpoint: &str) -> Result<(), Error> {
+        self.load_balancers = None;
+        let mut served = Vec::new();
+        for c in self.clusters.iter().filter(|c| c.role == Role::Workload) {
+            served.push(Served {
+                cluster: c.info.name.clone(),
+                region: c.region.clone(),
+                client: self.client(&c.info.name).await?,
+            });
+        }
+        let log = self.dir.path().join("load-balancers.log");
+        self.load_balancers = Some(LoadBalancerController::start(served, endpoint, &log)?);
+        Ok(())
+    }
+
     /// The process ids of every running process of the bed.
     pub fn pids(&self) -> Vec<u32> {
         let mut pids: Vec<u32> = self.etcd.pid().into_iter().collect();
@@ -301,6 +329,7 @@ impl TestBed {
             controllers: Vec::new(),
             dir,
             role: Role::Workload,
+            region: cluster.region.to_string(),
         })
     }
 

@@ -81,6 +81,12 @@ pub enum Error {
         /// Why.
         detail: String,
     },
+    /// The moto server (the bed's fake AWS) cannot be run.
+    #[error("{detail}")]
+    Moto {
+        /// What failed and how to install it.
+        detail: String,
+    },
     /// The folder for the bed's files could not be used.
     #[error("cannot use {path}: {source}")]
     Dir {

@@ -18,6 +18,11 @@
 //!   virtual Fargate nodes, labelled with their profile as EKS labels them (see
 //!   [`fargate`]).
 //!
+//! - on request ([`TestBed::run_load_balancers`]), a stand-in for the AWS Load Balancer
+//!   Controller: an application load balancer in a [`MotoServer`]'s ELBv2 API for every
+//!   Ingress of class `alb`, its DNS name written to the Ingress's status (see
+//!   [`load_balancers`]).
+//!
 //! A cluster can instead be a management control plane ([`Role::ControlPlane`]): an API
 //! server and a controller manager without the workload controllers, which stores
 //! Deployments and Jobs but runs none of them.
@@ -38,10 +43,13 @@ mod bed;
 mod binaries;
 mod error;
 pub mod fargate;
+pub mod load_balancers;
+mod moto;
 mod nodes;
 mod process;
 
 pub use bed::{CONTROL_PLANE_DISABLED, ClusterInfo, RESTRICTED_USER, Role, TestBed};
 pub use binaries::Binaries;
 pub use error::Error;
+pub use moto::{MOTO_ACCOUNT, MotoServer};
 pub use nodes::{FARGATE_LABEL, node_objects};

@@ -284,3 +284,137 @@ fn missing_binaries_give_the_command_that_builds_them() {
     let err = Binaries::in_dir(Path::new("/nonexistent")).expect_err("no binaries there");
     assert!(err.to_string().contains("adapters/testbed/build.sh"), "{err}");
 }
+
+/// The ELBv2 load balancers moto holds in `region`, with their tags: `(name, dns, tags)`.
+async fn load_balancers_in(endpoint: &str, region: &str) -> Vec<(String, String, BTreeMap<String, String>)> {
+    use aws_sdk_elasticloadbalancingv2::config::Credentials;
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let out = elbv2
+        .describe_load_balancers()
+        .send()
+        .await
+        .expect("DescribeLoadBalancers");
+    let mut found = Vec::new();
+    for lb in out.load_balancers.unwrap_or_default() {
+        let arn = lb.load_balancer_arn.clone().unwrap_or_default();
+        let tags = elbv2
+            .describe_tags()
+            .resource_arns(&arn)
+            .send()
+            .await
+            .expect("DescribeTags");
+        let tags: BTreeMap<String, String> = tags
+            .tag_descriptions
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|d| d.tags.unwrap_or_default())
+            .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+            .collect();
+        found.push((
+            lb.load_balancer_name.unwrap_or_default(),
+            lb.dns_name.unwrap_or_default(),
+            tags,
+        ));
+    }
+    found
+}
+
+/// The hostname the stand-in wrote on an Ingress, once it has.
+async fn ingress_hostname(client: &kube::Client, namespace: &str, name: &str) -> Option<String> {
+    let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> =
+        Api::namespaced(client.clone(), namespace);
+    let ingress = ingresses.get_opt(name).await.ok()??;
+    ingress.status?.load_balancer?.ingress?.first()?.hostname.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alb_ingresses_get_an_elbv2_load_balancer_in_the_clusters_region() {
+    use fleetplan_testbed::load_balancers::{CLUSTER_TAG, STACK_TAG, load_balancer_name};
+    let moto = fleetplan_testbed::MotoServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let clusters = [cluster("east", "us-east-1"), cluster("west", "eu-west-1")];
+    let mut bed = TestBed::start(&clusters, &binaries())
+        .await
+        .expect("the bed starts");
+    bed.run_load_balancers(&moto.endpoint())
+        .await
+        .expect("the stand-in starts");
+    let apply = PatchParams::apply("fleetplan-test");
+    let ingress = |class: &str, name: &str| {
+        serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "default",
+                         "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}},
+            "spec": {"ingressClassName": class, "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}
+        })
+    };
+    for (c, region) in [("east", "us-east-1"), ("west", "eu-west-1")] {
+        let client = bed.client(c).await.expect("client");
+        let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> =
+            Api::namespaced(client.clone(), "default");
+        for (class, name) in [("alb", "web"), ("nginx", "other")] {
+            ingresses
+                .patch(name, &apply, &Patch::Apply(ingress(class, name)))
+                .await
+                .expect("apply an Ingress");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let hostname = loop {
+            if let Some(hostname) = ingress_hostname(&client, "default", "web").await {
+                break hostname;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no load balancer on {c}'s Ingress after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let name = load_balancer_name(c, "default", "web", "internet-facing");
+        let balancers = load_balancers_in(&moto.endpoint(), region).await;
+        assert_eq!(
+            balancers.len(),
+            1,
+            "one load balancer in {region}, none for nginx: {balancers:?}"
+        );
+        let (found, dns, tags) = &balancers[0];
+        assert_eq!(
+            (found, dns),
+            (&name, &hostname),
+            "the Ingress shows the load balancer's DNS name"
+        );
+        assert!(dns.ends_with(&format!(".{region}.elb.amazonaws.com")), "{dns}");
+        assert_eq!(tags.get(CLUSTER_TAG).map(String::as_str), Some(c));
+        assert_eq!(tags.get(STACK_TAG).map(String::as_str), Some("default/web"));
+        assert_eq!(
+            ingress_hostname(&client, "default", "other").await,
+            None,
+            "nginx is not served"
+        );
+    }
+    // Deleted with its Ingress.
+    let east = bed.client("east").await.expect("client");
+    Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(east, "default")
+        .delete("web", &Default::default())
+        .await
+        .expect("delete the Ingress");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !load_balancers_in(&moto.endpoint(), "us-east-1").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the load balancer outlived its Ingress by 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        load_balancers_in(&moto.endpoint(), "eu-west-1").await.len(),
+        1,
+        "the other cluster's stays"
+    );
+}

@@ -2,14 +2,10 @@
 //! clusters in two regions, each with managed node groups and Fargate profiles, are created
 //! through the EKS API, read back with `fleetplan_aws::eks`, and planned with `fleetplan::plan`.
 //!
-//! The moto server is `$FLEETPLAN_MOTO_SERVER`, else `moto_server` on the PATH
-//! (`pip install 'moto[server]'`; `scripts/test` installs it). The test fails, never skips,
-//! when neither runs.
-
-use std::io::Read;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! The moto server is the test bed's [`MotoServer`]: `$FLEETPLAN_MOTO_SERVER`, else
+//! `moto_server` on the PATH (`pip install 'moto[server]'`; `scripts/test` installs it). The
+//! test fails, never skips, when neither runs. (It lives with the command line's tests, which
+//! may use every adapter, because the AWS adapter depends on the core only.)
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_eks::Client;
@@ -22,97 +18,13 @@ use fleetplan::fargate::{FargateProfile, FargateSelector};
 use fleetplan::{Cluster, Health, PlanOptions, Problem, Resources, Workload, WorkloadId, plan};
 use fleetplan_aws::eks::{read_cluster, read_clusters};
 use fleetplan_aws::instance_types::{INSTANCE_TYPE_LABEL, NODEGROUP_LABEL, allocatable};
+use fleetplan_testbed::{MOTO_ACCOUNT, MotoServer};
 
 /// moto's default account.
-const ACCOUNT: &str = "123456789012";
+const ACCOUNT: &str = MOTO_ACCOUNT;
 const CLUSTERS: [(&str, &str); 2] = [("shop-east", "us-east-1"), ("shop-west", "eu-west-1")];
 
-/// A running moto server, killed when dropped (also when the test panics).
-struct Moto {
-    child: Child,
-    port: u16,
-    log: tempfile::NamedTempFile,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let (program, from_env) = match std::env::var_os("FLEETPLAN_MOTO_SERVER") {
-            Some(path) if !path.is_empty() => (path, true),
-            _ => ("moto_server".into(), false),
-        };
-        let port = free_port();
-        let log = tempfile::NamedTempFile::new().expect("a temporary file for the moto log");
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.reopen().expect("the moto log"))
-            .stderr(log.reopen().expect("the moto log"))
-            .spawn()
-            .unwrap_or_else(|error| {
-                let source = if from_env {
-                    "FLEETPLAN_MOTO_SERVER"
-                } else {
-                    "`moto_server` on the PATH (FLEETPLAN_MOTO_SERVER is not set)"
-                };
-                panic!(
-                    "cannot start the moto server {program:?} from {source}: {error}. This test needs \
-                     moto's server: scripts/test installs it (`pip install 'moto[server]'` into a \
-                     virtual environment, then FLEETPLAN_MOTO_SERVER=<venv>/bin/moto_server)"
-                )
-            });
-        let mut moto = Moto { child, port, log };
-        moto.wait_until_ready();
-        moto
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log_text(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut file) = self.log.reopen() {
-            let _ = file.read_to_string(&mut text);
-        }
-        text
-    }
-
-    fn wait_until_ready(&mut self) {
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "the moto server exited ({status}) before answering:\n{}",
-                    self.log_text()
-                );
-            }
-            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the moto server did not answer on {address} within 60 s:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free local port");
-    listener.local_addr().expect("the port's address").port()
-}
-
-async fn config(moto: &Moto, region: &str) -> SdkConfig {
+async fn config(moto: &MotoServer, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(moto.endpoint())
         .region(Region::new(region.to_owned()))
@@ -265,7 +177,7 @@ fn pools_of(plan: &fleetplan::Plan, workload: &WorkloadId) -> Vec<(String, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eks_clusters_from_moto_plan_onto_node_groups_and_fargate() {
-    let moto = Moto::start();
+    let moto = MotoServer::start().await.unwrap_or_else(|e| panic!("{e}"));
     for (name, region) in CLUSTERS {
         let client = Client::new(&config(&moto, region).await);
         create_cluster(&client, name).await;
