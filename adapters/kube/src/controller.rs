@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fleetplan::follow::ObjectRef;
 use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice, WorkloadKind};
 use futures::future::join_all;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -32,11 +33,13 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+use crate::dependents::FollowKind;
 use crate::error::describe;
 use crate::executor::{
     ApplyOptions, ClusterReport, Executor, FIELD_MANAGER, desired_dependents, desired_objects,
 };
 use crate::fleet_status::{CopyState, ManagementMode, changes, deployment_status, job_status};
+use crate::ingress_status::{self, LOAD_BALANCERS as LOAD_BALANCERS_ANNOTATION};
 use crate::lease::LeaderElection;
 use crate::live::{
     ClusterWatch, REGISTRY_NAMESPACE, Registration, Snapshot, read_fleet_settings, read_registry,
@@ -232,7 +235,8 @@ impl Controller {
             .into_iter()
             .filter(|d| reachable.contains_key(&d.cluster))
             .collect();
-        let follows: Vec<_> = desired_dependents(&plan, &problem.dependents, &sources.dependent_objects())
+        let dependent_objects = sources.dependent_objects();
+        let follows: Vec<_> = desired_dependents(&plan, &problem.dependents, &dependent_objects)
             .into_iter()
             .filter(|d| reachable.contains_key(&d.cluster))
             .collect();
@@ -254,6 +258,8 @@ impl Controller {
         if mode == ManagementMode::ControlPlane {
             self.write_fleet_status(&objects, &pass.applied).await;
         }
+        self.write_load_balancers(&plan, &dependent_objects, &pass.applied, mode)
+            .await;
         self.report_status(&plan, &objects, &ready).await;
         Ok(pass)
     }
@@ -321,6 +327,58 @@ impl Controller {
             let patch = json!({ "status": status });
             if let Err(error) = api.patch_status(&id.name, &params, &Patch::Merge(&patch)).await {
                 tracing::warn!(workload = %id, error = %describe(&error), "cannot write the fleet status on the source");
+            }
+        }
+    }
+
+    /// Writes on each source Ingress its copies' load balancers (see [`crate::ingress_status`]):
+    /// the annotation always, and `status.loadBalancer` in a management control plane, each
+    /// when it changed.
+    async fn write_load_balancers(
+        &self,
+        plan: &fleetplan::Plan,
+        dependents: &BTreeMap<ObjectRef, serde_json::Value>,
+        applied: &BTreeMap<String, ClusterReport>,
+        mode: ManagementMode,
+    ) {
+        let resource = FollowKind::Ingress.api_resource();
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        for (object, source) in dependents
+            .iter()
+            .filter(|(o, _)| &*o.kind == FollowKind::Ingress.name())
+        {
+            let planned = plan
+                .follow
+                .iter()
+                .find(|f| &f.object == object)
+                .map_or(&[][..], |f| f.clusters.as_slice());
+            let seen: BTreeMap<String, Vec<String>> = applied
+                .iter()
+                .filter_map(|(cluster, r)| Some((cluster.clone(), r.load_balancers.get(object)?.clone())))
+                .collect();
+            let previous = source["metadata"]["annotations"][LOAD_BALANCERS_ANNOTATION].as_str();
+            let balancers = ingress_status::load_balancers(previous, planned, &seen);
+            let text = ingress_status::annotation(&balancers);
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.mgmt.clone(), &object.namespace, &resource);
+            if previous != Some(text.as_str()) {
+                let patch = json!({"metadata": {"annotations": {LOAD_BALANCERS_ANNOTATION: text}}});
+                if let Err(error) = api.patch(&object.name, &params, &Patch::Merge(&patch)).await {
+                    tracing::warn!(%object, error = %describe(&error), "cannot write the load balancers on the source");
+                }
+            }
+            let status = ingress_status::merged_status(&balancers);
+            if mode == ManagementMode::ControlPlane && source["status"] != status {
+                let patch = json!({ "status": status });
+                if let Err(error) = api
+                    .patch_status(&object.name, &params, &Patch::Merge(&patch))
+                    .await
+                {
+                    tracing::warn!(%object, error = %describe(&error), "cannot write the load balancers in the source's status");
+                }
             }
         }
     }

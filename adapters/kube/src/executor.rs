@@ -41,6 +41,7 @@ use serde_json::{Value, json};
 use crate::dependents::{FollowKind, copy_for};
 use crate::error::describe;
 use crate::fleet_status::{CopyState, SOURCE_GENERATION_ANNOTATION};
+use crate::ingress_status;
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "fleetplan";
@@ -342,6 +343,9 @@ pub struct ClusterReport {
     /// source, with their status (from which a management control plane's status is
     /// summed).
     pub copies: BTreeMap<(WorkloadKind, WorkloadId), CopyState>,
+    /// The addresses (hostnames, IPs) each Ingress copy applied this pass shows in its
+    /// `status.loadBalancer` (none yet while its ingress controller has not written them).
+    pub load_balancers: BTreeMap<ObjectRef, Vec<String>>,
     /// Why the cluster could not be brought to the plan, if it could not.
     pub error: Option<String>,
 }
@@ -680,6 +684,10 @@ async fn put_dependents(
             .await
             .map_err(|e| format!("{}: {e}", d.object))?;
         count(report, Applied::between(before.as_ref(), &after));
+        if d.kind == FollowKind::Ingress {
+            let shown = ingress_status::addresses(&after.data["status"]);
+            report.load_balancers.insert(d.object.clone(), shown);
+        }
     }
     Ok(())
 }

@@ -30,6 +30,7 @@ mod error;
 pub mod executor;
 mod fleet;
 pub mod fleet_status;
+pub mod ingress_status;
 mod kinds;
 pub mod lease;
 pub mod live;

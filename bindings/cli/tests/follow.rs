@@ -100,6 +100,74 @@ where
     }
 }
 
+/// Waits until the source Ingress `shop/web` shows the load balancers of its copies in
+/// exactly `clusters` (one per cluster, made by the bed's stand-in in `region`), in its
+/// annotation and its status; returns the first cluster's DNS name.
+async fn eventually_load_balancers(
+    bed: &TestBed,
+    log: &std::path::Path,
+    clusters: &[&str],
+    region: &str,
+) -> String {
+    use k8s_openapi::api::networking::v1::Ingress;
+    let hostname = |i: &Ingress| {
+        let entry = i
+            .status
+            .as_ref()?
+            .load_balancer
+            .as_ref()?
+            .ingress
+            .as_ref()?
+            .first()?
+            .clone();
+        entry.hostname
+    };
+    let what = format!("the source Ingress shows the load balancers of {clusters:?}");
+    eventually(90, &what, log, || async {
+        let mut expected = serde_json::Map::new();
+        let mut entries = Vec::new();
+        for cluster in clusters {
+            let client = bed.client(cluster).await.map_err(|e| e.to_string())?;
+            let copy = Api::<Ingress>::namespaced(client, "shop")
+                .get("web")
+                .await
+                .map_err(|e| e.to_string())?;
+            let dns = hostname(&copy).ok_or(format!("no load balancer on {cluster}'s copy yet"))?;
+            if !(dns.starts_with("k8s-shop-web-") && dns.ends_with(&format!(".{region}.elb.amazonaws.com"))) {
+                return Err(format!("{cluster}'s copy shows {dns}"));
+            }
+            expected.insert(cluster.to_string(), json!([dns]));
+            entries.push(json!({"hostname": dns}));
+        }
+        let mgmt = bed.client("mgmt").await.map_err(|e| e.to_string())?;
+        let source = Api::<Ingress>::namespaced(mgmt, "shop")
+            .get("web")
+            .await
+            .map_err(|e| e.to_string())?;
+        let annotation = source
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("fleetplan.io/load-balancers"))
+            .cloned()
+            .unwrap_or_default();
+        let shown: serde_json::Value = serde_json::from_str(&annotation).unwrap_or_default();
+        let status = serde_json::to_value(source.status.and_then(|s| s.load_balancer)).unwrap_or_default();
+        if shown == serde_json::Value::Object(expected) && status == json!({"ingress": entries}) {
+            Ok(())
+        } else {
+            Err(format!("annotation {annotation}, status {status}"))
+        }
+    })
+    .await;
+    let client = bed.client(clusters[0]).await.expect("client");
+    let copy = Api::<Ingress>::namespaced(client, "shop")
+        .get("web")
+        .await
+        .expect("the copy");
+    hostname(&copy).unwrap_or_default()
+}
+
 /// Starts a bed of `roles`: its runtime, the bed, its kubeconfig and the controller's log path.
 fn start(
     roles: &[(fleetplan::Cluster, Role)],
@@ -131,7 +199,14 @@ fn deployment(name: &str, region: &str, replicas: u32, pod: serde_json::Value) -
 fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
     let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
     roles.extend(CLUSTERS.iter().map(|(n, r)| (cluster(n, r, 2), Role::Workload)));
-    let (runtime, bed, kubeconfig, log) = start(&roles);
+    let (runtime, mut bed, kubeconfig, log) = start(&roles);
+    // Each workload cluster's alb Ingresses get a load balancer in moto's ELBv2.
+    let moto = runtime
+        .block_on(fleetplan_testbed::MotoServer::start())
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(bed.run_load_balancers(&moto.endpoint()))
+        .expect("the load balancer stand-in starts");
 
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
@@ -258,6 +333,9 @@ fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
         assert_eq!(carried(&bed, "east").await, set(&web_objects));
         assert_eq!(carried(&bed, "west").await, set(&["ConfigMap shared", "Deployment api"]));
 
+        // The Ingress copy's load balancer, read back onto the source.
+        let east_lb = eventually_load_balancers(&bed, &log, &["east"], "us-east-1").await;
+
         // The copies are the objects as written, less what the management cluster allocated.
         let east = bed.client("east").await.expect("east client");
         let secret = Api::<Secret>::namespaced(east.clone(), "shop").get("web-env").await.expect("secret");
@@ -300,6 +378,8 @@ fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
             .collect();
         expected.push("Deployment api");
         assert_eq!(carried(&bed, "west").await, set(&expected), "the foreign web-config is not fleetplan's");
+        let west_lb = eventually_load_balancers(&bed, &log, &["west"], "us-west-2").await;
+        assert_ne!(east_lb, west_lb, "each cluster has its own load balancer");
         let west = bed.client("west").await.expect("west client");
         let foreign = Api::<ConfigMap>::namespaced(west.clone(), "shop")
             .get("web-config")
