@@ -234,7 +234,7 @@ enum TestbedCommand {
     /// etcd serves them all. The binaries come from `bash adapters/testbed/build.sh`, found
     /// through FLEETPLAN_TESTBED_BIN. Current replicas in the fleet are not created as pods.
     #[command(
-        after_help = "Examples:\n  export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh)\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig\n  kubectl --kubeconfig bed.kubeconfig --context us-west-2-a get nodes\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig --management mgmt\n  fleetplan controller --kubeconfig bed.kubeconfig --context mgmt"
+        after_help = "Examples:\n  export FLEETPLAN_TESTBED_BIN=$(bash adapters/testbed/build.sh)\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig\n  kubectl --kubeconfig bed.kubeconfig --context us-west-2-a get nodes\n  fleetplan testbed up examples/tutorial --kubeconfig bed.kubeconfig --management mgmt\n  fleetplan controller --kubeconfig bed.kubeconfig --context mgmt\n  fleetplan testbed up examples/tutorial --management mgmt --load-balancers"
     )]
     Up(TestbedUpArgs),
 }
@@ -260,6 +260,14 @@ struct TestbedUpArgs {
     /// controller, with the scheduling-gate policy that holds opted-in pods).
     #[arg(long, value_enum, default_value_t = BedManagementArg::ControlPlane, requires = "management")]
     management_mode: BedManagementArg,
+
+    /// Also start a moto server (a local fake of the AWS APIs: FLEETPLAN_MOTO_SERVER, else
+    /// `moto_server` on the PATH) and, in every cluster with nodes, a stand-in for the AWS
+    /// Load Balancer Controller: each Ingress of class `alb` gets an application load
+    /// balancer in moto's ELBv2 API, in the cluster's region, and its DNS name in the
+    /// Ingress's status. It serves no traffic.
+    #[arg(long)]
+    load_balancers: bool,
 }
 
 /// `testbed up --management-mode`.

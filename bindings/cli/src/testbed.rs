@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use fleetplan::{Cluster, NodePool, Resources};
 use fleetplan_kube::live::{HOLD_POLICY, REGISTRY_NAMESPACE, fleet_settings_configmap, registration_secret};
 use fleetplan_kube::{SourceFile, read_source_files};
-use fleetplan_testbed::{Binaries, Role, TestBed};
+use fleetplan_testbed::{Binaries, MotoServer, Role, TestBed};
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::config::Kubeconfig;
 
@@ -68,10 +68,23 @@ pub fn up(args: &TestbedUpArgs) -> ExitCode {
     };
     runtime.block_on(async {
         let started = std::time::Instant::now();
-        let bed = match TestBed::start_with_roles(&roles, &binaries).await {
+        let moto = if args.load_balancers {
+            match MotoServer::start().await {
+                Ok(moto) => Some(moto),
+                Err(err) => return fail(&format!("--load-balancers: {err}")),
+            }
+        } else {
+            None
+        };
+        let mut bed = match TestBed::start_with_roles(&roles, &binaries).await {
             Ok(bed) => bed,
             Err(err) => return fail(&err.to_string()),
         };
+        if let Some(moto) = &moto {
+            if let Err(err) = bed.run_load_balancers(&moto.endpoint()).await {
+                return fail(&format!("--load-balancers: {err}"));
+            }
+        }
         if let Err(err) = std::fs::copy(bed.kubeconfig(), &args.kubeconfig) {
             return fail(&format!("cannot write {}: {err}", args.kubeconfig.display()));
         }
@@ -98,12 +111,20 @@ pub fn up(args: &TestbedUpArgs) -> ExitCode {
                 }
             );
         }
+        if let Some(moto) = &moto {
+            eprintln!(
+                "load balancers: alb Ingresses get one in moto's ELBv2 at {0} \
+                 (aws --endpoint-url {0} --region REGION elbv2 describe-load-balancers)",
+                moto.endpoint()
+            );
+        }
         eprintln!(
             "kubeconfig: {} (one context per cluster). Ctrl-C stops the bed.",
             args.kubeconfig.display()
         );
         let _ = tokio::signal::ctrl_c().await;
         drop(bed);
+        drop(moto);
         eprintln!("test bed stopped");
         ExitCode::SUCCESS
     })

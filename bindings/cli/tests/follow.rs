@@ -15,6 +15,13 @@
 //!    pruned from `east` after them; the shared ConfigMap leaves `east` once nothing there uses
 //!    it, and the foreign ConfigMap stays as it was.
 //!
+//! After a failure and a drain (`the_objects_of_a_workload_follow_it_through_a_failover_and_a_drain`),
+//! with `web` packed into its most preferred cluster: when `a`'s API server stops, `web`
+//! moves to `b` with everything it uses, created there before its replicas; when `b` is
+//! drained, `web` moves on to `c`, and `b` is emptied of fleetplan's objects after the
+//! replicas in `c` are ready, while an object another tool made in `b` stays. A ConfigMap
+//! shared with `api` (which runs in `c`) stays in `c` the whole time, and the source Ingress
+//! names the load balancer of the cluster that serves it.
 //!
 //! And in a full management cluster (two nodes and every controller), with the scheduling-gate
 //! policy of `adapters/kube/deploy/hold-in-management.yaml` applied as a user would: the pods
@@ -397,6 +404,196 @@ fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
         let copy = Api::<Deployment>::namespaced(west.clone(), "shop").get("web").await.expect("copy");
         assert!(created(secret.metadata.creation_timestamp) <= created(copy.metadata.creation_timestamp));
     });
+}
+
+/// When `object` (`Kind name` in namespace `shop`) was created in `cluster`.
+async fn created_at(bed: &TestBed, cluster: &str, kind: &str, name: &str) -> k8s_openapi::jiff::Timestamp {
+    let (group, version) = match kind {
+        "Deployment" => ("apps", "v1"),
+        "Ingress" => ("networking.k8s.io", "v1"),
+        _ => ("", "v1"),
+    };
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    let client = bed.client(cluster).await.expect("client");
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "shop", &resource);
+    let object = api
+        .get(name)
+        .await
+        .unwrap_or_else(|e| panic!("{kind} {name} in {cluster}: {e}"));
+    object.metadata.creation_timestamp.expect("a creation time").0
+}
+
+#[test]
+fn the_objects_of_a_workload_follow_it_through_a_failover_and_a_drain() {
+    let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
+    for name in ["a", "b", "c"] {
+        roles.push((cluster(name, "us-east-1", 2), Role::Workload));
+    }
+    let (runtime, mut bed, kubeconfig, log) = start(&roles);
+    let moto = runtime
+        .block_on(fleetplan_testbed::MotoServer::start())
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(bed.run_load_balancers(&moto.endpoint()))
+        .expect("the load balancer stand-in starts");
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        for ns in ["fleetplan-system", "shop"] {
+            put(&mgmt, &namespace(ns)).await;
+        }
+        for name in ["a", "b", "c"] {
+            put(&mgmt, &registration(&kubeconfig, name, "us-east-1")).await;
+        }
+        let resources = json!({"requests": {"cpu": "100m", "memory": "64Mi"}});
+        let mut web = deployment(
+            "web",
+            "us-east-1",
+            2,
+            json!({
+                "volumes": [
+                    {"name": "config", "configMap": {"name": "web-config"}},
+                    {"name": "shared", "configMap": {"name": "shared"}}
+                ],
+                "containers": [{"name": "web", "image": "nginx", "resources": resources}]
+            }),
+        );
+        web["metadata"]["annotations"]["fleetplan.io/strategy"] = json!("pack");
+        web["metadata"]["annotations"]["fleetplan.io/cluster-weights"] = json!("a=3,b=2,c=1");
+        let mut api = deployment(
+            "api",
+            "us-east-1",
+            1,
+            json!({
+                "volumes": [{"name": "shared", "configMap": {"name": "shared"}}],
+                "containers": [{"name": "api", "image": "api", "resources": resources}]
+            }),
+        );
+        api["metadata"]["annotations"]["fleetplan.io/cluster-selector"] = json!("fleetplan.io/cluster=c");
+        for object in [
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-config", "namespace": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": "shop"}}),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}),
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                "metadata": {"name": "web", "namespace": "shop",
+                    "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}},
+                "spec": {"ingressClassName": "alb",
+                    "defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}}),
+            web,
+            api,
+        ] {
+            put(&mgmt, &object).await;
+        }
+        // Another tool's Service in `b`, which fleetplan must leave alone.
+        let b = bed.client("b").await.expect("b client");
+        put(&b, &namespace("shop")).await;
+        put(
+            &b,
+            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "theirs", "namespace": "shop"},
+                "spec": {"ports": [{"port": 81}]}}),
+        )
+        .await;
+    });
+
+    let _controller = controller(bed.kubeconfig(), &log, &["--failure-threshold", "5"]);
+    let web_objects = [
+        "ConfigMap web-config",
+        "ConfigMap shared",
+        "Service web",
+        "Ingress web",
+        "Deployment web",
+    ];
+    let c_alone = set(&["ConfigMap shared", "Deployment api"]);
+    runtime.block_on(async {
+        eventually(120, "web runs packed in a, api in c", &log, || async {
+            let now = (
+                carried(&bed, "a").await,
+                carried(&bed, "b").await,
+                carried(&bed, "c").await,
+            );
+            let ok = ready(&bed, "a", "web", 2).await && ready(&bed, "c", "api", 1).await;
+            if ok && now == (set(&web_objects), set(&[]), c_alone.clone()) {
+                Ok(())
+            } else {
+                Err(format!("{now:?}"))
+            }
+        })
+        .await;
+        eventually_load_balancers(&bed, &log, &["a"], "us-east-1").await;
+    });
+
+    // `a` fails: web and what it uses move to `b`, created there before the replicas.
+    bed.stop_api_server("a").expect("stop a");
+    runtime.block_on(async {
+        eventually(120, "web fails over to b with its objects", &log, || async {
+            let now = (carried(&bed, "b").await, carried(&bed, "c").await);
+            let ok = ready(&bed, "b", "web", 2).await;
+            if ok && now == (set(&web_objects), c_alone.clone()) {
+                Ok(())
+            } else {
+                Err(format!("{now:?}"))
+            }
+        })
+        .await;
+        let replicas = created_at(&bed, "b", "Deployment", "web").await;
+        for (kind, name) in [
+            ("ConfigMap", "web-config"),
+            ("ConfigMap", "shared"),
+            ("Service", "web"),
+            ("Ingress", "web"),
+        ] {
+            assert!(
+                created_at(&bed, "b", kind, name).await <= replicas,
+                "{kind} {name} before the replicas in b"
+            );
+        }
+        eventually_load_balancers(&bed, &log, &["b"], "us-east-1").await;
+    });
+
+    // `b` is drained: web moves on to `c`; `b` is emptied after c's replicas are ready.
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        let secrets: Api<Secret> = Api::namespaced(mgmt, "fleetplan-system");
+        let drain = json!({"metadata": {"annotations": {"fleetplan.io/drain": "true"}}});
+        secrets
+            .patch("b", &PatchParams::default(), &Patch::Merge(&drain))
+            .await
+            .expect("drain b");
+        let mut all = set(&web_objects);
+        all.insert("Deployment api".into());
+        eventually(120, "web moves from b to c, and b is emptied", &log, || async {
+            let now = (carried(&bed, "b").await, carried(&bed, "c").await);
+            let ok = ready(&bed, "c", "web", 2).await;
+            if ok && now == (set(&[]), all.clone()) {
+                Ok(())
+            } else {
+                Err(format!("{now:?}"))
+            }
+        })
+        .await;
+        let b = bed.client("b").await.expect("b client");
+        Api::<Service>::namespaced(b, "shop")
+            .get("theirs")
+            .await
+            .expect("another tool's Service in b is left alone");
+        let replicas = created_at(&bed, "c", "Deployment", "web").await;
+        assert!(
+            created_at(&bed, "c", "ConfigMap", "shared").await < replicas,
+            "the shared ConfigMap stayed in c, made for api long before web came"
+        );
+        for (kind, name) in [
+            ("ConfigMap", "web-config"),
+            ("Service", "web"),
+            ("Ingress", "web"),
+        ] {
+            assert!(
+                created_at(&bed, "c", kind, name).await <= replicas,
+                "{kind} {name} before the replicas in c"
+            );
+        }
+        eventually_load_balancers(&bed, &log, &["c"], "us-east-1").await;
+    });
+    drop(moto);
 }
 
 /// The scheduling-gate policy, as shipped for users to apply.
