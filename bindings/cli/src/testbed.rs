@@ -80,10 +80,10 @@ pub fn up(args: &TestbedUpArgs) -> ExitCode {
             Ok(bed) => bed,
             Err(err) => return fail(&err.to_string()),
         };
-        if let Some(moto) = &moto {
-            if let Err(err) = bed.run_load_balancers(&moto.endpoint()).await {
-                return fail(&format!("--load-balancers: {err}"));
-            }
+        if let Some(moto) = &moto
+            && let Err(err) = bed.run_load_balancers(&moto.endpoint()).await
+        {
+            return fail(&format!("--load-balancers: {err}"));
         }
         if let Err(err) = std::fs::copy(bed.kubeconfig(), &args.kubeconfig) {
             return fail(&format!("cannot write {}: {err}", args.kubeconfig.display()));
