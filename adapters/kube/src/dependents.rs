@@ -38,9 +38,9 @@ use kube::api::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
 use crate::error::LoadError;
-use crate::scenario::CarriedObject;
-use crate::source::deserialize;
-use crate::workloads::{AppWorkload, DEFAULT_NAMESPACE};
+use crate::files::carried::CarriedObject;
+use crate::files::source::deserialize;
+use crate::files::workloads::{AppWorkload, DEFAULT_NAMESPACE};
 
 /// The annotation, `"true"`, that sends a Service to every cluster running its namespace.
 pub const GLOBAL_SERVICE_ANNOTATION: &str = "fleetplan.io/global-service";

@@ -25,10 +25,9 @@
 pub mod annotations;
 pub mod controller;
 pub mod dependents;
-mod dump;
 mod error;
 pub mod executor;
-mod fleet;
+mod files;
 pub mod fleet_status;
 pub mod ingress_status;
 mod kinds;
@@ -37,20 +36,17 @@ pub mod live;
 pub mod metrics;
 mod pod;
 mod quantity;
-mod scenario;
 mod selector;
-mod source;
-mod steps;
-mod workloads;
 
-pub use dump::{
+pub use files::dump::{
     COMPUTE_TYPE_LABEL, INSTANCE_TYPE_LABEL, META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS,
 };
 pub use error::{LoadError, Location, QuantityError};
 pub use quantity::parse_quantity;
-pub use scenario::{
-    CarriedObject, Scenario, load, load_scenario, load_scenario_with_clusters, load_sources,
+pub use files::carried::CarriedObject;
+pub use files::scenario::{
+    Scenario, load, load_scenario, load_scenario_with_clusters, load_sources,
     load_with_clusters,
 };
-pub use source::{SourceFile, read_source_files};
-pub use steps::parse_steps;
+pub use files::source::{SourceFile, read_source_files};
+pub use files::steps::parse_steps;

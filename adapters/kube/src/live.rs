@@ -69,14 +69,14 @@ use kube::{Client, Config};
 use serde::Serialize;
 
 use crate::dependents::{FollowKind, dependent_objects, dependents};
-use crate::dump::{ClusterMeta, read_dump};
+use crate::files::dump::{ClusterMeta, read_dump};
 use crate::error::describe;
 use crate::error::{LoadError, Location};
-use crate::fleet::{
+use crate::files::fleet::{
     FargateMerge, FargateProfileSpec, account_id, fargate_profiles, is_concise, read_concise,
 };
-use crate::source::{Document, Site, parse_documents};
-use crate::workloads::{AppWorkload, Apps, apps_from_documents};
+use crate::files::source::{Document, Site, parse_documents};
+use crate::files::workloads::{AppWorkload, Apps, apps_from_documents};
 
 /// The default namespace of cluster registrations.
 pub const REGISTRY_NAMESPACE: &str = "fleetplan-system";

@@ -29,7 +29,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::error::LoadError;
 use crate::quantity::parse_non_negative;
-use crate::source::Site;
+use crate::files::source::Site;
 
 /// The CSI driver of Amazon EBS volumes.
 pub(crate) const EBS_CSI_DRIVER: &str = "ebs.csi.aws.com";

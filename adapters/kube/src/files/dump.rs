@@ -60,13 +60,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
-use crate::fleet::{
+use crate::files::fleet::{
     FargateProfileSpec, REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, account_id, fargate_profiles,
     hourly_price, present, taints,
 };
 use crate::pod::{amounts, pod_requests, taint_effect};
-use crate::source::{Document, Site, deserialize, parse_documents};
-use crate::workloads::{AppWorkload, DEFAULT_NAMESPACE};
+use crate::files::source::{Document, Site, deserialize, parse_documents};
+use crate::files::workloads::{AppWorkload, DEFAULT_NAMESPACE};
 
 /// The name of the optional per-cluster metadata file.
 pub const META_FILE: &str = "_clusters.yaml";

@@ -71,7 +71,7 @@ use serde_json::Value;
 
 use crate::error::{LoadError, Location};
 use crate::pod::{amounts, taint_effect};
-use crate::source::{Site, deserialize};
+use crate::files::source::{Site, deserialize};
 
 /// The node label holding the region.
 pub(crate) const REGION_NODE_LABEL: &str = "topology.kubernetes.io/region";

@@ -22,8 +22,8 @@ use crate::annotations::{AnnotationError, placement_policy};
 use crate::error::{LoadError, Location};
 use crate::kinds::{Role, classify};
 use crate::pod::pod_template;
-use crate::scenario::CarriedObject;
-use crate::source::{Document, Header, Site, SourceFile, deserialize, parse_documents};
+use crate::files::carried::CarriedObject;
+use crate::files::source::{Document, Header, Site, SourceFile, deserialize, parse_documents};
 
 /// The namespace of an object that names none.
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";

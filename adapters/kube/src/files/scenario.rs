@@ -8,11 +8,12 @@ use fleetplan::fargate::FargateSettings;
 use fleetplan::{Cluster, Problem, Running, WorkloadId};
 
 use crate::dependents::dependents;
-use crate::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
+use crate::files::carried::CarriedObject;
+use crate::files::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
 use crate::error::{LoadError, Location};
-use crate::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
-use crate::source::{SourceFile, parse_documents, read_source_files};
-use crate::workloads::{AppWorkload, load_apps};
+use crate::files::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
+use crate::files::source::{SourceFile, parse_documents, read_source_files};
+use crate::files::workloads::{AppWorkload, load_apps};
 
 /// A loaded scenario: the problem to plan and the objects carried along unplanned.
 #[derive(Clone, Debug)]
@@ -33,23 +34,6 @@ impl Scenario {
     pub fn dependent_objects(&self) -> BTreeMap<fleetplan::follow::ObjectRef, serde_json::Value> {
         crate::dependents::dependent_objects(&self.carried)
     }
-}
-
-/// An apps object carried along unplanned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CarriedObject {
-    /// `kind`, such as `Service`.
-    pub kind: String,
-    /// `apiVersion`, such as `v1`.
-    pub api_version: String,
-    /// `metadata.namespace` as written (`None` when absent, even for namespaced kinds).
-    pub namespace: Option<String>,
-    /// `metadata.name`.
-    pub name: String,
-    /// The file it came from.
-    pub file: PathBuf,
-    /// The object as written.
-    pub object: serde_json::Value,
 }
 
 /// Loads `dir/fleet` and `dir/apps` (see [`load`]).
