@@ -1,6 +1,20 @@
-//! # fleetplan-kube: Kubernetes YAML in, a fleetplan problem out
+//! # fleetplan-kube: Kubernetes in, a fleetplan problem out, and the plan carried out
 //!
-//! This adapter reads, offline, the two halves of a placement question and turns them into a
+//! Three parts, each one concept:
+//!
+//! - the **offline readers** (this page's functions; the modules behind them read files):
+//!   Kubernetes YAML and kubectl dumps to a [`fleetplan::Problem`];
+//! - [`live`]: I/O against real clusters: the registry of workload clusters in a management
+//!   cluster, its opted-in sources, watched snapshots of each workload cluster, the
+//!   [`live::executor`] that applies a plan, leader election, and the writer of what a pass
+//!   found back onto the sources;
+//! - [`control`]: the controller's decisions as pure functions (what each cluster should
+//!   hold, failure detection, the sources' status and annotations), unit-tested, no I/O.
+//!
+//! The controller's pass itself is composed by the command line (`fleetplan controller`),
+//! which wires these steps together with the other adapters.
+//!
+//! The offline readers take the two halves of a placement question and turn them into a
 //! [`fleetplan::Problem`]:
 //!
 //! - **the apps**: ordinary Kubernetes YAML. `apps/v1` Deployments and `batch/v1` Jobs become
@@ -23,30 +37,24 @@
 //! on bad input and never returns a half-loaded scenario.
 
 pub mod annotations;
-pub mod controller;
+pub mod control;
 pub mod dependents;
 mod error;
-pub mod executor;
 mod files;
-pub mod fleet_status;
-pub mod ingress_status;
 mod kinds;
-pub mod lease;
 pub mod live;
-pub mod metrics;
 mod pod;
 mod quantity;
 mod selector;
 
+pub use error::{LoadError, Location, QuantityError};
+pub use files::carried::CarriedObject;
 pub use files::dump::{
     COMPUTE_TYPE_LABEL, INSTANCE_TYPE_LABEL, META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS,
 };
-pub use error::{LoadError, Location, QuantityError};
-pub use quantity::parse_quantity;
-pub use files::carried::CarriedObject;
 pub use files::scenario::{
-    Scenario, load, load_scenario, load_scenario_with_clusters, load_sources,
-    load_with_clusters,
+    Scenario, load, load_scenario, load_scenario_with_clusters, load_sources, load_with_clusters,
 };
 pub use files::source::{SourceFile, read_source_files};
 pub use files::steps::parse_steps;
+pub use quantity::parse_quantity;

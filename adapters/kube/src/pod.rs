@@ -28,8 +28,8 @@ use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::error::LoadError;
-use crate::quantity::parse_non_negative;
 use crate::files::source::Site;
+use crate::quantity::parse_non_negative;
 
 /// The CSI driver of Amazon EBS volumes.
 pub(crate) const EBS_CSI_DRIVER: &str = "ebs.csi.aws.com";

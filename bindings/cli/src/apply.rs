@@ -7,7 +7,8 @@ use std::fmt::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fleetplan_kube::executor::{ApplyOptions, Executor, desired_dependents, desired_objects};
+use fleetplan_kube::control::desired::{desired_dependents, desired_objects};
+use fleetplan_kube::live::executor::{ApplyOptions, Executor};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 

@@ -145,7 +145,8 @@ async fn register(
     let mut objects = vec![serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": REGISTRY_NAMESPACE}})];
     for cluster in clusters {
-        objects.push(registration_secret(cluster, &kubeconfig, REGISTRY_NAMESPACE)?);
+        objects
+            .push(registration_secret(cluster, &kubeconfig, REGISTRY_NAMESPACE).map_err(|e| e.to_string())?);
     }
     // A Fleet file with clusters is not settings; the first settings-only one is.
     if let Some(map) = settings

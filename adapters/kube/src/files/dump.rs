@@ -64,9 +64,9 @@ use crate::files::fleet::{
     FargateProfileSpec, REGION_NODE_LABEL, TaintSpec, ZONE_NODE_LABEL, account_id, fargate_profiles,
     hourly_price, present, taints,
 };
-use crate::pod::{amounts, pod_requests, taint_effect};
 use crate::files::source::{Document, Site, deserialize, parse_documents};
 use crate::files::workloads::{AppWorkload, DEFAULT_NAMESPACE};
+use crate::pod::{amounts, pod_requests, taint_effect};
 
 /// The name of the optional per-cluster metadata file.
 pub const META_FILE: &str = "_clusters.yaml";

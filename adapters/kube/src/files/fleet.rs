@@ -70,8 +70,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
-use crate::pod::{amounts, taint_effect};
 use crate::files::source::{Site, deserialize};
+use crate::pod::{amounts, taint_effect};
 
 /// The node label holding the region.
 pub(crate) const REGION_NODE_LABEL: &str = "topology.kubernetes.io/region";

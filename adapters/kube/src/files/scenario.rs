@@ -8,9 +8,9 @@ use fleetplan::fargate::FargateSettings;
 use fleetplan::{Cluster, Problem, Running, WorkloadId};
 
 use crate::dependents::dependents;
+use crate::error::{LoadError, Location};
 use crate::files::carried::CarriedObject;
 use crate::files::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
-use crate::error::{LoadError, Location};
 use crate::files::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
 use crate::files::source::{SourceFile, parse_documents, read_source_files};
 use crate::files::workloads::{AppWorkload, load_apps};
@@ -30,7 +30,7 @@ pub struct Scenario {
 
 impl Scenario {
     /// The carried objects that may follow the workloads (see [`crate::dependents`]), by
-    /// reference, as written (for [`crate::executor::desired_dependents`]).
+    /// reference, as written (for [`crate::control::desired::desired_dependents`]).
     pub fn dependent_objects(&self) -> BTreeMap<fleetplan::follow::ObjectRef, serde_json::Value> {
         crate::dependents::dependent_objects(&self.carried)
     }

@@ -20,10 +20,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use crate::annotations::{AnnotationError, placement_policy};
 use crate::error::{LoadError, Location};
-use crate::kinds::{Role, classify};
-use crate::pod::pod_template;
 use crate::files::carried::CarriedObject;
 use crate::files::source::{Document, Header, Site, SourceFile, deserialize, parse_documents};
+use crate::kinds::{Role, classify};
+use crate::pod::pod_template;
 
 /// The namespace of an object that names none.
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";

@@ -1,17 +1,21 @@
 //! `fleetplan controller`: runs the multi-cluster controller against a management cluster
-//! until interrupted. Glue only: the controller is the Kubernetes adapter's.
+//! until interrupted. The pass ([`pass`]) composes the adapters' steps; its metrics are
+//! served by [`metrics`].
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use fleetplan_kube::controller::{Controller, ControllerOptions};
-use fleetplan_kube::fleet_status::ManagementMode;
-use fleetplan_kube::lease::LeaderElection;
-use fleetplan_kube::metrics::{Metrics, serve};
+mod metrics;
+mod pass;
+
+use fleetplan_kube::control::fleet_status::ManagementMode;
+use fleetplan_kube::live::lease::LeaderElection;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use metrics::{Metrics, serve};
+use pass::{Controller, ControllerOptions};
 
 use crate::{ControllerArgs, ManagementArg, fail};
 
@@ -81,7 +85,7 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
                         ExitCode::SUCCESS
                     }
                 }
-                Err(error) => fail(&error),
+                Err(error) => fail(&error.to_string()),
             };
         }
         let metrics = Arc::new(Metrics::default());
@@ -101,9 +105,82 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
             )
         });
         tracing::info!("controller started");
-        controller.run(shutdown(), election, metrics).await;
+        run_passes(&mut controller, shutdown(), election, metrics).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Runs passes every `interval` until `shutdown` completes; a failed pass is logged and
+/// the next one tries again. With an `election`, a pass runs only while this instance
+/// holds the Lease, and the Lease is given up on shutdown.
+async fn run_passes(
+    controller: &mut Controller,
+    shutdown: impl std::future::Future<Output = ()>,
+    election: Option<LeaderElection>,
+    metrics: Arc<Metrics>,
+) {
+    tokio::pin!(shutdown);
+    let mut leading = false;
+    loop {
+        let lead = match &election {
+            None => Ok(None),
+            Some(election) => election.try_lead().await,
+        };
+        match lead {
+            Ok(None) => {
+                if !leading && let Some(election) = &election {
+                    tracing::info!(
+                        identity = election.identity(),
+                        "leading: this instance holds the Lease"
+                    );
+                }
+                leading = true;
+                metrics.set_leader(true);
+                let started = Instant::now();
+                match controller.reconcile().await {
+                    Ok(pass) => {
+                        metrics.pass(&pass, started.elapsed());
+                        tracing::info!(
+                            placed = pass.placed,
+                            unplaced = pass.unplaced,
+                            unreachable = ?pass.unreachable,
+                            late = ?pass.late,
+                            took_ms = started.elapsed().as_millis() as u64,
+                            "pass done"
+                        );
+                    }
+                    Err(error) => {
+                        metrics.failed_pass();
+                        tracing::error!(%error, "pass failed");
+                    }
+                }
+            }
+            Ok(Some(holder)) => {
+                if leading || controller.tracks_nothing() {
+                    tracing::info!(%holder, "waiting for the Lease held by another instance");
+                }
+                leading = false;
+                metrics.set_leader(false);
+                // Forget the clusters: whoever leads now owns their state.
+                controller.forget_clusters();
+            }
+            Err(error) => {
+                tracing::error!(%error, "leader election failed");
+                leading = false;
+                metrics.set_leader(false);
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => {
+                if leading && let Some(election) = &election {
+                    election.release().await;
+                }
+                tracing::info!("shutting down");
+                return;
+            }
+            () = tokio::time::sleep(controller.interval()) => {}
+        }
+    }
 }
 
 /// This instance's name in the election: the host name (a pod's name in Kubernetes) and the

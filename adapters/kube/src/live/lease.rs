@@ -17,6 +17,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 
 use crate::error::describe;
+use crate::live::error::{LiveError, api};
 
 /// The Lease's name.
 pub const LEASE_NAME: &str = "fleetplan-controller";
@@ -51,14 +52,14 @@ impl LeaderElection {
     ///
     /// # Errors
     /// When the Lease cannot be read or written (other than losing a race).
-    pub async fn try_lead(&self) -> Result<Option<String>, String> {
+    pub async fn try_lead(&self) -> Result<Option<String>, LiveError> {
         let now = MicroTime(Timestamp::now());
         let seconds = i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX);
         let Some(lease) = self
             .api
             .get_opt(LEASE_NAME)
             .await
-            .map_err(|e| format!("cannot read the Lease {LEASE_NAME}: {}", describe(&e)))?
+            .map_err(api(format!("cannot read the Lease {LEASE_NAME}")))?
         else {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -77,7 +78,7 @@ impl LeaderElection {
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => Ok(None),
                 Err(kube::Error::Api(s)) if s.code == 409 => Ok(Some("another instance".into())),
-                Err(e) => Err(format!("cannot create the Lease {LEASE_NAME}: {}", describe(&e))),
+                Err(e) => Err(api(format!("cannot create the Lease {LEASE_NAME}"))(e)),
             };
         };
         let spec = lease.spec.clone().unwrap_or_default();
@@ -127,7 +128,7 @@ impl LeaderElection {
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 Ok(Some(holder.unwrap_or_else(|| "another instance".into())))
             }
-            Err(e) => Err(format!("cannot update the Lease {LEASE_NAME}: {}", describe(&e))),
+            Err(e) => Err(api(format!("cannot update the Lease {LEASE_NAME}"))(e)),
         }
     }
 

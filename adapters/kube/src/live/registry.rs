@@ -1,82 +1,23 @@
-//! Live state: the workload clusters registered in a management cluster, what each of them
-//! runs, and the Deployments that opted in to multi-cluster scheduling.
-//!
-//! **Registering a workload cluster** is creating a Secret in the management cluster, in the
-//! registry namespace ([`REGISTRY_NAMESPACE`] unless told otherwise):
-//!
-//! ```yaml
-//! apiVersion: v1
-//! kind: Secret
-//! metadata:
-//!   name: us-east-1-a                          # the cluster's name in plans
-//!   namespace: fleetplan-system
-//!   labels:
-//!     fleetplan.io/cluster: "true"             # marks it as a registration
-//!     topology.kubernetes.io/region: us-east-1 # required
-//!     env: prod                                # any other label: a cluster label
-//!   annotations:
-//!     fleetplan.io/drain: "true"               # optional: move everything out (blue/green)
-//!     fleetplan.io/aws-account: "123456789012" # optional: for Fargate quotas (per account and region)
-//!     fleetplan.io/fargate-profiles: |         # optional: the EKS cluster's Fargate profiles
-//!       - name: fp-shop
-//!         selectors: [{namespace: shop}]
-//!       - name: fp-batch
-//!         selectors: [{namespace: batch, labels: {compute: fargate}}]
-//! data:
-//!   kubeconfig: ...                            # required: a kubeconfig; its current context is used
-//! ```
-//!
-//! The Fargate profiles are written as `fargateProfiles` in a Fleet file (YAML or JSON); each
-//! becomes a pool of the cluster, as in a dump. Pods a profile takes are counted on it by the
-//! `eks.amazonaws.com/fargate-profile` label EKS gives them.
-//!
-//! **Fleet-wide settings** (Fargate quotas and rates) are read from the ConfigMap
-//! [`FLEET_CONFIGMAP`] in the registry namespace, key [`FLEET_KEY`]: a `kind: Fleet`
-//! document as in a scenario's fleet folder, holding only its `fargate` section (clusters
-//! come from the registry). Without the ConfigMap the defaults apply (AWS's default quota of
-//! 6 vCPUs per account and region, the built-in rates).
-//!
-//! Every label but [`CLUSTER_LABEL`] is a cluster label that `fleetplan.io/cluster-selector`
-//! can select on. A Secret because the kubeconfig holds credentials: it is never logged, and
-//! [`Registration`]'s `Debug` leaves it out.
-//!
-//! **Opting in**: a Deployment or Job in the management cluster labelled
-//! [`SCHEDULE_LABEL`]` = "true"` is planned across the registered clusters, with its standard
-//! fields and the `fleetplan.io/` placement annotations (see [`crate::annotations`]).
-//!
-//! **A snapshot** of one cluster ([`ClusterWatch`]) reads its nodes and pods, kept by watches,
-//! exactly as a kubectl dump of the same objects is read: nodes to pools, bound pods to used
-//! resources, and pods of the opted-in workloads (matched by namespace and selector) to
-//! running replicas.
+//! The registry: the workload clusters registered in a management cluster (one Secret each,
+//! see [`crate::live`]), the fleet-wide settings ConfigMap, and the objects that register
+//! a cluster and write the settings.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use fleetplan::fargate::{FargateProfile, FargateSettings};
-use fleetplan::follow::{Dependent, ObjectRef};
-use fleetplan::{Cluster, Health, Labels, Running};
-use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret};
-use kube::api::{Api, DynamicObject, ListParams};
+use fleetplan::{Cluster, Labels};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::reflector::{self, Store, reflector, store::Writer};
-use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Config};
-use serde::Serialize;
 
-use crate::dependents::{FollowKind, dependent_objects, dependents};
-use crate::files::dump::{ClusterMeta, read_dump};
-use crate::error::describe;
 use crate::error::{LoadError, Location};
 use crate::files::fleet::{
     FargateMerge, FargateProfileSpec, account_id, fargate_profiles, is_concise, read_concise,
 };
-use crate::files::source::{Document, Site, parse_documents};
-use crate::files::workloads::{AppWorkload, Apps, apps_from_documents};
+use crate::files::source::{Site, parse_documents};
+use crate::live::error::{LiveError, api as api_error};
 
 /// The default namespace of cluster registrations.
 pub const REGISTRY_NAMESPACE: &str = "fleetplan-system";
@@ -96,8 +37,6 @@ pub const ACCOUNT_ANNOTATION: &str = "fleetplan.io/aws-account";
 pub const FLEET_CONFIGMAP: &str = "fleetplan-fleet";
 /// The key of [`FLEET_CONFIGMAP`] holding the Fleet document.
 pub const FLEET_KEY: &str = "fleet.yaml";
-/// The label, `"true"`, that opts a management-cluster Deployment or Job in.
-pub const SCHEDULE_LABEL: &str = "fleetplan.io/schedule";
 
 /// A registered workload cluster.
 #[derive(Clone)]
@@ -228,11 +167,15 @@ impl Registration {
     ///
     /// # Errors
     /// When the kubeconfig cannot make a client (the message never quotes credentials).
-    pub async fn client(&self) -> Result<Client, String> {
+    pub async fn client(&self) -> Result<Client, LiveError> {
+        let failed = |detail: String| LiveError::Client {
+            cluster: self.name.clone(),
+            detail,
+        };
         let config = Config::from_custom_kubeconfig(self.kubeconfig.clone(), &KubeConfigOptions::default())
             .await
-            .map_err(|e| format!("cluster {}: cannot use its kubeconfig: {e}", self.name))?;
-        Client::try_from(config).map_err(|e| format!("cluster {}: cannot make a client: {e}", self.name))
+            .map_err(|e| failed(format!("cannot use its kubeconfig: {e}")))?;
+        Client::try_from(config).map_err(|e| failed(format!("cannot make a client: {e}")))
     }
 }
 
@@ -241,23 +184,19 @@ impl Registration {
 ///
 /// # Errors
 /// When the Secrets cannot be listed, or one is not a valid registration.
-pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registration>, String> {
+pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registration>, LiveError> {
     let api: Api<Secret> = Api::namespaced(mgmt.clone(), namespace);
     let list = api
         .list(&ListParams::default().labels(&format!("{CLUSTER_LABEL}=true")))
         .await
-        .map_err(|e| {
-            format!(
-                "cannot list cluster registrations in namespace {namespace}: {}",
-                describe(&e)
-            )
-        })?;
+        .map_err(api_error(format!(
+            "cannot list cluster registrations in namespace {namespace}"
+        )))?;
     let mut registrations: Vec<Registration> = list
         .items
         .iter()
         .map(Registration::from_secret)
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+        .collect::<Result<_, _>>()?;
     registrations.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(registrations)
 }
@@ -268,27 +207,26 @@ pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registr
 /// # Errors
 /// When the ConfigMap cannot be read, has no [`FLEET_KEY`], or that is not a Fleet document
 /// holding only `fargate` (the message names the ConfigMap, document and field).
-pub async fn read_fleet_settings(mgmt: &Client, namespace: &str) -> Result<FargateSettings, String> {
+pub async fn read_fleet_settings(mgmt: &Client, namespace: &str) -> Result<FargateSettings, LiveError> {
     let api: Api<ConfigMap> = Api::namespaced(mgmt.clone(), namespace);
-    let map = api.get_opt(FLEET_CONFIGMAP).await.map_err(|e| {
-        format!(
-            "cannot read the fleet settings (ConfigMap {namespace}/{FLEET_CONFIGMAP}): {}",
-            describe(&e)
-        )
-    })?;
+    let map = api.get_opt(FLEET_CONFIGMAP).await.map_err(api_error(format!(
+        "cannot read the fleet settings (ConfigMap {namespace}/{FLEET_CONFIGMAP})"
+    )))?;
     let Some(map) = map else {
         return Ok(FargateSettings::default());
     };
     let file = PathBuf::from(format!(
         "ConfigMap {namespace}/{FLEET_CONFIGMAP}, key {FLEET_KEY}"
     ));
-    let text = map.data.as_ref().and_then(|d| d.get(FLEET_KEY)).ok_or_else(|| {
-        format!(
-            "{}: missing (a Fleet document with a `fargate` section)",
-            file.display()
-        )
-    })?;
-    fleet_settings(text, &file).map_err(|e| e.to_string())
+    let text = map
+        .data
+        .as_ref()
+        .and_then(|d| d.get(FLEET_KEY))
+        .ok_or_else(|| LoadError::Invalid {
+            at: Box::new(Location::file(&file)),
+            message: "missing (a Fleet document with a `fargate` section)".into(),
+        })?;
+    Ok(fleet_settings(text, &file)?)
 }
 
 /// The Fargate settings of the Fleet documents of `text`, read from `file`.
@@ -328,288 +266,6 @@ fn fleet_settings(text: &str, file: &std::path::Path) -> Result<FargateSettings,
     Ok(merge.finish())
 }
 
-/// The opted-in workloads of the management cluster, and the objects of their namespaces
-/// that may follow them (see [`crate::dependents`]).
-pub struct Sources {
-    pub(crate) apps: Apps,
-    dependents: Vec<Dependent>,
-}
-
-impl Sources {
-    /// What may follow the workloads, with what each must be beside.
-    pub fn dependents(&self) -> Vec<Dependent> {
-        self.dependents.clone()
-    }
-
-    /// Every object that may follow, as read, by reference (for
-    /// [`crate::executor::desired_dependents`]).
-    pub fn dependent_objects(&self) -> BTreeMap<ObjectRef, serde_json::Value> {
-        dependent_objects(&self.apps.carried)
-    }
-
-    /// The planned workloads.
-    pub fn workloads(&self) -> Vec<fleetplan::Workload> {
-        self.apps.workloads.iter().map(|a| a.workload.clone()).collect()
-    }
-
-    /// Every workload's object as read, by id (for [`crate::executor::desired_objects`]).
-    pub fn objects(&self) -> BTreeMap<fleetplan::WorkloadId, serde_json::Value> {
-        self.apps
-            .workloads
-            .iter()
-            .map(|a| (a.workload.id.clone(), a.source.clone()))
-            .collect()
-    }
-
-    pub(crate) fn app_workloads(&self) -> &[AppWorkload] {
-        &self.apps.workloads
-    }
-}
-
-/// Lists the opted-in Deployments and Jobs of the management cluster and reads them as
-/// workloads.
-///
-/// # Errors
-/// When they cannot be listed, or one is not a valid workload (the message names it).
-pub async fn read_sources(mgmt: &Client) -> Result<Sources, String> {
-    let params = ListParams::default().labels(&format!("{SCHEDULE_LABEL}=true"));
-    let origin = PathBuf::from("the management cluster");
-    let mut documents = Vec::new();
-    opted_in::<Deployment>(mgmt, &params, &origin, "apps/v1", "Deployment", &mut documents).await?;
-    opted_in::<Job>(mgmt, &params, &origin, "batch/v1", "Job", &mut documents).await?;
-    let namespaces: BTreeSet<String> = documents
-        .iter()
-        .filter_map(|d| d.value["metadata"]["namespace"].as_str().map(str::to_string))
-        .collect();
-    for namespace in &namespaces {
-        for kind in FollowKind::ALL {
-            let resource = kind.api_resource();
-            let api: Api<DynamicObject> = Api::namespaced_with(mgmt.clone(), namespace, &resource);
-            let list = api.list(&ListParams::default()).await.map_err(|e| {
-                format!(
-                    "cannot list the {}s of namespace {namespace} (they follow its workloads): {}",
-                    kind.name(),
-                    describe(&e)
-                )
-            })?;
-            for item in list.items {
-                documents.push(document(&origin, &resource.api_version, &resource.kind, item)?);
-            }
-        }
-    }
-    let apps = apps_from_documents(documents).map_err(|e| e.to_string())?;
-    let dependents = dependents(&apps.workloads, &apps.carried).map_err(|e| e.to_string())?;
-    Ok(Sources { apps, dependents })
-}
-
-/// Lists the opted-in objects of one kind as source documents, onto `documents`.
-async fn opted_in<K>(
-    mgmt: &Client,
-    params: &ListParams,
-    origin: &std::path::Path,
-    api_version: &str,
-    kind: &str,
-    documents: &mut Vec<Document>,
-) -> Result<(), String>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + Serialize + fmt::Debug,
-{
-    let api: Api<K> = Api::all(mgmt.clone());
-    let list = api
-        .list(params)
-        .await
-        .map_err(|e| format!("cannot list opted-in {kind}s: {}", describe(&e)))?;
-    for item in list.items {
-        documents.push(source(document(origin, api_version, kind, item)?));
-    }
-    Ok(())
-}
-
-/// An object read from a cluster as a document, without its managed fields.
-fn document(
-    origin: &std::path::Path,
-    api_version: &str,
-    kind: &str,
-    object: impl Serialize,
-) -> Result<Document, String> {
-    let mut value = serde_json::to_value(object).map_err(|e| format!("cannot read a {kind}: {e}"))?;
-    value["apiVersion"] = api_version.into();
-    value["kind"] = kind.into();
-    if let Some(meta) = value
-        .get_mut("metadata")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        meta.remove("managedFields");
-    }
-    Ok(Document {
-        file: origin.to_path_buf(),
-        number: 1,
-        item: None,
-        value,
-    })
-}
-
-/// A source object as the controller uses it: without its server-set metadata but with
-/// its `generation` (copies record the one they were made from), its `status` (which a
-/// management control plane's fleet status starts from) and its uid (for Events about it).
-fn source(mut document: Document) -> Document {
-    if let Some(meta) = document
-        .value
-        .get_mut("metadata")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        for server_set in ["resourceVersion", "creationTimestamp"] {
-            meta.remove(server_set);
-        }
-    }
-    document
-}
-
-/// One cluster as it is now: its pools and the running replicas of `sources`.
-pub struct Snapshot {
-    /// The cluster, Ready (or Draining when its registration says so).
-    pub cluster: Cluster,
-    /// Running replicas of the opted-in workloads.
-    pub running: Vec<Running>,
-    /// Replicas of each opted-in workload whose pod is Ready.
-    pub ready: BTreeMap<fleetplan::WorkloadId, u32>,
-}
-
-/// One cluster's nodes and pods, kept up to date by watches (kube-runtime reflectors) from
-/// [`ClusterWatch::start`] until it is dropped.
-pub struct ClusterWatch {
-    client: Client,
-    nodes: Store<Node>,
-    pods: Store<Pod>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for ClusterWatch {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
-
-/// Runs a reflector of `K` into `writer` until aborted, with the watcher's default backoff
-/// on errors.
-fn reflect<K>(api: Api<K>, writer: Writer<K>) -> tokio::task::JoinHandle<()>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let stream = reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-    tokio::spawn(stream.for_each(|_| futures::future::ready(())))
-}
-
-impl ClusterWatch {
-    /// Starts watching the cluster's nodes and pods.
-    pub fn start(client: Client) -> Self {
-        let (nodes, node_writer) = reflector::store::<Node>();
-        let (pods, pod_writer) = reflector::store::<Pod>();
-        let tasks = vec![
-            reflect(Api::<Node>::all(client.clone()), node_writer),
-            reflect(Api::<Pod>::all(client.clone()), pod_writer),
-        ];
-        ClusterWatch {
-            client,
-            nodes,
-            pods,
-            tasks,
-        }
-    }
-
-    /// The cluster as its watches see it, after checking within `timeout` that its API
-    /// server answers (watches alone would serve a dead cluster's last state).
-    ///
-    /// # Errors
-    /// When the API server does not answer, refuses the lists (the message says why, such as
-    /// "forbidden"), or the watches have not listed everything yet within `timeout`; or a
-    /// node cannot be read (the message names it).
-    pub async fn snapshot(
-        &self,
-        registration: &Registration,
-        sources: &Sources,
-        timeout: Duration,
-    ) -> Result<Snapshot, String> {
-        let name = &registration.name;
-        let check = async {
-            self.client.apiserver_version().await.map_err(|e| describe(&e))?;
-            let synced = async {
-                let _ = self.nodes.wait_until_ready().await;
-                let _ = self.pods.wait_until_ready().await;
-            };
-            if tokio::time::timeout(Duration::from_millis(200), synced)
-                .await
-                .is_err()
-            {
-                // Not listed yet: a direct list says why, or waits for the watches.
-                let one = ListParams::default().limit(1);
-                Api::<Node>::all(self.client.clone())
-                    .list(&one)
-                    .await
-                    .map_err(|e| describe(&e))?;
-                Api::<Pod>::all(self.client.clone())
-                    .list(&one)
-                    .await
-                    .map_err(|e| describe(&e))?;
-                let _ = self.nodes.wait_until_ready().await;
-                let _ = self.pods.wait_until_ready().await;
-            }
-            Ok::<_, String>(())
-        };
-        tokio::time::timeout(timeout, check)
-            .await
-            .map_err(|_| format!("cluster {name}: no answer within {} s", timeout.as_secs()))?
-            .map_err(|e| format!("cluster {name}: {e}"))?;
-        let origin = PathBuf::from(format!("cluster {name}"));
-        let (nodes, pods) = (self.nodes.state(), self.pods.state());
-        let mut documents = Vec::with_capacity(nodes.len() + pods.len());
-        for node in nodes {
-            documents.push(document(&origin, "v1", "Node", &*node)?);
-        }
-        for pod in pods {
-            documents.push(document(&origin, "v1", "Pod", &*pod)?);
-        }
-        let health = if registration.draining {
-            Health::Draining
-        } else {
-            Health::Ready
-        };
-        let meta = ClusterMeta::live(
-            registration.labels.clone(),
-            registration.region.clone(),
-            registration.account.clone(),
-            registration.fargate_profiles.clone(),
-            health,
-            Location::file(&origin),
-        );
-        let dump = read_dump(
-            name.clone(),
-            &origin,
-            &documents,
-            Some(&meta),
-            sources.app_workloads(),
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(Snapshot {
-            cluster: dump.cluster,
-            running: dump.running,
-            ready: dump.ready,
-        })
-    }
-}
-
-/// The scheduling-gate policy for a full management cluster (see the README): applied as is
-/// with `kubectl apply -f adapters/kube/deploy/hold-in-management.yaml`.
-pub const HOLD_POLICY: &str = include_str!("../deploy/hold-in-management.yaml");
-
 /// The registration Secret of `cluster` in `namespace` (see the module documentation): its
 /// region and labels, its account and Fargate profiles as annotations, and `kubeconfig`
 /// with the context named like the cluster made current.
@@ -620,14 +276,17 @@ pub fn registration_secret(
     cluster: &Cluster,
     kubeconfig: &Kubeconfig,
     namespace: &str,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, LiveError> {
     let name = cluster.name.as_str();
     if !kubeconfig.contexts.iter().any(|c| c.name == name) {
-        return Err(format!("the kubeconfig has no context `{name}`"));
+        return Err(LiveError::NoContext { context: name.into() });
     }
     let mut own = kubeconfig.clone();
     own.current_context = Some(name.to_string());
-    let text = serde_json::to_string(&own).map_err(|e| format!("cannot write a kubeconfig: {e}"))?;
+    let text = serde_json::to_string(&own).map_err(|source| LiveError::Serialize {
+        what: "a kubeconfig",
+        source,
+    })?;
     let mut labels: serde_json::Map<String, serde_json::Value> = cluster
         .labels
         .iter()
@@ -641,7 +300,10 @@ pub fn registration_secret(
     }
     let profiles: Vec<&FargateProfile> = cluster.pools.iter().filter_map(|p| p.fargate.as_ref()).collect();
     if !profiles.is_empty() {
-        let profiles = serde_json::to_string(&profiles).map_err(|e| format!("cannot write profiles: {e}"))?;
+        let profiles = serde_json::to_string(&profiles).map_err(|source| LiveError::Serialize {
+            what: "Fargate profiles",
+            source,
+        })?;
         annotations.insert(FARGATE_PROFILES_ANNOTATION.into(), serde_json::json!(profiles));
     }
     Ok(serde_json::json!({
@@ -750,7 +412,10 @@ mod tests {
             &kubeconfig,
             REGISTRY_NAMESPACE,
         );
-        assert_eq!(missing.unwrap_err(), "the kubeconfig has no context `west`");
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "the kubeconfig has no context `west`"
+        );
     }
 
     #[test]

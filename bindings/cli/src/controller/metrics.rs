@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::controller::Pass;
+use super::pass::Pass;
 
 /// The controller's counters and gauges.
 #[derive(Debug, Default)]
