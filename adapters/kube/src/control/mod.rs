@@ -1,5 +1,5 @@
 //! The controller's decisions, as pure functions of what was read: what each cluster should
-//! hold ([`desired`]), which clusters count as failed ([`failure`]), what a source's status
+//! hold ([`desired`]) and in which order it is applied ([`rollout`]), which clusters count as failed ([`failure`]), what a source's status
 //! and annotations should say ([`fleet_status`], [`ingress_status`], [`placement`]). The
 //! controller's pass (in the command line, which wires the adapters together) reads, asks
 //! these, and writes; every rule is here, unit-tested, with no I/O.
@@ -9,3 +9,4 @@ pub mod failure;
 pub mod fleet_status;
 pub mod ingress_status;
 pub mod placement;
+pub mod rollout;

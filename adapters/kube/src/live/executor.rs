@@ -41,6 +41,7 @@ use serde_json::{Value, json};
 use crate::control::desired::{Desired, DesiredDependent, FIELD_MANAGER, MANAGED_BY_LABEL};
 use crate::control::fleet_status::{CopyState, SOURCE_GENERATION_ANNOTATION};
 use crate::control::ingress_status;
+use crate::control::rollout::{self, Owned, pending_shrink};
 use crate::dependents::FollowKind;
 use crate::live::error::{LiveError, api};
 
@@ -98,21 +99,8 @@ pub struct Executor {
     clients: BTreeMap<String, Client>,
 }
 
-/// What fleetplan owns in one cluster now: `(kind, namespace, name) -> replicas` (a Job's
-/// parallelism).
-type Owned = BTreeMap<(&'static str, String, String), u32>;
-
 /// The state of the copies one cluster holds, by kind and source.
 type Copies = BTreeMap<(WorkloadKind, WorkloadId), CopyState>;
-
-/// The key of a desired object in [`Owned`].
-fn key(d: &Desired) -> (&'static str, String, String) {
-    (
-        kind_name(d.kind),
-        d.source.namespace.to_string(),
-        d.source.name.to_string(),
-    )
-}
 
 /// A cluster after phase 1: its report so far and the Deployments it held before.
 type Grown = (ClusterReport, Owned);
@@ -293,7 +281,7 @@ async fn owned_objects(client: &Client) -> Result<(Owned, Copies), LiveError> {
     let mut hold = |kind: WorkloadKind, meta: &kube::api::ObjectMeta, replicas: u32, status: Value| {
         let namespace = meta.namespace.clone().unwrap_or_default();
         let name = meta.name.clone().unwrap_or_default();
-        owned.insert((kind_name(kind), namespace.clone(), name.clone()), replicas);
+        owned.insert((kind, namespace.clone(), name.clone()), replicas);
         let source_generation = meta
             .annotations
             .as_ref()
@@ -335,10 +323,9 @@ fn ready_replicas(d: &Deployment) -> u32 {
         .unwrap_or(0)
 }
 
-/// Phase 1 in one cluster: what it holds now, then the objects that follow the workloads
-/// there, then every desired Deployment that is new or grows and every desired Job that is
-/// new (with its namespace). A Job already there is left as it is: its work is not moved,
-/// and its completions cannot change.
+/// Phase 1 in one cluster (see [`rollout::grow`]): what it holds now, then the objects that
+/// follow the workloads there, then every desired Deployment that is new or grows and every
+/// desired Job that is new (with its namespace).
 async fn grow(
     client: &Client,
     wanted: &[&Desired],
@@ -349,89 +336,53 @@ async fn grow(
         copies,
         ..ClusterReport::default()
     };
-    put_dependents(client, follows, &mut report).await?;
-    for d in wanted {
-        let before = now.get(&key(d)).copied();
-        let skip = match d.kind {
-            WorkloadKind::Deployment => before.is_some_and(|b| d.replicas < b),
-            WorkloadKind::Job => before.is_some(),
-        };
-        if skip {
-            if d.kind == WorkloadKind::Job {
-                report.unchanged += 1;
-            }
-            continue;
-        }
+    let phase = rollout::grow(wanted, follows, &now);
+    put_dependents(client, &phase.follows, &mut report).await?;
+    report.unchanged += phase.jobs_kept;
+    for d in phase.apply {
         ensure_namespace(client, &d.source.namespace).await?;
         count(&mut report, apply_one(client, d).await?);
     }
     Ok((report, now))
 }
 
-/// Whether phase 2 has something to do in a cluster: a Deployment to shrink or an object to
-/// delete.
-fn pending_shrink(wanted: &[&Desired], now: &Owned) -> bool {
-    now.iter().any(|(owned, &replicas)| {
-        wanted
-            .iter()
-            .find(|d| key(d) == *owned)
-            .is_none_or(|d| d.kind == WorkloadKind::Deployment && d.replicas < replicas)
-    })
-}
-
-/// Phase 2 in one cluster: every desired Deployment that shrinks, then the owned objects no
-/// longer desired are deleted (a Job with its pods).
+/// Phase 2 in one cluster (see [`rollout::shrink`]): every desired Deployment that shrinks,
+/// then the owned objects no longer desired are deleted (a Job with its pods).
 async fn shrink(client: &Client, wanted: &[&Desired], now: &Owned) -> Result<ClusterReport, LiveError> {
     let mut report = ClusterReport::default();
-    for d in wanted {
-        if d.kind == WorkloadKind::Deployment && now.get(&key(d)).is_some_and(|&b| d.replicas < b) {
-            count(&mut report, apply_one(client, d).await?);
-        }
+    let phase = rollout::shrink(wanted, now);
+    for d in phase.apply {
+        count(&mut report, apply_one(client, d).await?);
     }
-    for owned in now.keys() {
-        if wanted.iter().any(|d| key(d) == *owned) {
-            continue;
-        }
-        let (kind, namespace, name) = owned;
-        if *kind == "Job" {
-            let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-            let params = DeleteParams::background();
-            retry(
-                || format!("delete Job {namespace}/{name}"),
-                || jobs.delete(name, &params),
-            )
-            .await?;
-        } else {
-            let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-            let params = DeleteParams::default();
-            retry(
-                || format!("delete Deployment {namespace}/{name}"),
-                || deployments.delete(name, &params),
-            )
-            .await?;
+    for (kind, namespace, name) in &phase.delete {
+        let what = || format!("delete {} {namespace}/{name}", kind_name(*kind));
+        match kind {
+            WorkloadKind::Job => {
+                let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+                let params = DeleteParams::background();
+                retry(what, || jobs.delete(name, &params)).await?;
+            }
+            WorkloadKind::Deployment => {
+                let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+                let params = DeleteParams::default();
+                retry(what, || deployments.delete(name, &params)).await?;
+            }
         }
         report.pruned += 1;
     }
     Ok(report)
 }
 
-/// Applies the objects that follow workloads in one cluster, kinds in [`FollowKind::ALL`]
-/// order (what pods mount before what routes to them). One that exists and is not
-/// fleetplan's is left as it is and reported as a conflict.
+/// Applies the objects that follow workloads in one cluster, in the order given (see
+/// [`rollout::grow`]). One that exists and is not fleetplan's is left as it is and reported
+/// as a conflict.
 async fn put_dependents(
     client: &Client,
     follows: &[&DesiredDependent],
     report: &mut ClusterReport,
 ) -> Result<(), LiveError> {
-    let mut follows = follows.to_vec();
-    follows.sort_by_key(|d| {
-        (
-            FollowKind::ALL.iter().position(|k| *k == d.kind),
-            d.object.clone(),
-        )
-    });
     let mut namespaces = std::collections::BTreeSet::new();
-    for d in follows {
+    for d in follows.iter().copied() {
         if namespaces.insert(d.object.namespace.clone()) {
             ensure_namespace(client, &d.object.namespace).await?;
         }
@@ -602,27 +553,5 @@ fn transient(error: &kube::Error) -> bool {
         kube::Error::Api(status) => status.code == 409 || status.code == 429 || status.code >= 500,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_shrinks_and_deletions_are_pending_for_phase_two() {
-        let web = WorkloadId::new("shop", "web");
-        let want = |replicas| Desired {
-            cluster: "a".into(),
-            kind: WorkloadKind::Deployment,
-            source: web.clone(),
-            replicas,
-            object: json!({}),
-        };
-        let now: Owned = BTreeMap::from([(("Deployment", "shop".into(), "web".into()), 3)]);
-        assert!(!pending_shrink(&[&want(3)], &now));
-        assert!(!pending_shrink(&[&want(5)], &now));
-        assert!(pending_shrink(&[&want(2)], &now));
-        assert!(pending_shrink(&[], &now));
     }
 }
