@@ -189,6 +189,40 @@ fn start(
     (runtime, bed, kubeconfig, log)
 }
 
+/// Starts a management control plane `mgmt` and a workload cluster per `(name, region)` of
+/// `clusters`, a moto server with the bed's load balancer stand-in (each alb Ingress gets a
+/// load balancer in moto's ELBv2), and registers every cluster in `mgmt`, with the
+/// namespaces `fleetplan-system` and `shop` there. Returns the runtime, the bed, moto (keep
+/// it alive) and the controller's log path.
+fn start_registered(
+    clusters: &[(&str, &str)],
+) -> (
+    tokio::runtime::Runtime,
+    TestBed,
+    fleetplan_testbed::MotoServer,
+    std::path::PathBuf,
+) {
+    let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
+    roles.extend(clusters.iter().map(|(n, r)| (cluster(n, r, 2), Role::Workload)));
+    let (runtime, mut bed, kubeconfig, log) = start(&roles);
+    let moto = runtime
+        .block_on(fleetplan_testbed::MotoServer::start())
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        bed.run_load_balancers(&moto.endpoint())
+            .await
+            .expect("the load balancer stand-in starts");
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        for ns in ["fleetplan-system", "shop"] {
+            put(&mgmt, &namespace(ns)).await;
+        }
+        for (name, region) in clusters {
+            put(&mgmt, &registration(&kubeconfig, name, region)).await;
+        }
+    });
+    (runtime, bed, moto, log)
+}
+
 fn deployment(name: &str, region: &str, replicas: u32, pod: serde_json::Value) -> serde_json::Value {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -204,25 +238,10 @@ fn deployment(name: &str, region: &str, replicas: u32, pod: serde_json::Value) -
 
 #[test]
 fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
-    let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
-    roles.extend(CLUSTERS.iter().map(|(n, r)| (cluster(n, r, 2), Role::Workload)));
-    let (runtime, mut bed, kubeconfig, log) = start(&roles);
-    // Each workload cluster's alb Ingresses get a load balancer in moto's ELBv2.
-    let moto = runtime
-        .block_on(fleetplan_testbed::MotoServer::start())
-        .unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(bed.run_load_balancers(&moto.endpoint()))
-        .expect("the load balancer stand-in starts");
+    let (runtime, bed, _moto, log) = start_registered(&CLUSTERS);
 
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
-        for ns in ["fleetplan-system", "shop"] {
-            put(&mgmt, &namespace(ns)).await;
-        }
-        for (name, region) in CLUSTERS {
-            put(&mgmt, &registration(&kubeconfig, name, region)).await;
-        }
         let resources = json!({"requests": {"cpu": "100m", "memory": "64Mi"}});
         let web = deployment(
             "web",
@@ -423,27 +442,24 @@ async fn created_at(bed: &TestBed, cluster: &str, kind: &str, name: &str) -> k8s
     object.metadata.creation_timestamp.expect("a creation time").0
 }
 
+/// Asserts that in `cluster` the Service and Ingress `web` and `also` were created no later
+/// than the replicas of `web`.
+async fn made_before_web(bed: &TestBed, cluster: &str, also: &[(&str, &str)]) {
+    let replicas = created_at(bed, cluster, "Deployment", "web").await;
+    for (kind, name) in [("Service", "web"), ("Ingress", "web")].iter().chain(also) {
+        assert!(
+            created_at(bed, cluster, kind, name).await <= replicas,
+            "{kind} {name} before the replicas in {cluster}"
+        );
+    }
+}
+
 #[test]
 fn the_objects_of_a_workload_follow_it_through_a_failover_and_a_drain() {
-    let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
-    for name in ["a", "b", "c"] {
-        roles.push((cluster(name, "us-east-1", 2), Role::Workload));
-    }
-    let (runtime, mut bed, kubeconfig, log) = start(&roles);
-    let moto = runtime
-        .block_on(fleetplan_testbed::MotoServer::start())
-        .unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(bed.run_load_balancers(&moto.endpoint()))
-        .expect("the load balancer stand-in starts");
+    let (runtime, mut bed, moto, log) =
+        start_registered(&[("a", "us-east-1"), ("b", "us-east-1"), ("c", "us-east-1")]);
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
-        for ns in ["fleetplan-system", "shop"] {
-            put(&mgmt, &namespace(ns)).await;
-        }
-        for name in ["a", "b", "c"] {
-            put(&mgmt, &registration(&kubeconfig, name, "us-east-1")).await;
-        }
         let resources = json!({"requests": {"cpu": "100m", "memory": "64Mi"}});
         let mut web = deployment(
             "web",
@@ -535,18 +551,7 @@ fn the_objects_of_a_workload_follow_it_through_a_failover_and_a_drain() {
             }
         })
         .await;
-        let replicas = created_at(&bed, "b", "Deployment", "web").await;
-        for (kind, name) in [
-            ("ConfigMap", "web-config"),
-            ("ConfigMap", "shared"),
-            ("Service", "web"),
-            ("Ingress", "web"),
-        ] {
-            assert!(
-                created_at(&bed, "b", kind, name).await <= replicas,
-                "{kind} {name} before the replicas in b"
-            );
-        }
+        made_before_web(&bed, "b", &[("ConfigMap", "web-config"), ("ConfigMap", "shared")]).await;
         eventually_load_balancers(&bed, &log, &["b"], "us-east-1").await;
     });
 
@@ -581,16 +586,7 @@ fn the_objects_of_a_workload_follow_it_through_a_failover_and_a_drain() {
             created_at(&bed, "c", "ConfigMap", "shared").await < replicas,
             "the shared ConfigMap stayed in c, made for api long before web came"
         );
-        for (kind, name) in [
-            ("ConfigMap", "web-config"),
-            ("Service", "web"),
-            ("Ingress", "web"),
-        ] {
-            assert!(
-                created_at(&bed, "c", kind, name).await <= replicas,
-                "{kind} {name} before the replicas in c"
-            );
-        }
+        made_before_web(&bed, "c", &[("ConfigMap", "web-config")]).await;
         eventually_load_balancers(&bed, &log, &["c"], "us-east-1").await;
     });
     drop(moto);
