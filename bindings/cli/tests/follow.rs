@@ -36,7 +36,7 @@ mod bed;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use bed::{cluster, controller, namespace, put, registration};
+use bed::{carried, cluster, controller, kubectl, namespace, put, registration};
 use fleetplan_testbed::{Role, TestBed};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
@@ -45,29 +45,6 @@ use kube::config::Kubeconfig;
 use serde_json::json;
 
 const CLUSTERS: [(&str, &str); 2] = [("east", "us-east-1"), ("west", "us-west-2")];
-
-/// The objects fleetplan put in `cluster`'s namespace `shop`, as `Kind name`.
-async fn carried(bed: &TestBed, cluster: &str) -> BTreeSet<String> {
-    let client = bed.client(cluster).await.expect("client");
-    let mut out = BTreeSet::new();
-    let owned = ListParams::default().labels("fleetplan.io/managed-by=fleetplan");
-    for (group, version, kind) in [
-        ("", "v1", "ConfigMap"),
-        ("", "v1", "Secret"),
-        ("", "v1", "ServiceAccount"),
-        ("", "v1", "Service"),
-        ("networking.k8s.io", "v1", "Ingress"),
-        ("policy", "v1", "PodDisruptionBudget"),
-        ("apps", "v1", "Deployment"),
-    ] {
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "shop", &resource);
-        for item in api.list(&owned).await.expect("list").items {
-            out.insert(format!("{kind} {}", item.metadata.name.unwrap_or_default()));
-        }
-    }
-    out
-}
 
 /// Whether `cluster` runs `deployment` with `replicas` ready.
 async fn ready(bed: &TestBed, cluster: &str, deployment: &str, replicas: i32) -> bool {
@@ -316,22 +293,7 @@ fn what_a_workload_needs_follows_it_and_the_control_plane_runs_nothing() {
         })
         .await;
         // The fleet's status on the sources, read with kubectl as a user would.
-        let kubectl = |args: &[&str]| {
-            let output = std::process::Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(bed.kubeconfig())
-                .args(["--context", "mgmt", "--namespace", "shop"])
-                .args(args)
-                .output()
-                .expect("kubectl runs");
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            assert!(output.status.success(), "kubectl {args:?}: {text}");
-            text
-        };
+        let kubectl = |args: &[&str]| kubectl(bed.kubeconfig(), "shop", args);
         let rolled = kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
         assert!(rolled.contains("successfully rolled out"), "{rolled}");
         let source = Api::<Deployment>::namespaced(bed.client("mgmt").await.expect("mgmt"), "shop");

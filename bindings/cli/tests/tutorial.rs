@@ -12,6 +12,15 @@
 //! region as `fleetplan plan` does on the same files; the pods of the Fargate workloads run
 //! on Fargate under the planned profile, and the privileged log shipper on the node groups.
 //!
+//! The management cluster is a control plane (no Deployment, ReplicaSet or Job controller)
+//! and runs no pod; each workload cluster holds exactly the objects its workloads use (the
+//! ConfigMap web-us mounts, the Secret web-eu reads, the shared ServiceAccount, Service,
+//! Ingress and PodDisruptionBudget) and the Ingress copies get a load balancer from the
+//! bed's stand-in for the AWS Load Balancer Controller, which the source Ingress then names;
+//! `kubectl rollout status` finishes on each source Deployment with `readyReplicas` equal to
+//! the fleet's Ready pods; the Job reaches `Complete`; `kubectl scale` changes the fleet's
+//! total.
+//!
 //! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
 //! command to build the bed, never skips.
 
@@ -22,13 +31,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bed::{cluster, controller, namespace, put, registration};
+use bed::{carried, cluster, controller, kubectl, namespace, put, registration};
 use fleetplan::Cluster;
 use fleetplan::fargate::PROFILE_LABEL;
-use fleetplan_testbed::TestBed;
+use fleetplan_testbed::{Role, TestBed};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
 
@@ -158,12 +168,20 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
     let binaries = bed::binaries();
     let workload_clusters = tutorial_clusters();
     assert_eq!(workload_clusters.len(), 4);
-    let mut clusters = vec![cluster("mgmt", "us-east-1", 0)];
-    clusters.extend(workload_clusters.iter().cloned());
+    let mut roles = vec![(cluster("mgmt", "us-east-1", 0), Role::ControlPlane)];
+    roles.extend(workload_clusters.iter().map(|c| (c.clone(), Role::Workload)));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let bed = runtime
-        .block_on(TestBed::start(&clusters, &binaries))
+    let mut bed = runtime
+        .block_on(TestBed::start_with_roles(&roles, &binaries))
         .expect("the bed starts");
+    // Each cluster's alb Ingresses get a load balancer in moto's ELBv2 (the bed's stand-in
+    // for the AWS Load Balancer Controller).
+    let moto = runtime
+        .block_on(fleetplan_testbed::MotoServer::start())
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime
+        .block_on(bed.run_load_balancers(&moto.endpoint()))
+        .expect("the load balancer stand-in starts");
     let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
     let apps = tutorial_apps();
 
@@ -309,4 +327,188 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
         "the tutorial landed as planned and Running in {:.1} s:\n{last}",
         started.elapsed().as_secs_f64()
     );
+
+    runtime.block_on(async {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        // The management control plane runs nothing.
+        let pods = Api::<Pod>::all(mgmt.clone())
+            .list(&ListParams::default())
+            .await
+            .expect("pods");
+        assert!(
+            pods.items.is_empty(),
+            "{} pods in the management cluster",
+            pods.items.len()
+        );
+
+        // Each cluster holds exactly what its workloads use; one holding none of `shop`'s
+        // workloads holds none of its objects.
+        let placement = |source: &Deployment| -> BTreeMap<String, u64> {
+            let annotations = source.metadata.annotations.clone().unwrap_or_default();
+            serde_json::from_str(
+                annotations
+                    .get("fleetplan.io/placement")
+                    .map_or("{}", |s| s.as_str()),
+            )
+            .unwrap_or_default()
+        };
+        let sources: Api<Deployment> = Api::namespaced(mgmt.clone(), "shop");
+        let web_us = placement(&sources.get("web-us").await.expect("web-us"));
+        let web_eu = placement(&sources.get("web-eu").await.expect("web-eu"));
+        let mut load_balancers = serde_json::Map::new();
+        for c in &workload_clusters {
+            let name = c.name.as_str();
+            let (us, eu) = (
+                web_us.get(name).copied().unwrap_or(0),
+                web_eu.get(name).copied().unwrap_or(0),
+            );
+            let mut expected = std::collections::BTreeSet::new();
+            if us > 0 {
+                expected.extend(["ConfigMap web-config".to_string(), "Deployment web-us".into()]);
+            }
+            if eu > 0 {
+                expected.extend(["Secret web-env".to_string(), "Deployment web-eu".into()]);
+            }
+            if us + eu > 0 {
+                for shared in [
+                    "ServiceAccount web",
+                    "Service web",
+                    "Ingress web",
+                    "PodDisruptionBudget web",
+                ] {
+                    expected.insert(shared.into());
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let held = carried(&bed, name).await;
+                let dns = ingress_hostname(&bed, name).await;
+                let lb_ok = (us + eu == 0)
+                    || dns.as_ref().is_some_and(|d| {
+                        d.starts_with("k8s-shop-web-")
+                            && d.ends_with(&format!(".{}.elb.amazonaws.com", c.region))
+                    });
+                if held == expected && lb_ok {
+                    if let Some(dns) = dns {
+                        load_balancers.insert(name.to_string(), serde_json::json!([dns]));
+                    }
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} holds {held:?} with load balancer {dns:?}, expected {expected:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        // The source Ingress names every copy's load balancer.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ingress = Api::<Ingress>::namespaced(mgmt.clone(), "shop")
+                .get("web")
+                .await
+                .expect("the Ingress");
+            let shown: serde_json::Value = ingress
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("fleetplan.io/load-balancers"))
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default();
+            if shown == serde_json::Value::Object(load_balancers.clone()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the source Ingress shows {shown}, expected {load_balancers:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+
+    // The sources' status is the fleet's, read with kubectl as a user would.
+    let kubeconfig_path = bed.kubeconfig().to_path_buf();
+    for (namespace, deployment) in [("shop", "web-us"), ("shop", "web-eu"), ("ops", "log-shipper")] {
+        let rolled = kubectl(
+            &kubeconfig_path,
+            namespace,
+            &[
+                "rollout",
+                "status",
+                &format!("deployment/{deployment}"),
+                "--timeout=60s",
+            ],
+        );
+        assert!(rolled.contains("successfully rolled out"), "{rolled}");
+        runtime.block_on(async {
+            let mgmt = bed.client("mgmt").await.expect("mgmt client");
+            let source = Api::<Deployment>::namespaced(mgmt, namespace)
+                .get(deployment)
+                .await
+                .expect("source");
+            let mut fleet_ready = 0;
+            for c in &workload_clusters {
+                let client = bed.client(c.name.as_str()).await.expect("client");
+                if let Some(copy) = Api::<Deployment>::namespaced(client, namespace)
+                    .get_opt(deployment)
+                    .await
+                    .expect("copy")
+                {
+                    fleet_ready += copy.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+                }
+            }
+            let ready = source.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+            assert_eq!(
+                ready, fleet_ready,
+                "{namespace}/{deployment}: readyReplicas is the fleet's Ready pods"
+            );
+        });
+    }
+    kubectl(
+        &kubeconfig_path,
+        "batch",
+        &["wait", "--for=condition=complete", "job/report", "--timeout=60s"],
+    );
+    // `kubectl scale` changes the fleet's total.
+    kubectl(
+        &kubeconfig_path,
+        "shop",
+        &["scale", "deployment/web-us", "--replicas=4"],
+    );
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let mut total = 0;
+            for c in &workload_clusters {
+                total += landed(&bed, c.name.as_str(), "Deployment", "shop/web-us")
+                    .await
+                    .replicas;
+            }
+            if total == 4 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "web-us holds {total} replicas over the fleet after scaling to 4"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let rolled = kubectl(
+        &kubeconfig_path,
+        "shop",
+        &["rollout", "status", "deployment/web-us", "--timeout=60s"],
+    );
+    assert!(rolled.contains("successfully rolled out"), "{rolled}");
+    drop(moto);
+}
+
+/// The hostname on the Ingress `shop/web` copy in `cluster`, once one is written.
+async fn ingress_hostname(bed: &TestBed, cluster: &str) -> Option<String> {
+    let client = bed.client(cluster).await.expect("client");
+    let ingress = Api::<Ingress>::namespaced(client, "shop")
+        .get_opt("web")
+        .await
+        .ok()??;
+    ingress.status?.load_balancer?.ingress?.first()?.hostname.clone()
 }

@@ -98,3 +98,46 @@ pub fn controller(kubeconfig: &std::path::Path, log: &std::path::Path, extra: &[
         .expect("the controller starts");
     Running(child)
 }
+
+/// The objects fleetplan put in `cluster`'s namespace `shop`, as `Kind name`.
+pub async fn carried(bed: &fleetplan_testbed::TestBed, cluster: &str) -> std::collections::BTreeSet<String> {
+    let client = bed.client(cluster).await.expect("client");
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+    let mut out = std::collections::BTreeSet::new();
+    let owned = ListParams::default().labels("fleetplan.io/managed-by=fleetplan");
+    for (group, version, kind) in [
+        ("", "v1", "ConfigMap"),
+        ("", "v1", "Secret"),
+        ("", "v1", "ServiceAccount"),
+        ("", "v1", "Service"),
+        ("networking.k8s.io", "v1", "Ingress"),
+        ("policy", "v1", "PodDisruptionBudget"),
+        ("apps", "v1", "Deployment"),
+    ] {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "shop", &resource);
+        for item in api.list(&owned).await.expect("list").items {
+            out.insert(format!("{kind} {}", item.metadata.name.unwrap_or_default()));
+        }
+    }
+    out
+}
+
+/// Runs kubectl on the management cluster `mgmt` of `kubeconfig`, in `namespace`; fails the
+/// test when it fails; returns what it printed.
+pub fn kubectl(kubeconfig: &std::path::Path, namespace: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--context", "mgmt", "--namespace", namespace])
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "kubectl {args:?}: {text}");
+    text
+}
