@@ -120,6 +120,14 @@ pub enum Error {
         /// The region.
         region: String,
     },
+    /// A route (a global host) that cannot be served.
+    #[error("{object}: {detail}")]
+    InvalidRoute {
+        /// The object asking for it, as `Kind namespace/name`.
+        object: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A simulation step names something the fleet does not have.
     #[error("{detail}")]
     Simulation {

@@ -81,6 +81,7 @@ mod resources;
 mod rules;
 pub mod simulate;
 mod solver;
+pub mod traffic;
 mod utilisation;
 mod workload;
 

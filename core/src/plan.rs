@@ -12,6 +12,7 @@ use crate::cluster::{ClusterName, HourlyPrice, PoolName};
 use crate::explain::Reason;
 use crate::follow::Follow;
 use crate::objective::ObjectiveValue;
+use crate::traffic::{HostTraffic, Serving};
 use crate::workload::WorkloadId;
 
 /// The `format` value of plans this version writes.
@@ -50,6 +51,10 @@ pub struct Plan {
     /// Where each of the problem's dependents goes (see [`crate::follow`]), ordered by kind,
     /// namespace and name; one with no clusters goes nowhere.
     pub follow: Vec<Follow>,
+    /// Where each of the problem's global hosts sends its users (see [`crate::traffic`]),
+    /// ordered by host; absent when the problem has no route.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<HostTraffic>,
     /// Totals.
     pub summary: Summary,
     /// How the plan was found and how good it is (set by [`crate::solve`]).
@@ -242,6 +247,7 @@ impl Default for Plan {
             explanations: Vec::new(),
             costs: Vec::new(),
             follow: Vec::new(),
+            traffic: Vec::new(),
             summary: Summary::default(),
             solver: None,
         }
@@ -249,6 +255,19 @@ impl Default for Plan {
 }
 
 impl Plan {
+    /// The placed replicas as the traffic model counts them.
+    pub fn serving(&self) -> Vec<Serving<'_>> {
+        self.placements
+            .iter()
+            .map(|p| Serving {
+                workload: &p.workload,
+                cluster: &p.cluster,
+                region: &p.region,
+                replicas: u64::from(p.replicas),
+            })
+            .collect()
+    }
+
     /// Replicas of `workload` placed in `cluster` (zero when none).
     pub fn replicas_in(&self, workload: &WorkloadId, cluster: &str) -> u32 {
         self.placements

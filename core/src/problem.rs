@@ -8,6 +8,8 @@ use crate::cluster::{Cluster, ClusterName, PoolName};
 use crate::error::Error;
 use crate::fargate::{FargateProfile, FargateSettings, validate_profiles};
 use crate::follow::Dependent;
+use crate::plan::Plan;
+use crate::traffic::{Route, route_error, traffic};
 use crate::workload::{Workload, WorkloadId};
 
 /// The most replicas (targets plus running) one problem may hold: 2^31, far beyond any fleet,
@@ -46,6 +48,10 @@ pub struct Problem {
     /// not change the placement, only the plan's [`crate::Plan::follow`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependents: Vec<Dependent>,
+    /// Global hosts and the workloads behind them (see [`crate::traffic`]); they do not
+    /// change the placement, only the plan's [`crate::Plan::traffic`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
 }
 
 impl Problem {
@@ -151,7 +157,27 @@ impl Problem {
                 });
             }
         }
+        if !self.routes.is_empty() {
+            let workloads: BTreeSet<&WorkloadId> = self.workloads.iter().map(|w| &w.id).collect();
+            for route in &self.routes {
+                let problem = route_error(route, |w| workloads.contains(w), |c| clusters.contains_key(c));
+                if let Some(detail) = problem {
+                    return Err(Error::InvalidRoute {
+                        object: route.source.to_string(),
+                        detail,
+                    });
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Fills what follows `plan` without changing it: where the problem's dependents go
+    /// ([`Plan::follow`]) and where its hosts' users go ([`Plan::traffic`]).
+    pub(crate) fn attach_followers(&self, plan: &mut Plan) {
+        plan.follow = crate::follow::follow(plan, &self.dependents);
+        let down: BTreeSet<ClusterName> = BTreeSet::new();
+        plan.traffic = traffic(&self.routes, &plan.serving(), &down);
     }
 }
 

@@ -124,7 +124,7 @@ pub fn solve(problem: &Problem, options: &PlanOptions) -> Result<Plan, Error> {
     if let Some(stats) = &mut plan.solver {
         stats.requested = requested.name();
     }
-    plan.follow = crate::follow::follow(&plan, &problem.dependents);
+    problem.attach_followers(&mut plan);
     Ok(plan)
 }
 

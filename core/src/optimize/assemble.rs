@@ -253,6 +253,7 @@ pub(crate) fn to_plan(model: &Model<'_>, packed: &Packed, explain_all: bool) -> 
         explanations: Vec::new(),
         costs: Vec::new(),
         follow: Vec::new(),
+        traffic: Vec::new(),
         summary: Summary {
             workloads: problem.workloads.len(),
             ..Summary::default()

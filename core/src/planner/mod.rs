@@ -96,7 +96,7 @@ pub fn plan_with_timings(problem: &Problem, options: &PlanOptions) -> Result<(Pl
     let (replanner, mut timings) = Replanner::new(problem, options)?;
     let started = Instant::now();
     let mut plan = replanner.into_plan();
-    plan.follow = crate::follow::follow(&plan, &problem.dependents);
+    problem.attach_followers(&mut plan);
     timings.assemble = started.elapsed();
     Ok((plan, timings))
 }
