@@ -45,6 +45,7 @@ mod kinds;
 pub mod live;
 mod pod;
 mod quantity;
+pub mod routes;
 mod selector;
 
 pub use error::{LoadError, Location, QuantityError};

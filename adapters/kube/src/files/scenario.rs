@@ -109,6 +109,7 @@ pub fn load_sources(
 ) -> Result<Scenario, LoadError> {
     let apps = load_apps(apps)?;
     let dependents = dependents(&apps.workloads, &apps.carried)?;
+    let routes = crate::routes::routes(&apps.carried, &dependents)?;
     let fleet = load_fleet(fleet, &apps.workloads, extra)?;
     let sources = apps
         .workloads
@@ -121,6 +122,7 @@ pub fn load_sources(
         current: fleet.running,
         fargate: fleet.fargate,
         dependents,
+        routes,
     };
     problem.validate()?;
     Ok(Scenario {

@@ -211,6 +211,8 @@ impl Controller {
             current: running,
             fargate,
             dependents: sources.dependents(),
+            // Not yet read from the live sources: the controller writes no DNS records yet.
+            routes: Vec::new(),
         };
         let options = PlanOptions {
             solver: SolverChoice::Fast,
