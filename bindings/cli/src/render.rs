@@ -130,6 +130,11 @@ pub fn table(scenario: &Scenario, plan: &Plan, explain: bool) -> String {
         follows.render(&mut out);
     }
 
+    if !plan.traffic.is_empty() {
+        out.push('\n');
+        traffic(&plan.traffic, &mut out);
+    }
+
     unplaced(plan, &mut out);
 
     if explain {
@@ -374,5 +379,42 @@ fn costs(plan: &Plan, out: &mut String) {
         String::new(),
         format!("{:.4}", plan.summary.cost_per_hour.units()),
     ]);
+    t.render(out);
+}
+
+/// The TRAFFIC section: per host, region and cluster, the backend replicas, their share of
+/// the group (the region, or the host under the weighted policy) and the weight it gives.
+fn traffic(hosts: &[fleetplan::traffic::HostTraffic], out: &mut String) {
+    let mut t = Table::new(&[
+        "TRAFFIC", "SOURCE", "TTL", "REGION", "CLUSTER", "REPLICAS", "SHARE", "WEIGHT",
+    ]);
+    for host in hosts {
+        if host.regions.is_empty() {
+            t.row(vec![
+                host.host.clone(),
+                host.source.clone(),
+                host.ttl.to_string(),
+                "-".into(),
+                "- (no replica serves it)".into(),
+                "0".into(),
+                "-".into(),
+                "-".into(),
+            ]);
+        }
+        for region in &host.regions {
+            for c in &region.clusters {
+                t.row(vec![
+                    host.host.clone(),
+                    host.source.clone(),
+                    host.ttl.to_string(),
+                    region.region.clone(),
+                    c.cluster.to_string(),
+                    c.replicas.to_string(),
+                    format!("{:.1}%", c.share * 100.0),
+                    format!("{}/255", c.weight),
+                ]);
+            }
+        }
+    }
     t.render(out);
 }
