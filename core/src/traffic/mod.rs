@@ -206,29 +206,35 @@ pub struct Serving<'a> {
 /// clusters by name. Clusters in `down` (failed), and clusters whose endpoint is known and
 /// unhealthy, get no entry.
 pub fn traffic(routes: &[Route], replicas: &[Serving<'_>], down: &BTreeSet<ClusterName>) -> Vec<HostTraffic> {
+    // Each workload's replicas, once, so that every host reads only its own backends'.
+    let mut by_workload: BTreeMap<&WorkloadId, Vec<&Serving<'_>>> = BTreeMap::new();
+    for r in replicas
+        .iter()
+        .filter(|r| r.replicas > 0 && !down.contains(r.cluster))
+    {
+        by_workload.entry(r.workload).or_default().push(r);
+    }
     let mut out: Vec<HostTraffic> = routes
         .iter()
-        .map(|route| host_traffic(route, replicas, down))
+        .map(|route| host_traffic(route, &by_workload))
         .collect();
     out.sort_by(|a, b| a.host.cmp(&b.host).then_with(|| a.source.cmp(&b.source)));
     out
 }
 
-fn host_traffic(route: &Route, replicas: &[Serving<'_>], down: &BTreeSet<ClusterName>) -> HostTraffic {
+fn host_traffic(route: &Route, by_workload: &BTreeMap<&WorkloadId, Vec<&Serving<'_>>>) -> HostTraffic {
     let backends: BTreeSet<&WorkloadId> = route.backends.iter().collect();
     let endpoints: BTreeMap<&ClusterName, &Endpoint> =
         route.endpoints.iter().map(|e| (&e.cluster, e)).collect();
     let serves = |cluster: &ClusterName| {
-        !down.contains(cluster)
-            && (route.endpoints.is_empty() || endpoints.get(cluster).is_some_and(|e| e.healthy))
+        route.endpoints.is_empty() || endpoints.get(cluster).is_some_and(|e| e.healthy)
     };
     // region -> cluster -> replicas
     let mut held: BTreeMap<&str, BTreeMap<&ClusterName, u64>> = BTreeMap::new();
-    for p in replicas {
-        if p.replicas == 0 || !backends.contains(p.workload) || !serves(p.cluster) {
-            continue;
+    for p in backends.iter().filter_map(|w| by_workload.get(*w)).flatten() {
+        if serves(p.cluster) {
+            *held.entry(p.region).or_default().entry(p.cluster).or_default() += p.replicas;
         }
-        *held.entry(p.region).or_default().entry(p.cluster).or_default() += p.replicas;
     }
     let groups: Vec<Vec<u64>> = match route.policy {
         Policy::LatencyOverWeighted => held.values().map(|c| c.values().copied().collect()).collect(),
