@@ -67,6 +67,7 @@
 //! `fleetplan` command line. It does not pick nodes inside a cluster: the cluster's own
 //! scheduler does, and the plan only promises that the replicas fit.
 
+pub mod actions;
 mod cluster;
 mod error;
 mod explain;

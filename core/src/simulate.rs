@@ -34,10 +34,12 @@
 //! simulation never over-commits a node. A failed pool or cluster comes back with every node
 //! empty.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::actions::{Action, Change, Disruption};
+use crate::actions::{TrafficChange, ordered};
 use crate::cluster::{ClusterName, Health, NodeGroup, PoolName};
 use crate::error::Error;
 use crate::plan::{Plan, Summary};
@@ -46,6 +48,7 @@ use crate::planner::replan::Replanner;
 use crate::problem::{Problem, Running};
 use crate::resources::Resources;
 use crate::solver::{SolverChoice, solve};
+use crate::traffic::{HostTraffic, Serving, traffic};
 use crate::workload::WorkloadId;
 
 /// One change to the fleet or the workloads.
@@ -185,71 +188,6 @@ pub enum RecoveryPolicy {
     Rebalance,
 }
 
-/// How fast planned moves go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Disruption {
-    /// New replicas started before old ones stop, per batch (at least 1).
-    pub max_surge: u32,
-    /// Replicas that may be missing while moving (0: always grow before shrinking).
-    pub max_unavailable: u32,
-}
-
-impl Default for Disruption {
-    fn default() -> Self {
-        Disruption {
-            max_surge: 1,
-            max_unavailable: 0,
-        }
-    }
-}
-
-/// One ordered action of a step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "action")]
-pub enum Action {
-    /// Start `replicas` more replicas in the cluster (a failure's replacements, or the first
-    /// half of a move).
-    Grow {
-        /// The workload, `namespace/name`.
-        workload: String,
-        /// The cluster.
-        cluster: ClusterName,
-        /// How many more.
-        replicas: u32,
-    },
-    /// Wait until the replicas just started are ready.
-    WaitReady {
-        /// The workload, `namespace/name`.
-        workload: String,
-        /// The cluster.
-        cluster: ClusterName,
-    },
-    /// Stop `replicas` replicas in the cluster.
-    Shrink {
-        /// The workload, `namespace/name`.
-        workload: String,
-        /// The cluster.
-        cluster: ClusterName,
-        /// How many fewer.
-        replicas: u32,
-    },
-}
-
-/// How one workload's replicas changed in one cluster during a step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Change {
-    /// The workload, `namespace/name`.
-    pub workload: String,
-    /// The cluster.
-    pub cluster: ClusterName,
-    /// Replicas before the step.
-    pub before: u32,
-    /// Replicas after it.
-    pub after: u32,
-}
-
 /// The outcome of one step.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -288,6 +226,8 @@ pub struct Simulation {
     disruption: Disruption,
     /// Zones that are down.
     failed_zones: BTreeSet<String>,
+    /// Where the hosts' users go after the last step.
+    traffic: Vec<HostTraffic>,
 }
 
 /// The placement after the last step.
@@ -346,15 +286,22 @@ impl Simulation {
                 ..disruption
             },
             failed_zones: BTreeSet::new(),
+            traffic: Vec::new(),
         };
+        sim.traffic = running_traffic(&sim.problem);
         let step = sim.plan_step(Vec::new(), false)?;
         Ok((sim, step))
     }
 
-    /// The whole plan after the last step.
+    /// The whole plan after the last step, with what follows it and where its hosts' users
+    /// go.
     pub fn plan(&self) -> Plan {
         match &self.now {
-            Now::Fast(replanner) => replanner.plan(),
+            Now::Fast(replanner) => {
+                let mut plan = replanner.plan();
+                self.problem.attach_followers(&mut plan);
+                plan
+            }
             Now::Plan(plan) => (**plan).clone(),
         }
     }
@@ -722,7 +669,6 @@ impl Simulation {
             .into_iter()
             .map(|(w, c)| (w.to_string(), c.clone()))
             .collect();
-        let actions = self.actions(&changes, &lost_places);
         drop((before, after, old_pools));
         self.problem.current = now;
         let removing = &self.removing;
@@ -730,20 +676,21 @@ impl Simulation {
         self.problem.clusters.retain(|c| {
             !removing.contains(c.name.as_str()) || plan.placements.iter().any(|p| p.cluster == c.name)
         });
-        let step = Step {
-            operations,
-            summary: plan.summary.clone(),
-            changes,
-            lost,
-            moved,
-            actions,
-        };
+        let summary = plan.summary.clone();
         // A removed cluster changes the fleet's shape: the next step plans it all again.
         self.now = match replanner {
             Some(replanner) if self.problem.clusters.len() == clusters => Now::Fast(Box::new(replanner)),
             _ => Now::Plan(Box::new(plan)),
         };
-        Ok(step)
+        let actions = self.step_actions(&changes, &lost_places);
+        Ok(Step {
+            operations,
+            summary,
+            changes,
+            lost,
+            moved,
+            actions,
+        })
     }
 
     /// Plans again only the workloads the step touched (the fast planner, after operations
@@ -809,7 +756,7 @@ impl Simulation {
         changes.sort_by(|a, b| (&a.workload, &a.cluster).cmp(&(&b.workload, &b.cluster)));
         let summary = replanner.summary().clone();
         self.stale_nodes.extend(filled);
-        let actions = self.actions(&changes, &lost_places);
+        let actions = self.step_actions(&changes, &lost_places);
         Ok(Step {
             operations,
             summary,
@@ -853,95 +800,83 @@ impl Simulation {
         }
     }
 
-    /// The ordered actions for `changes`: replacements of lost replicas at once, then each
-    /// workload's moves in batches of `max_surge`: grow, wait until ready, shrink.
-    fn actions(&self, changes: &[Change], lost: &HashSet<(String, ClusterName)>) -> Vec<Action> {
-        let mut actions = Vec::new();
-        let mut by_workload: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
-        for c in changes {
-            by_workload.entry(&c.workload).or_default().push(c);
-        }
-        for (workload, changes) in by_workload {
-            let is_lost = |c: &Change| lost.contains(&(workload.to_owned(), c.cluster.clone()));
-            let lost_here: u32 = changes
-                .iter()
-                .filter(|c| c.after < c.before && is_lost(c))
-                .map(|c| c.before - c.after)
-                .sum();
-            let mut grows: Vec<(ClusterName, u32)> = changes
-                .iter()
-                .filter(|c| c.after > c.before)
-                .map(|c| (c.cluster.clone(), c.after - c.before))
-                .collect();
-            let mut shrinks: Vec<(ClusterName, u32)> = changes
-                .iter()
-                .filter(|c| c.after < c.before && !is_lost(c))
-                .map(|c| (c.cluster.clone(), c.before - c.after))
-                .collect();
-            // Replacements for lost replicas first, all at once.
-            let mut replace = lost_here;
-            for (cluster, n) in &mut grows {
-                let now = (*n).min(replace);
-                if now > 0 {
-                    actions.push(Action::Grow {
-                        workload: workload.to_owned(),
-                        cluster: cluster.clone(),
-                        replicas: now,
-                    });
-                    *n -= now;
-                    replace -= now;
-                }
-            }
-            // Then moves, make-before-break, in batches of `max_surge`: grow, stop old replicas
-            // while the budget allows, wait until the new ones are ready, stop more.
-            let surge = self.disruption.max_surge;
-            let budget = i64::from(self.disruption.max_unavailable);
-            // Ready replicas below where the workload started.
-            let mut deficit: i64 = 0;
-            while let Some((to, g)) = grows.iter_mut().find(|(_, n)| *n > 0) {
-                let batch = surge.min(*g);
-                *g -= batch;
-                let to = to.clone();
-                actions.push(Action::Grow {
-                    workload: workload.to_owned(),
-                    cluster: to.clone(),
-                    replicas: batch,
-                });
-                if shrinks.iter().all(|(_, n)| *n == 0) {
-                    continue;
-                }
-                deficit += shrink(&mut shrinks, (budget - deficit).max(0), workload, &mut actions);
-                actions.push(Action::WaitReady {
-                    workload: workload.to_owned(),
-                    cluster: to,
-                });
-                deficit -= i64::from(batch);
-                deficit += shrink(&mut shrinks, (budget - deficit).max(0), workload, &mut actions);
-            }
-            // Left over: a scale-down, or replicas with nowhere else to go.
-            shrink(&mut shrinks, i64::MAX, workload, &mut actions);
-        }
+    /// The ordered actions of a step's `changes`: the replicas' and, for hosts with global
+    /// traffic, the records' moves from where the last step sent users to where the
+    /// placement now sends them (see [`crate::actions`]).
+    fn step_actions(&mut self, changes: &[Change], lost: &HashSet<(String, ClusterName)>) -> Vec<Action> {
+        let after = self.traffic_now();
+        let failed: BTreeSet<ClusterName> = self
+            .problem
+            .clusters
+            .iter()
+            .filter(|c| is_down(c.health))
+            .map(|c| c.name.clone())
+            .collect();
+        let change = TrafficChange {
+            routes: &self.problem.routes,
+            before: &self.traffic,
+            after: &after,
+            failed: &failed,
+        };
+        let actions = ordered(changes, lost, self.disruption, &change);
+        self.traffic = after;
         actions
+    }
+
+    /// Where the hosts' users go under the placement now (empty without routes). With the
+    /// fast planner's state it reads only the backends' seats.
+    fn traffic_now(&self) -> Vec<HostTraffic> {
+        let problem = &self.problem;
+        if problem.routes.is_empty() {
+            return Vec::new();
+        }
+        let none = BTreeSet::new();
+        match &self.now {
+            Now::Plan(plan) => traffic(&problem.routes, &plan.serving(), &none),
+            Now::Fast(replanner) => {
+                let backends: BTreeSet<&WorkloadId> =
+                    problem.routes.iter().flat_map(|r| &r.backends).collect();
+                let mut serving = Vec::new();
+                for (w, workload) in problem.workloads.iter().enumerate() {
+                    if !backends.contains(&workload.id) {
+                        continue;
+                    }
+                    for &(cluster, _, replicas) in replanner.seats(w) {
+                        let cluster = &problem.clusters[cluster];
+                        serving.push(Serving {
+                            workload: &workload.id,
+                            cluster: &cluster.name,
+                            region: &cluster.region,
+                            replicas: u64::from(replicas),
+                        });
+                    }
+                }
+                traffic(&problem.routes, &serving, &none)
+            }
+        }
     }
 }
 
-/// Stops up to `most` replicas from `shrinks`, cluster by cluster; returns how many.
-fn shrink(shrinks: &mut [(ClusterName, u32)], most: i64, workload: &str, actions: &mut Vec<Action>) -> i64 {
-    let mut left = most;
-    for (cluster, n) in shrinks.iter_mut().filter(|(_, n)| *n > 0) {
-        if left <= 0 {
-            break;
-        }
-        let now = u32::try_from(left).unwrap_or(u32::MAX).min(*n);
-        actions.push(Action::Shrink {
-            workload: workload.to_owned(),
-            cluster: cluster.clone(),
-            replicas: now,
-        });
-        *n -= now;
-        left -= i64::from(now);
-    }
-    most - left
+/// Where the hosts' users go while `running` replicas serve.
+fn running_traffic(problem: &Problem) -> Vec<HostTraffic> {
+    let regions: HashMap<&ClusterName, &str> = problem
+        .clusters
+        .iter()
+        .map(|c| (&c.name, c.region.as_str()))
+        .collect();
+    let serving: Vec<Serving<'_>> = problem
+        .current
+        .iter()
+        .filter_map(|r| {
+            Some(Serving {
+                workload: &r.workload,
+                cluster: &r.cluster,
+                region: regions.get(&r.cluster)?,
+                replicas: u64::from(r.replicas),
+            })
+        })
+        .collect();
+    traffic(&problem.routes, &serving, &BTreeSet::new())
 }
 
 fn unknown(what: &str, name: &str) -> Error {

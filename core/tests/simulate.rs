@@ -173,6 +173,7 @@ proptest! {
                         prop_assert!(*r >= floor[workload], "{workload}: {r} ready, floor {}", floor[workload]);
                     }
                 }
+                _ => {}
             }
         }
     }
@@ -210,6 +211,7 @@ fn max_unavailable_lets_old_replicas_stop_before_the_new_ones_are_ready() {
                 Action::Grow { .. } => "grow",
                 Action::WaitReady { .. } => "wait",
                 Action::Shrink { .. } => "shrink",
+                Action::SetWeight { .. } | Action::RemoveRecord { .. } | Action::WaitTtl { .. } => "traffic",
             })
             .collect()
     };

@@ -26,6 +26,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub mod regions;
+mod resolve;
+
+pub use resolve::{ClusterShare, Resolution, ResolveError, resolve};
+
 use crate::cluster::ClusterName;
 use crate::follow::ObjectRef;
 use crate::workload::WorkloadId;

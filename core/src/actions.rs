@@ -1,0 +1,496 @@
+//! The one ordered list of actions that carries a change of placement out, for replicas and
+//! for the global DNS (or anycast) records that send users to them. The simulator produces
+//! it for every step; whoever carries a step out follows it in order.
+//!
+//! Replicas ([`replica_actions`]): replacements for replicas lost with a failed cluster start
+//! at once; planned moves are make-before-break, in batches of [`Disruption::max_surge`]:
+//! grow the destination, wait until the new replicas are ready, then stop old ones while the
+//! ready replicas stay at or above the start minus [`Disruption::max_unavailable`].
+//!
+//! Traffic ([`ordered`] weaves it in, from the hosts' traffic before and after the change):
+//! - the records of a failed cluster go first, at once (its replicas are gone already);
+//! - a cluster gets its record, or a higher weight, only once the new replicas there are
+//!   ready (right after the [`Action::WaitReady`] that covers them, or, for replacements,
+//!   after a wait added for them);
+//! - a cluster about to lose replicas gets its lower weight (0 when it will hold none)
+//!   and the records' TTL is waited out **before** its first replica stops, so resolvers
+//!   stop sending users there before the replicas go;
+//! - last, the other weights that changed, and the records of clusters left with none.
+//!
+//! ```
+//! use std::collections::{BTreeSet, HashSet};
+//! use fleetplan::actions::{Action, Change, Disruption, TrafficChange, ordered};
+//!
+//! // shop/web moves its one replica from `old` to `new` (a drain), no traffic involved.
+//! let changes = [
+//!     Change { workload: "shop/web".into(), cluster: "new".into(), before: 0, after: 1 },
+//!     Change { workload: "shop/web".into(), cluster: "old".into(), before: 1, after: 0 },
+//! ];
+//! let none = TrafficChange { routes: &[], before: &[], after: &[], failed: &BTreeSet::new() };
+//! let actions = ordered(&changes, &HashSet::new(), Disruption::default(), &none);
+//! assert!(matches!(actions[0], Action::Grow { .. }));
+//! assert!(matches!(actions[1], Action::WaitReady { .. }));
+//! assert!(matches!(actions[2], Action::Shrink { .. }));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::ClusterName;
+use crate::traffic::{HostTraffic, Route};
+
+/// One ordered action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "action")]
+pub enum Action {
+    /// Start `replicas` more replicas in the cluster (a failure's replacements, or the first
+    /// half of a move).
+    Grow {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The cluster.
+        cluster: ClusterName,
+        /// How many more.
+        replicas: u32,
+    },
+    /// Wait until the replicas just started are ready.
+    WaitReady {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The cluster.
+        cluster: ClusterName,
+    },
+    /// Stop `replicas` replicas in the cluster.
+    Shrink {
+        /// The workload, `namespace/name`.
+        workload: String,
+        /// The cluster.
+        cluster: ClusterName,
+        /// How many fewer.
+        replicas: u32,
+    },
+    /// Create the cluster's record for the host, or change its weight (`0..=255`; 0 while it
+    /// is being emptied).
+    SetWeight {
+        /// The host.
+        host: String,
+        /// The cluster's region.
+        region: String,
+        /// The cluster.
+        cluster: ClusterName,
+        /// The new weight.
+        weight: u32,
+    },
+    /// Remove the cluster's record for the host (a failed cluster, or one left with no
+    /// replica behind it).
+    RemoveRecord {
+        /// The host.
+        host: String,
+        /// The cluster's region.
+        region: String,
+        /// The cluster.
+        cluster: ClusterName,
+    },
+    /// Wait until resolvers have dropped the answers cached before the weights just lowered:
+    /// the longest TTL of the hosts concerned.
+    WaitTtl {
+        /// The hosts whose weights were lowered.
+        hosts: Vec<String>,
+        /// How long, in seconds.
+        seconds: u32,
+    },
+}
+
+/// How one workload's replicas changed in one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// The workload, `namespace/name`.
+    pub workload: String,
+    /// The cluster.
+    pub cluster: ClusterName,
+    /// Replicas before.
+    pub before: u32,
+    /// Replicas after.
+    pub after: u32,
+}
+
+/// How fast planned moves go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disruption {
+    /// New replicas started before old ones stop, per batch (at least 1).
+    pub max_surge: u32,
+    /// Replicas that may be missing while moving (0: always grow before shrinking).
+    pub max_unavailable: u32,
+}
+
+impl Default for Disruption {
+    fn default() -> Self {
+        Disruption {
+            max_surge: 1,
+            max_unavailable: 0,
+        }
+    }
+}
+
+/// Where the hosts' users went before a change and go after it.
+#[derive(Clone, Copy, Debug)]
+pub struct TrafficChange<'a> {
+    /// The hosts and their backends.
+    pub routes: &'a [Route],
+    /// Each host's traffic before the change.
+    pub before: &'a [HostTraffic],
+    /// Each host's traffic after it.
+    pub after: &'a [HostTraffic],
+    /// Clusters that failed: their records go at once.
+    pub failed: &'a BTreeSet<ClusterName>,
+}
+
+/// The ordered actions that carry `changes` out: see the [module](self) documentation.
+/// `lost` names the `(workload, cluster)` pairs whose replicas were lost (not stopped).
+pub fn ordered(
+    changes: &[Change],
+    lost: &HashSet<(String, ClusterName)>,
+    disruption: Disruption,
+    traffic: &TrafficChange<'_>,
+) -> Vec<Action> {
+    let replicas = replica_actions(changes, lost, disruption);
+    if traffic.before.is_empty() && traffic.after.is_empty() {
+        return replicas;
+    }
+    weave(replicas, traffic)
+}
+
+/// The replica actions alone: replacements of lost replicas at once, then each workload's
+/// moves in batches of `max_surge`: grow, wait until ready, shrink.
+pub fn replica_actions(
+    changes: &[Change],
+    lost: &HashSet<(String, ClusterName)>,
+    disruption: Disruption,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let mut by_workload: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    for c in changes {
+        by_workload.entry(&c.workload).or_default().push(c);
+    }
+    for (workload, changes) in by_workload {
+        let is_lost = |c: &Change| lost.contains(&(workload.to_owned(), c.cluster.clone()));
+        let lost_here: u32 = changes
+            .iter()
+            .filter(|c| c.after < c.before && is_lost(c))
+            .map(|c| c.before - c.after)
+            .sum();
+        let mut grows: Vec<(ClusterName, u32)> = changes
+            .iter()
+            .filter(|c| c.after > c.before)
+            .map(|c| (c.cluster.clone(), c.after - c.before))
+            .collect();
+        let mut shrinks: Vec<(ClusterName, u32)> = changes
+            .iter()
+            .filter(|c| c.after < c.before && !is_lost(c))
+            .map(|c| (c.cluster.clone(), c.before - c.after))
+            .collect();
+        // Replacements for lost replicas first, all at once.
+        let mut replace = lost_here;
+        for (cluster, n) in &mut grows {
+            let now = (*n).min(replace);
+            if now > 0 {
+                actions.push(Action::Grow {
+                    workload: workload.to_owned(),
+                    cluster: cluster.clone(),
+                    replicas: now,
+                });
+                *n -= now;
+                replace -= now;
+            }
+        }
+        // Then moves, make-before-break, in batches of `max_surge`: grow, stop old replicas
+        // while the budget allows, wait until the new ones are ready, stop more.
+        let surge = disruption.max_surge.max(1);
+        let budget = i64::from(disruption.max_unavailable);
+        // Ready replicas below where the workload started.
+        let mut deficit: i64 = 0;
+        while let Some((to, g)) = grows.iter_mut().find(|(_, n)| *n > 0) {
+            let batch = surge.min(*g);
+            *g -= batch;
+            let to = to.clone();
+            actions.push(Action::Grow {
+                workload: workload.to_owned(),
+                cluster: to.clone(),
+                replicas: batch,
+            });
+            if shrinks.iter().all(|(_, n)| *n == 0) {
+                continue;
+            }
+            deficit += shrink(&mut shrinks, (budget - deficit).max(0), workload, &mut actions);
+            actions.push(Action::WaitReady {
+                workload: workload.to_owned(),
+                cluster: to,
+            });
+            deficit -= i64::from(batch);
+            deficit += shrink(&mut shrinks, (budget - deficit).max(0), workload, &mut actions);
+        }
+        // Left over: a scale-down, or replicas with nowhere else to go.
+        shrink(&mut shrinks, i64::MAX, workload, &mut actions);
+    }
+    actions
+}
+
+/// Stops up to `most` replicas from `shrinks`, cluster by cluster; returns how many.
+fn shrink(shrinks: &mut [(ClusterName, u32)], most: i64, workload: &str, actions: &mut Vec<Action>) -> i64 {
+    let mut left = most;
+    for (cluster, n) in shrinks.iter_mut().filter(|(_, n)| *n > 0) {
+        if left <= 0 {
+            break;
+        }
+        let now = u32::try_from(left).unwrap_or(u32::MAX).min(*n);
+        actions.push(Action::Shrink {
+            workload: workload.to_owned(),
+            cluster: cluster.clone(),
+            replicas: now,
+        });
+        *n -= now;
+        left -= i64::from(now);
+    }
+    most - left
+}
+
+/// A record: `(host, cluster)`.
+type RecordKey = (String, ClusterName);
+
+/// Each cluster's record per host: its region and weight.
+fn records(hosts: &[HostTraffic]) -> BTreeMap<RecordKey, (String, u32)> {
+    hosts
+        .iter()
+        .flat_map(|h| {
+            h.regions.iter().flat_map(move |r| {
+                r.clusters
+                    .iter()
+                    .map(move |c| ((h.host.clone(), c.cluster.clone()), (r.region.clone(), c.weight)))
+            })
+        })
+        .collect()
+}
+
+/// The replica actions with the traffic actions woven in: see the [module](self) documentation.
+fn weave(replicas: Vec<Action>, traffic: &TrafficChange<'_>) -> Vec<Action> {
+    let before = records(traffic.before);
+    let after = records(traffic.after);
+    let ttl: BTreeMap<&str, u32> = traffic
+        .before
+        .iter()
+        .chain(traffic.after)
+        .map(|h| (h.host.as_str(), h.ttl))
+        .collect();
+    // workload -> the hosts it serves, and host -> its backends.
+    let mut hosts_of: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    let mut backends_of: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for route in traffic.routes {
+        for w in &route.backends {
+            hosts_of.entry(w.to_string()).or_default().insert(&route.host);
+            backends_of.entry(&route.host).or_default().insert(w.to_string());
+        }
+    }
+    let no_hosts = BTreeSet::new();
+    let mut out = Vec::with_capacity(replicas.len());
+    // Records whose final weight is already set (or that are gone).
+    let mut settled: BTreeSet<RecordKey> = BTreeSet::new();
+    // A failed cluster's records go first, at once.
+    for ((host, cluster), (region, _)) in &before {
+        if traffic.failed.contains(cluster) {
+            out.push(Action::RemoveRecord {
+                host: host.clone(),
+                region: region.clone(),
+                cluster: cluster.clone(),
+            });
+            settled.insert((host.clone(), cluster.clone()));
+        }
+    }
+    // Replicas grown and waited for, per (workload, cluster).
+    let mut grown: BTreeSet<(String, ClusterName)> = BTreeSet::new();
+    let mut waited: BTreeSet<(String, ClusterName)> = BTreeSet::new();
+    for action in replicas {
+        match &action {
+            Action::Shrink {
+                workload, cluster, ..
+            } => {
+                // Lower the weights first and wait the TTL out.
+                let mut lowered: Vec<String> = Vec::new();
+                for &host in hosts_of.get(workload).unwrap_or(&no_hosts) {
+                    let key = (host.to_string(), cluster.clone());
+                    if settled.contains(&key) {
+                        continue;
+                    }
+                    let Some((region, old)) = before.get(&key) else {
+                        continue;
+                    };
+                    let new = after.get(&key).map_or(0, |a| a.1);
+                    if new < *old {
+                        out.push(Action::SetWeight {
+                            host: host.to_string(),
+                            region: region.clone(),
+                            cluster: cluster.clone(),
+                            weight: new,
+                        });
+                        settled.insert(key);
+                        lowered.push(host.to_string());
+                    }
+                }
+                if !lowered.is_empty() {
+                    let seconds = lowered.iter().filter_map(|h| ttl.get(h.as_str())).copied().max();
+                    out.push(Action::WaitTtl {
+                        hosts: lowered,
+                        seconds: seconds.unwrap_or(0),
+                    });
+                }
+                out.push(action);
+            }
+            Action::WaitReady { workload, cluster } => {
+                waited.insert((workload.clone(), cluster.clone()));
+                let raised = raise(
+                    &hosts_of,
+                    workload,
+                    cluster,
+                    &before,
+                    &after,
+                    &mut settled,
+                    &no_hosts,
+                );
+                out.push(action);
+                out.extend(raised);
+            }
+            Action::Grow {
+                workload, cluster, ..
+            } => {
+                grown.insert((workload.clone(), cluster.clone()));
+                out.push(action);
+            }
+            _ => out.push(action),
+        }
+    }
+    // The rest: a new record waits for the replicas grown behind it, then weights change.
+    for (key, (region, new)) in &after {
+        if settled.contains(key) || before.get(key).map(|b| b.1) == Some(*new) {
+            continue;
+        }
+        let (host, cluster) = key;
+        if !before.contains_key(key) {
+            for w in backends_of.get(host.as_str()).into_iter().flatten() {
+                let pair = (w.clone(), cluster.clone());
+                if grown.contains(&pair) && waited.insert(pair) {
+                    out.push(Action::WaitReady {
+                        workload: w.clone(),
+                        cluster: cluster.clone(),
+                    });
+                }
+            }
+        }
+        out.push(Action::SetWeight {
+            host: host.clone(),
+            region: region.clone(),
+            cluster: cluster.clone(),
+            weight: *new,
+        });
+    }
+    // Last, the records of clusters left with nothing behind them.
+    for (key, (region, _)) in &before {
+        if !after.contains_key(key) && !traffic.failed.contains(&key.1) {
+            out.push(Action::RemoveRecord {
+                host: key.0.clone(),
+                region: region.clone(),
+                cluster: key.1.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The records of `cluster` that `workload`'s ready replicas let rise (new, or a higher
+/// weight), each once.
+fn raise(
+    hosts_of: &BTreeMap<String, BTreeSet<&str>>,
+    workload: &str,
+    cluster: &ClusterName,
+    before: &BTreeMap<RecordKey, (String, u32)>,
+    after: &BTreeMap<RecordKey, (String, u32)>,
+    settled: &mut BTreeSet<RecordKey>,
+    no_hosts: &BTreeSet<&str>,
+) -> Vec<Action> {
+    let mut raised = Vec::new();
+    for &host in hosts_of.get(workload).unwrap_or(no_hosts) {
+        let key = (host.to_string(), cluster.clone());
+        let Some((region, new)) = after.get(&key) else {
+            continue;
+        };
+        if settled.contains(&key) || before.get(&key).is_some_and(|b| b.1 >= *new) {
+            continue;
+        }
+        raised.push(Action::SetWeight {
+            host: host.to_string(),
+            region: region.clone(),
+            cluster: cluster.clone(),
+            weight: *new,
+        });
+        settled.insert(key);
+    }
+    raised
+}
+
+/// `hosts` after `action`: a record set, changed or removed (replica actions and waits
+/// change nothing). A record set to a weight keeps its replicas and share as they were (or
+/// 0 for a new one): the weights are what DNS answers by.
+pub fn apply_to(hosts: &mut [HostTraffic], action: &Action) {
+    let (host, region, cluster, weight) = match action {
+        Action::SetWeight {
+            host,
+            region,
+            cluster,
+            weight,
+        } => (host, region, cluster, Some(*weight)),
+        Action::RemoveRecord {
+            host,
+            region,
+            cluster,
+        } => (host, region, cluster, None),
+        _ => return,
+    };
+    let Some(h) = hosts.iter_mut().find(|h| &h.host == host) else {
+        return;
+    };
+    let at = h.regions.binary_search_by(|r| r.region.as_str().cmp(region));
+    let r = match (at, weight) {
+        (Ok(i), _) => &mut h.regions[i],
+        (Err(i), Some(_)) => {
+            h.regions.insert(
+                i,
+                crate::traffic::RegionTraffic {
+                    region: region.clone(),
+                    clusters: Vec::new(),
+                },
+            );
+            &mut h.regions[i]
+        }
+        (Err(_), None) => return,
+    };
+    let at = r.clusters.binary_search_by(|c| c.cluster.cmp(cluster));
+    match (at, weight) {
+        (Ok(i), Some(w)) => r.clusters[i].weight = w,
+        (Ok(i), None) => {
+            r.clusters.remove(i);
+        }
+        (Err(i), Some(w)) => r.clusters.insert(
+            i,
+            crate::traffic::ClusterTraffic {
+                cluster: cluster.clone(),
+                replicas: 0,
+                weight: w,
+                share: 0.0,
+                endpoint: None,
+            },
+        ),
+        (Err(_), None) => {}
+    }
+    h.regions.retain(|r| !r.clusters.is_empty());
+}
