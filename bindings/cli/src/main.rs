@@ -7,6 +7,7 @@ mod controller;
 mod render;
 mod simulate;
 mod testbed;
+mod traffic;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -122,9 +123,73 @@ enum Command {
     )]
     Controller(ControllerArgs),
 
+    /// Where global DNS sends each host's users.
+    #[command(subcommand)]
+    Traffic(TrafficCommand),
+
     /// Run a local multi-cluster test bed.
     #[command(subcommand)]
     Testbed(TestbedCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TrafficCommand {
+    /// Resolve a host as Route53 would for users in a region, and print the share of their
+    /// requests each cluster gets.
+    ///
+    /// The scenario is planned (and, with step flags or --steps, simulated as `fleetplan
+    /// simulate` does; the last step counts); the host's records are the plan's TRAFFIC
+    /// entries (see `fleetplan plan`). Route53's rules are then applied as it applies them:
+    /// under the default latency policy the user gets the region of lowest latency whose
+    /// records include a healthy one, then that region's clusters by weight; under
+    /// `weighted`, every cluster by weight. Records of weight 0 answer only when no other
+    /// record is healthy; when no record is healthy, Route53 fails open and answers them all.
+    ///
+    /// Latency is estimated from the distance between the regions' locations (see the
+    /// README's "Global traffic" section), not measured: Route53 uses measurements AWS does
+    /// not publish.
+    ///
+    /// Exit codes: 0 when the host was resolved (even to nothing: no cluster serves it), 2
+    /// for bad input (an unknown host or region, a bad scenario or step).
+    #[command(
+        after_help = "Examples:\n  fleetplan traffic resolve shop.example.com --from eu-west-1 examples/tutorial\n  fleetplan traffic resolve shop.example.com --from eu-west-1 examples/tutorial --fail eu-west-1-a --fail eu-west-1-b\n  fleetplan traffic resolve shop.example.com examples/tutorial --unhealthy us-west-2-a -o json"
+    )]
+    Resolve(ResolveArgs),
+}
+
+/// `fleetplan traffic resolve`.
+#[derive(clap::Args, Debug)]
+struct ResolveArgs {
+    /// The host to resolve, such as shop.example.com.
+    #[arg(value_name = "HOST")]
+    host: String,
+
+    #[command(flatten)]
+    scenario: ScenarioArgs,
+
+    /// The users' region, an AWS region such as eu-west-1 (repeatable; default: every region
+    /// of the fleet).
+    #[arg(long, value_name = "REGION")]
+    from: Vec<String>,
+
+    /// A cluster whose load balancer fails its health check while its records stay
+    /// (repeatable).
+    #[arg(long, value_name = "CLUSTER")]
+    unhealthy: Vec<String>,
+
+    #[command(flatten)]
+    steps: StepArgs,
+
+    /// Output format: a table, or `json`/`yaml` (one resolution per region).
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+
+    /// Which solver plans (see `fleetplan plan --help`).
+    #[arg(long, value_enum, default_value_t = SolverArg::Fast)]
+    solver: SolverArg,
+
+    #[command(flatten)]
+    tuning: SolverTuning,
 }
 
 #[derive(clap::Args, Debug)]
@@ -372,6 +437,26 @@ struct SimulateArgs {
     #[command(flatten)]
     scenario: ScenarioArgs,
 
+    #[command(flatten)]
+    steps: StepArgs,
+
+    /// Output format: a timeline of tables, or `json`/`yaml` (`fleetplan.io/timeline/v1`: the
+    /// steps, each with its operations, plan, changes, lost and moved counts, and actions).
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+
+    /// Which solver plans each step (see `fleetplan plan --help`). Default `fast`: a step is
+    /// an incremental re-plan from the running replicas and must be quick.
+    #[arg(long, value_enum, default_value_t = SolverArg::Fast)]
+    solver: SolverArg,
+
+    #[command(flatten)]
+    tuning: SolverTuning,
+}
+
+/// The what-if steps and how planned moves go, shared by `simulate` and `traffic resolve`.
+#[derive(clap::Args, Debug)]
+struct StepArgs {
     /// A step: the cluster fails and loses its replicas (repeatable; steps run in
     /// command-line order).
     #[arg(long, value_name = "CLUSTER")]
@@ -406,19 +491,6 @@ struct SimulateArgs {
     /// Replicas that may be missing during a planned move (0: always grow before shrinking).
     #[arg(long, value_name = "N", default_value_t = 0)]
     max_unavailable: u32,
-
-    /// Output format: a timeline of tables, or `json`/`yaml` (`fleetplan.io/timeline/v1`: the
-    /// steps, each with its operations, plan, changes, lost and moved counts, and actions).
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    output: Format,
-
-    /// Which solver plans each step (see `fleetplan plan --help`). Default `fast`: a step is
-    /// an incremental re-plan from the running replicas and must be quick.
-    #[arg(long, value_enum, default_value_t = SolverArg::Fast)]
-    solver: SolverArg,
-
-    #[command(flatten)]
-    tuning: SolverTuning,
 }
 
 /// The recovery policies, as `--recovery` spells them.
@@ -493,6 +565,15 @@ fn main() -> ExitCode {
             Some(sub) => simulate::run(&args, sub),
             None => fail("internal error: no arguments for simulate"),
         },
+        Command::Traffic(TrafficCommand::Resolve(args)) => {
+            match matches
+                .subcommand_matches("traffic")
+                .and_then(|t| t.subcommand_matches("resolve"))
+            {
+                Some(sub) => traffic::resolve(&args, sub),
+                None => fail("internal error: no arguments for traffic resolve"),
+            }
+        }
         Command::Apply(args) => apply::run(&args),
         Command::Controller(args) => controller::run(&args),
         Command::Testbed(TestbedCommand::Up(args)) => testbed::up(&args),

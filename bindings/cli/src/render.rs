@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use fleetplan::fargate::format_vcpus;
 use fleetplan::simulate::Action;
+use fleetplan::traffic::Resolution;
 use fleetplan::{Plan, WorkloadId, format_amount};
 use fleetplan_kube::Scenario;
 
@@ -307,6 +308,10 @@ pub fn timeline(scenario: &Scenario, steps: &[TimelineStep]) -> String {
                 step.lost, step.moved
             );
         }
+        if !plan.traffic.is_empty() {
+            out.push('\n');
+            traffic(&plan.traffic, &mut out);
+        }
         unplaced(plan, &mut out);
     }
     if !scenario.carried.is_empty() {
@@ -335,7 +340,69 @@ fn action_text(action: &Action) -> String {
             cluster,
             replicas,
         } => format!("shrink {workload} in {cluster} by {replicas}"),
+        Action::SetWeight {
+            host,
+            region,
+            cluster,
+            weight,
+        } => format!("set the record of {host} in {region} for {cluster} to weight {weight}"),
+        Action::RemoveRecord {
+            host,
+            region,
+            cluster,
+        } => {
+            format!("remove the record of {host} in {region} for {cluster}")
+        }
+        Action::WaitTtl { hosts, seconds } => {
+            format!(
+                "wait {seconds} s (the TTL of {}) for resolvers to drop the old answers",
+                hosts.join(", ")
+            )
+        }
     }
+}
+
+/// `fleetplan traffic resolve`: per user region, the region answered and each cluster's share.
+pub fn resolutions(resolutions: &[Resolution]) -> String {
+    let mut out = String::new();
+    let mut t = Table::new(&["HOST", "FROM", "REGION", "EST. RTT", "CLUSTER", "WEIGHT", "SHARE"]);
+    for r in resolutions {
+        let region = r.region.clone().unwrap_or_else(|| "-".into());
+        let rtt = r.rtt_ms.map_or_else(|| "-".into(), |ms| format!("{ms:.0} ms"));
+        if r.clusters.is_empty() {
+            t.row(vec![
+                r.host.clone(),
+                r.from.clone(),
+                region.clone(),
+                rtt.clone(),
+                "- (no record answers)".into(),
+                "-".into(),
+                "-".into(),
+            ]);
+        }
+        for c in &r.clusters {
+            t.row(vec![
+                r.host.clone(),
+                r.from.clone(),
+                c.region.clone(),
+                if r.region.is_some() {
+                    rtt.clone()
+                } else {
+                    "-".into()
+                },
+                c.cluster.to_string(),
+                c.weight.to_string(),
+                format!("{:.1}%", c.share * 100.0),
+            ]);
+        }
+    }
+    t.render(&mut out);
+    if resolutions.iter().any(|r| r.failed_open) {
+        out.push_str(
+            "\nNo record was healthy for some users: Route53 fails open and answers every record.\n",
+        );
+    }
+    out
 }
 
 /// Cost per hour of every priced workload, and the size Fargate gives its pods: what it

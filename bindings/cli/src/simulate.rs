@@ -1,5 +1,6 @@
 //! `fleetplan simulate`: what-if steps (fail, recover, drain, cordon... from flags or a steps
-//! file) run through the core's [`Simulation`], rendered as a timeline.
+//! file) run through the core's [`Simulation`], rendered as a timeline. `fleetplan traffic
+//! resolve` runs the same steps through [`timeline`].
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,55 +9,21 @@ use clap::ArgMatches;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Timeline, TimelineStep};
 use fleetplan_kube::parse_steps;
 
-use crate::{Format, RecoveryArg, SimulateArgs, fail, load_scenario, render, write_stdout};
+use fleetplan_kube::Scenario;
+
+use crate::{
+    Format, RecoveryArg, ScenarioArgs, SimulateArgs, SolverArg, SolverTuning, StepArgs, fail, load_scenario,
+    render, write_stdout,
+};
 
 /// Loads the scenario, runs every step and prints the timeline; nothing is printed on stdout
 /// unless every step was planned.
 pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
-    let (steps, source) = match &args.steps {
-        Some(file) => match read_steps_file(file) {
-            Ok(steps) => (steps, Some(file.as_path())),
-            Err(message) => return fail(&message),
-        },
-        None => (steps_from_flags(args, matches), None),
-    };
-    let (fleet, scenario) = match load_scenario(&args.scenario) {
-        Ok(loaded) => loaded,
+    let (scenario, timeline) = match timeline(&args.scenario, &args.steps, args.solver, &args.tuning, matches)
+    {
+        Ok(run) => run,
         Err(code) => return code,
     };
-    let options = match args.tuning.options(args.solver, false) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    let recovery = match args.recovery {
-        RecoveryArg::Stay => RecoveryPolicy::Stay,
-        RecoveryArg::Rebalance => RecoveryPolicy::Rebalance,
-    };
-    let disruption = Disruption {
-        max_surge: args.max_surge,
-        max_unavailable: args.max_unavailable,
-    };
-    let (mut sim, initial) = match Simulation::new(scenario.problem.clone(), options, recovery, disruption) {
-        Ok(started) => started,
-        Err(err) => return fail(&format!("{}: {err}", fleet.display())),
-    };
-    let mut timeline = vec![TimelineStep {
-        plan: sim.plan(),
-        step: initial,
-    }];
-    for (i, operations) in steps.iter().enumerate() {
-        match sim.step(operations) {
-            Ok(step) => timeline.push(TimelineStep {
-                plan: sim.plan(),
-                step,
-            }),
-            Err(err) => {
-                let ops: Vec<String> = operations.iter().map(ToString::to_string).collect();
-                let prefix = source.map_or_else(String::new, |f| format!("{}: ", f.display()));
-                return fail(&format!("{prefix}step {} ({}): {err}", i + 1, ops.join(", ")));
-            }
-        }
-    }
     let document = Timeline::new(&timeline);
     let text = match args.output {
         Format::Table => render::timeline(&scenario, &timeline),
@@ -72,8 +39,58 @@ pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
     write_stdout(&text, "the timeline")
 }
 
+/// Loads the scenario and runs the steps of `steps` (none when it names none): step 0, the
+/// first plan, then one entry per step. On failure the error has been printed and the exit
+/// code is returned.
+pub fn timeline(
+    scenario_args: &ScenarioArgs,
+    steps_args: &StepArgs,
+    solver: SolverArg,
+    tuning: &SolverTuning,
+    matches: &ArgMatches,
+) -> Result<(Scenario, Vec<TimelineStep>), ExitCode> {
+    let (steps, source) = match &steps_args.steps {
+        Some(file) => (read_steps_file(file).map_err(|m| fail(&m))?, Some(file.as_path())),
+        None => (steps_from_flags(steps_args, matches), None),
+    };
+    let (fleet, scenario) = load_scenario(scenario_args)?;
+    let options = tuning.options(solver, false)?;
+    let recovery = match steps_args.recovery {
+        RecoveryArg::Stay => RecoveryPolicy::Stay,
+        RecoveryArg::Rebalance => RecoveryPolicy::Rebalance,
+    };
+    let disruption = Disruption {
+        max_surge: steps_args.max_surge,
+        max_unavailable: steps_args.max_unavailable,
+    };
+    let (mut sim, initial) = Simulation::new(scenario.problem.clone(), options, recovery, disruption)
+        .map_err(|err| fail(&format!("{}: {err}", fleet.display())))?;
+    let mut timeline = vec![TimelineStep {
+        plan: sim.plan(),
+        step: initial,
+    }];
+    for (i, operations) in steps.iter().enumerate() {
+        match sim.step(operations) {
+            Ok(step) => timeline.push(TimelineStep {
+                plan: sim.plan(),
+                step,
+            }),
+            Err(err) => {
+                let ops: Vec<String> = operations.iter().map(ToString::to_string).collect();
+                let prefix = source.map_or_else(String::new, |f| format!("{}: ", f.display()));
+                return Err(fail(&format!(
+                    "{prefix}step {} ({}): {err}",
+                    i + 1,
+                    ops.join(", ")
+                )));
+            }
+        }
+    }
+    Ok((scenario, timeline))
+}
+
 /// One step per `--fail/--recover/--drain/--cordon`, in command-line order.
-fn steps_from_flags(args: &SimulateArgs, matches: &ArgMatches) -> Vec<Vec<Operation>> {
+fn steps_from_flags(args: &StepArgs, matches: &ArgMatches) -> Vec<Vec<Operation>> {
     type Make = fn(String) -> Operation;
     let kinds: [(&str, &Vec<String>, Make); 4] = [
         ("fail", &args.fail, |cluster| Operation::Fail { cluster }),

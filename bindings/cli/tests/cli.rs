@@ -533,10 +533,24 @@ fn simulate_failover_replaces_lost_replicas_and_stays_on_recovery() {
     assert_eq!(steps[1]["lost"].as_u64(), Some(held));
     assert_eq!(steps[1]["moved"], 0);
     assert_eq!(steps[1]["plan"]["summary"]["unplaced"], 0);
-    // A failure's actions only grow: the lost replicas are gone already.
-    for action in steps[1]["actions"].as_array().expect("actions") {
-        assert_eq!(action["action"], "grow", "{action}");
+    // A failure's actions only grow (the lost replicas are gone already), after the failed
+    // cluster's records went at once; the survivor's weight rises last.
+    let actions = steps[1]["actions"].as_array().expect("actions");
+    assert_eq!(actions[0]["action"], "removeRecord", "{actions:#?}");
+    assert_eq!(actions[0]["cluster"], "us-west-2-a");
+    for action in actions.iter().skip(1) {
+        let kind = action["action"].as_str().unwrap_or("");
+        assert!(["grow", "waitReady", "setWeight"].contains(&kind), "{action}");
     }
+    let last = actions.last().expect("an action");
+    assert_eq!(
+        (&last["action"], &last["cluster"], &last["weight"]),
+        (
+            &serde_json::json!("setWeight"),
+            &serde_json::json!("us-west-2-b"),
+            &serde_json::json!(255)
+        )
+    );
     // Stay: the recovered cluster comes back empty and nothing moves back.
     assert_eq!(steps[2]["changes"], serde_json::json!([]));
     assert_eq!(steps[2]["actions"], serde_json::json!([]));
@@ -556,7 +570,11 @@ fn simulate_drain_moves_everything_make_before_break() {
     assert_eq!(last["lost"], 0);
     let moved = last["moved"].as_u64().expect("moved");
     assert!(moved > 0);
-    let actions = last["actions"].as_array().expect("actions");
+    let all = last["actions"].as_array().expect("actions");
+    let replica = |a: &&serde_json::Value| {
+        ["grow", "waitReady", "shrink"].contains(&a["action"].as_str().unwrap_or(""))
+    };
+    let actions: Vec<&serde_json::Value> = all.iter().filter(replica).collect();
     assert_eq!(
         actions.len() as u64,
         3 * moved,
@@ -576,6 +594,25 @@ fn simulate_drain_moves_everything_make_before_break() {
             (Some(1), Some(1))
         );
     }
+    // Traffic: us-west-2-b's record reaches weight 0 and the TTL is waited out before the
+    // first web replica there stops; its record goes after the last.
+    let position = |f: &dyn Fn(&serde_json::Value) -> bool| all.iter().position(|a| f(a)).expect("an action");
+    let lowered = position(&|a| {
+        a["action"] == "setWeight"
+            && a["cluster"] == "us-west-2-b"
+            && a["weight"] == 0
+            && a["host"] == "shop.example.com"
+    });
+    let waited = position(&|a| a["action"] == "waitTtl" && a["seconds"] == 60);
+    let first_web_shrink = position(&|a| {
+        a["action"] == "shrink" && a["cluster"] == "us-west-2-b" && a["workload"] == "shop/web-us"
+    });
+    let removed = position(&|a| a["action"] == "removeRecord" && a["cluster"] == "us-west-2-b");
+    assert!(
+        lowered < waited && waited < first_web_shrink && first_web_shrink < removed,
+        "{all:#?}"
+    );
+    assert_eq!(removed, all.len() - 1, "the emptied cluster's record goes last");
     // The table shows the same timeline.
     let out = fleetplan(&["simulate", "examples/tutorial", "--drain", "us-west-2-b"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -591,6 +628,9 @@ fn simulate_drain_moves_everything_make_before_break() {
             "2. wait until the new ",
             "3. shrink ",
             "in us-west-2-b by 1",
+            "set the record of shop.example.com in us-west-2 for us-west-2-b to weight 0",
+            "wait 60 s (the TTL of shop.example.com) for resolvers to drop the old answers",
+            "remove the record of shop.example.com in us-west-2 for us-west-2-b",
             "moved 5 make-before-break",
         ],
     );
@@ -736,4 +776,125 @@ fn help_explains_the_simulate_command() {
             "Exit codes",
         ],
     );
+}
+
+/// `fleetplan traffic resolve ... -o json`, parsed.
+fn resolve_json(args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec![
+        "traffic",
+        "resolve",
+        "shop.example.com",
+        "examples/tutorial",
+        "-o",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    let out = fleetplan(&all);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).expect("a JSON list")
+}
+
+/// `(cluster, share)` of a resolution, shares rounded to 0.1 %.
+fn shares(resolution: &serde_json::Value) -> Vec<(String, u64)> {
+    resolution["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| {
+            let share = c["share"].as_f64().expect("share");
+            (
+                c["cluster"].as_str().expect("cluster").to_string(),
+                (share * 1000.0).round() as u64,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn traffic_resolve_sends_users_to_their_nearest_region_and_away_from_failed_clusters() {
+    let eu = resolve_json(&["--from", "eu-west-1"]);
+    assert_eq!(eu.len(), 1);
+    assert_eq!(eu[0]["region"], "eu-west-1");
+    let got = shares(&eu[0]);
+    assert_eq!(
+        got.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(),
+        ["eu-west-1-a", "eu-west-1-b"]
+    );
+    assert_eq!(got.iter().map(|(_, s)| s).sum::<u64>(), 1000, "{got:?}");
+    // Both eu clusters fail: users in eu-west-1 go to us-west-2.
+    let failed = resolve_json(&[
+        "--from",
+        "eu-west-1",
+        "--fail",
+        "eu-west-1-a",
+        "--fail",
+        "eu-west-1-b",
+    ]);
+    assert_eq!(failed[0]["region"], "us-west-2");
+    assert!(
+        shares(&failed[0])
+            .iter()
+            .all(|(c, _)| c.starts_with("us-west-2-")),
+        "{:?}",
+        failed[0]
+    );
+    // Records kept but every eu load balancer unhealthy: the same, by Route53's health rules.
+    let unhealthy = resolve_json(&[
+        "--from",
+        "eu-west-1",
+        "--unhealthy",
+        "eu-west-1-a",
+        "--unhealthy",
+        "eu-west-1-b",
+    ]);
+    assert_eq!(unhealthy[0]["region"], "us-west-2");
+    // Without --from: every region of the fleet, each to its own.
+    let both = resolve_json(&[]);
+    let regions: Vec<(&str, &str)> = both
+        .iter()
+        .map(|r| {
+            (
+                r["from"].as_str().unwrap_or(""),
+                r["region"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(regions, [("eu-west-1", "eu-west-1"), ("us-west-2", "us-west-2")]);
+    // The table says the same.
+    let out = fleetplan(&[
+        "traffic",
+        "resolve",
+        "shop.example.com",
+        "--from",
+        "eu-west-1",
+        "examples/tutorial",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_contains(
+        &stdout(&out),
+        &["HOST", "FROM", "EST. RTT", "eu-west-1-a", "eu-west-1-b", "%"],
+    );
+}
+
+#[test]
+fn traffic_resolve_refuses_an_unknown_host_region_or_cluster() {
+    for (args, needle) in [
+        (
+            vec!["nope.example.com", "examples/tutorial"],
+            "no route for host `nope.example.com` (hosts: shop.example.com)",
+        ),
+        (
+            vec!["shop.example.com", "examples/tutorial", "--from", "mars-1"],
+            "--from mars-1: `mars-1` is not an AWS region",
+        ),
+        (
+            vec!["shop.example.com", "examples/tutorial", "--unhealthy", "nope"],
+            "--unhealthy: unknown cluster `nope`",
+        ),
+    ] {
+        let mut all = vec!["traffic", "resolve"];
+        all.extend(args);
+        let out = fleetplan(&all);
+        assert_bad_input(&out, &[needle]);
+    }
 }
