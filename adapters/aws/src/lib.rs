@@ -67,6 +67,7 @@ pub mod eks;
 pub mod eksctl;
 mod error;
 pub mod instance_types;
+pub mod route53;
 
 pub use eksctl::{cluster_configs_from_texts, read_cluster_config, read_cluster_configs};
 pub use error::AwsError;

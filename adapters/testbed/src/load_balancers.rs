@@ -310,7 +310,7 @@ async fn ensure(
 /// The default subnets of `region` in moto's EC2, as the controller discovers subnets.
 /// One Query API call, made by hand: moto checks no signature and reads the region from the
 /// credential scope, and this is the bed's only EC2 call (the EC2 SDK is a large build).
-async fn default_subnets(endpoint: &str, region: &str) -> Result<Vec<String>, String> {
+pub async fn default_subnets(endpoint: &str, region: &str) -> Result<Vec<String>, String> {
     let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
     let body = "Action=DescribeSubnets&Version=2016-11-15&Filter.1.Name=default-for-az&Filter.1.Value.1=true";
     let request = format!(

@@ -1,0 +1,261 @@
+//! End-to-end test of the Route53 writer against moto, a local fake of the AWS APIs: the
+//! tutorial's host `shop.example.com` gets its records in a moto hosted zone exactly as
+//! planned (a latency record per region aliasing `REGION.shop.example.com`, a weighted record
+//! per cluster aliasing that cluster's load balancer, made in moto's ELBv2); a second sync
+//! changes nothing; after a simulated failure the failed cluster's record is gone; a writer
+//! with another owner id leaves the host alone; pruning removes what the owner wrote.
+//!
+//! moto stores records but validates nothing and answers no DNS query (see the README): this
+//! test checks what is written, and `fleetplan traffic resolve` (tested in `cli.rs`) checks
+//! what Route53's rules make of it. The moto server is the test bed's [`MotoServer`]
+//! (`$FLEETPLAN_MOTO_SERVER`, else `moto_server` on the PATH); the test fails, never skips,
+//! when neither runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_route53::config::Credentials;
+use aws_sdk_route53::types::RrType;
+use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation};
+use fleetplan::traffic::HostTraffic;
+use fleetplan::{PlanOptions, SolverChoice};
+use fleetplan_aws::route53::Route53Writer;
+use fleetplan_testbed::MotoServer;
+use fleetplan_testbed::load_balancers::default_subnets;
+
+async fn config(moto: &MotoServer, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await
+}
+
+/// One application load balancer per cluster of the tutorial, in its region: cluster -> DNS
+/// name.
+async fn load_balancers(moto: &MotoServer) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (cluster, region) in [
+        ("eu-west-1-a", "eu-west-1"),
+        ("eu-west-1-b", "eu-west-1"),
+        ("us-west-2-a", "us-west-2"),
+        ("us-west-2-b", "us-west-2"),
+    ] {
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config(moto, region).await);
+        let subnets = default_subnets(&moto.endpoint(), region).await.expect("subnets");
+        let made = elb
+            .create_load_balancer()
+            .name(format!("k8s-shop-web-{}", cluster.replace('-', "")))
+            .set_subnets(Some(subnets.into_iter().take(2).collect()))
+            .send()
+            .await
+            .expect("CreateLoadBalancer");
+        let dns = made.load_balancers()[0]
+            .dns_name()
+            .expect("a DNS name")
+            .to_string();
+        out.insert(cluster.to_string(), dns);
+    }
+    out
+}
+
+/// The tutorial's traffic, step 0 and after `ops`, with each cluster's load balancer as
+/// its endpoint (as the controller reads them from the Ingress copies).
+fn tutorial_traffic(
+    ops: &[Operation],
+    lbs: &BTreeMap<String, String>,
+) -> (Vec<HostTraffic>, Vec<HostTraffic>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial");
+    let fleet = root.join("fleet");
+    let eks = fleetplan_aws::read_cluster_configs(&fleet).expect("eksctl files");
+    let scenario = fleetplan_kube::load_with_clusters(&fleet, &root.join("apps"), eks).expect("the tutorial loads");
+    let options = PlanOptions {
+        solver: SolverChoice::Fast,
+        ..PlanOptions::default()
+    };
+    let (mut sim, _) = Simulation::new(
+        scenario.problem,
+        options,
+        RecoveryPolicy::Stay,
+        Disruption::default(),
+    )
+    .expect("plans");
+    let first = sim.plan().traffic;
+    if !ops.is_empty() {
+        sim.step(ops).expect("steps");
+    }
+    let with_endpoints = |mut hosts: Vec<HostTraffic>| {
+        for c in hosts
+            .iter_mut()
+            .flat_map(|h| &mut h.regions)
+            .flat_map(|r| &mut r.clusters)
+        {
+            c.endpoint = Some(lbs[c.cluster.as_str()].clone());
+        }
+        hosts
+    };
+    (with_endpoints(first), with_endpoints(sim.plan().traffic))
+}
+
+/// `(name, type, set id, weight, region, alias target)` of every record in the zone.
+type Row = (
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+async fn rows(client: &aws_sdk_route53::Client, zone: &str) -> Vec<Row> {
+    let out = client
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .send()
+        .await
+        .expect("ListResourceRecordSets");
+    let mut rows: Vec<Row> = out
+        .resource_record_sets()
+        .iter()
+        .filter(|r| matches!(r.r#type(), RrType::A | RrType::Txt))
+        .map(|r| {
+            (
+                r.name().trim_end_matches('.').to_string(),
+                r.r#type().as_str().to_string(),
+                r.set_identifier().map(str::to_string),
+                r.weight(),
+                r.region().map(|g| g.as_str().to_string()),
+                r.alias_target()
+                    .map(|a| a.dns_name().trim_end_matches('.').to_string()),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tutorials_records_land_in_route53_as_planned_and_follow_a_failure() {
+    let moto = MotoServer::start()
+        .await
+        .expect("a moto server (see the module docs)");
+    let aws = config(&moto, "us-east-1").await;
+    let route53 = aws_sdk_route53::Client::new(&aws);
+    let zone = route53
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference("fleetplan-test")
+        .send()
+        .await
+        .expect("CreateHostedZone");
+    let zone_id = zone
+        .hosted_zone()
+        .expect("a zone")
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
+    let lbs = load_balancers(&moto).await;
+    let (planned, after_failure) = tutorial_traffic(
+        &[Operation::Fail {
+            cluster: "us-west-2-a".into(),
+        }],
+        &lbs,
+    );
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    let host = &planned[0];
+    assert_eq!(host.host, "shop.example.com");
+
+    let east = Route53Writer::new(&aws, "east").expect("a writer");
+    let report = east.sync(&planned).await.expect("syncs");
+    assert!(
+        report.conflicts.is_empty() && report.pending.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(report.changed.len(), 1);
+
+    // Exactly as planned: per region a latency record aliasing REGION.HOST, per cluster a
+    // weighted record aliasing its load balancer, and the owner record.
+    let prefix = fleetplan_aws::route53::records::set_prefix("east", "shop.example.com");
+    let mut expected: Vec<Row> = vec![(
+        "_fleetplan-owner.shop.example.com".into(),
+        "TXT".into(),
+        None,
+        None,
+        None,
+        None,
+    )];
+    for region in &host.regions {
+        expected.push((
+            "shop.example.com".into(),
+            "A".into(),
+            Some(format!("{prefix}{}", region.region)),
+            None,
+            Some(region.region.clone()),
+            Some(format!("{}.shop.example.com", region.region)),
+        ));
+        for c in &region.clusters {
+            expected.push((
+                format!("{}.shop.example.com", region.region),
+                "A".into(),
+                Some(format!("{prefix}{}", c.cluster)),
+                Some(i64::from(c.weight)),
+                None,
+                Some(lbs[c.cluster.as_str()].to_ascii_lowercase()),
+            ));
+        }
+    }
+    expected.sort();
+    assert_eq!(rows(&route53, &zone_id).await, expected);
+    let weights: BTreeMap<String, i64> = expected
+        .iter()
+        .filter_map(|r| Some((r.2.clone()?.trim_start_matches(&prefix).to_string(), r.3?)))
+        .collect();
+    assert_eq!(weights.len(), 4, "four clusters hold web replicas: {weights:?}");
+    for region in ["eu-west-1", "us-west-2"] {
+        let sum: i64 = weights
+            .iter()
+            .filter(|(c, _)| c.starts_with(region))
+            .map(|(_, w)| w)
+            .sum();
+        assert_eq!(sum, 255, "{region}'s weights share 255 points");
+    }
+
+    // Again: nothing to change.
+    let again = east.sync(&planned).await.expect("syncs");
+    assert!(again.changed.is_empty(), "{again:?}");
+
+    // A writer with another owner id leaves the host alone.
+    let west = Route53Writer::new(&aws, "west").expect("a writer");
+    let theirs = west.sync(&after_failure).await.expect("syncs");
+    assert_eq!(theirs.conflicts.len(), 1, "{theirs:?}");
+    assert!(theirs.changed.is_empty());
+    assert_eq!(
+        rows(&route53, &zone_id).await,
+        expected,
+        "untouched by the other owner"
+    );
+
+    // us-west-2-a fails: its record goes, us-west-2-b takes the region's 255 points.
+    let failed = east.sync(&after_failure).await.expect("syncs");
+    assert_eq!(failed.changed.len(), 1, "{failed:?}");
+    let now = rows(&route53, &zone_id).await;
+    assert!(
+        !now.iter()
+            .any(|r| r.2.as_deref() == Some(&format!("{prefix}us-west-2-a"))),
+        "{now:#?}"
+    );
+    let b = now
+        .iter()
+        .find(|r| r.2.as_deref() == Some(&format!("{prefix}us-west-2-b")))
+        .expect("us-west-2-b's record");
+    assert_eq!(b.3, Some(255));
+
+    // Pruned when no longer planned: nothing of the owner's is left.
+    let pruned = east.prune(&BTreeSet::new()).await.expect("prunes");
+    assert_eq!(pruned, ["shop.example.com"]);
+    assert!(rows(&route53, &zone_id).await.is_empty());
+    let bad = Route53Writer::new(&aws, "Not An Owner").err().expect("refused");
+    assert!(bad.to_string().contains("owner id"), "{bad}");
+}
