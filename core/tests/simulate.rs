@@ -8,20 +8,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::Shape;
-use fleetplan::simulate::{Action, Disruption, Operation, RecoveryPolicy, Simulation};
+use fleetplan::simulate::{Action, Disruption, Operation, RecoveryPolicy};
 use fleetplan::{Health, Plan, PlanOptions, Problem, SolverChoice};
 use proptest::prelude::*;
-
-/// Starts a simulation with the fast planner; returns it and the first plan.
-fn start(problem: Problem, recovery: RecoveryPolicy, disruption: Disruption) -> (Simulation, Plan) {
-    let options = PlanOptions {
-        solver: SolverChoice::Fast,
-        ..PlanOptions::default()
-    };
-    let (sim, _) = Simulation::new(problem, options, recovery, disruption).expect("a valid problem");
-    let plan = sim.plan();
-    (sim, plan)
-}
 
 /// Replicas per (workload, cluster) of a plan.
 fn counts(plan: &Plan) -> BTreeMap<(String, String), u32> {
@@ -31,27 +20,13 @@ fn counts(plan: &Plan) -> BTreeMap<(String, String), u32> {
         .collect()
 }
 
-/// The first cluster (by index from `pick`) that is Ready and holds replicas after `step`.
-fn holding(problem: &Problem, plan: &Plan, pick: usize) -> Option<String> {
-    let mut names: Vec<String> = problem
-        .clusters
-        .iter()
-        .filter(|c| c.health == Health::Ready)
-        .map(|c| c.name.to_string())
-        .filter(|n| plan.placements.iter().any(|p| p.cluster.as_str() == n))
-        .collect();
-    names.sort();
-    names.dedup();
-    (!names.is_empty()).then(|| names[pick % names.len()].clone())
-}
-
 proptest! {
     #![proptest_config(common::config(200))]
 
     #[test]
     fn a_failure_moves_exactly_the_failed_clusters_replicas(problem in common::problem(Shape::FULL), pick in 0..8usize) {
-        let (mut sim, first) = start(problem, RecoveryPolicy::Stay, Disruption::default());
-        let Some(failed) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
+        let (mut sim, first) = common::start_simulation(problem, RecoveryPolicy::Stay, Disruption::default());
+        let Some(failed) = common::holding(&sim.fleet(), &first, pick) else { return Ok(()) };
         let before = counts(&first);
         let step = sim.step(&[Operation::Fail { cluster: failed.clone() }]).unwrap();
         let after = counts(&sim.plan());
@@ -85,8 +60,8 @@ proptest! {
         drain in any::<bool>(),
         scale in proptest::option::of((0..8usize, 0..40u32)),
     ) {
-        let (mut sim, first) = start(problem, RecoveryPolicy::Stay, Disruption::default());
-        let Some(failed) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
+        let (mut sim, first) = common::start_simulation(problem, RecoveryPolicy::Stay, Disruption::default());
+        let Some(failed) = common::holding(&sim.fleet(), &first, pick) else { return Ok(()) };
         let mut fleet = sim.fleet();
         let mut ops = vec![if drain {
             Operation::Drain { cluster: failed.clone() }
@@ -120,8 +95,8 @@ proptest! {
 
     #[test]
     fn recovery_with_stay_moves_nothing(problem in common::problem(Shape::FULL), pick in 0..8usize) {
-        let (mut sim, first) = start(problem, RecoveryPolicy::Stay, Disruption::default());
-        let Some(failed) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
+        let (mut sim, first) = common::start_simulation(problem, RecoveryPolicy::Stay, Disruption::default());
+        let Some(failed) = common::holding(&sim.fleet(), &first, pick) else { return Ok(()) };
         let failed_step = sim.step(&[Operation::Fail { cluster: failed.clone() }]).unwrap();
         let recovered = sim.step(&[Operation::Recover { cluster: failed }]).unwrap();
         prop_assert_eq!(recovered.moved, 0);
@@ -139,8 +114,8 @@ proptest! {
         unavailable in 0..3u32,
     ) {
         let disruption = Disruption { max_surge: surge, max_unavailable: unavailable };
-        let (mut sim, first) = start(problem, RecoveryPolicy::Stay, disruption);
-        let Some(drained) = holding(&sim.fleet(), &first, pick) else { return Ok(()) };
+        let (mut sim, first) = common::start_simulation(problem, RecoveryPolicy::Stay, disruption);
+        let Some(drained) = common::holding(&sim.fleet(), &first, pick) else { return Ok(()) };
         let before = counts(&first);
         let step = sim.step(&[Operation::Drain { cluster: drained.clone() }]).unwrap();
         let after = sim.plan();
@@ -203,7 +178,7 @@ fn max_unavailable_lets_old_replicas_stop_before_the_new_ones_are_ready() {
             max_surge: 1,
             max_unavailable: unavailable,
         };
-        let (mut sim, _) = start(problem, RecoveryPolicy::Stay, disruption);
+        let (mut sim, _) = common::start_simulation(problem, RecoveryPolicy::Stay, disruption);
         let step = sim.step(&[Operation::Drain { cluster: "a".into() }]).unwrap();
         step.actions
             .iter()

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::Shape;
 use fleetplan::actions::{Action, apply_to};
 use fleetplan::follow::ObjectRef;
-use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Step};
+use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Step};
 use fleetplan::traffic::{HostTraffic, MAX_WEIGHT, Policy, Route};
-use fleetplan::{Health, Plan, PlanOptions, Problem, SolverChoice};
+use fleetplan::{Plan, Problem};
 use proptest::prelude::*;
 
 /// The problem with a host in front of every other workload (and one in front of all, under
@@ -42,16 +42,6 @@ fn with_routes(mut problem: Problem, ttl: u32) -> Problem {
     problem
 }
 
-fn start(problem: Problem, disruption: Disruption, recovery: RecoveryPolicy) -> (Simulation, Plan) {
-    let options = PlanOptions {
-        solver: SolverChoice::Fast,
-        ..PlanOptions::default()
-    };
-    let (sim, _) = Simulation::new(problem, options, recovery, disruption).expect("a valid problem");
-    let plan = sim.plan();
-    (sim, plan)
-}
-
 /// `(host, cluster) -> weight` of every record.
 fn weights(hosts: &[HostTraffic]) -> BTreeMap<(String, String), u32> {
     hosts
@@ -64,23 +54,6 @@ fn weights(hosts: &[HostTraffic]) -> BTreeMap<(String, String), u32> {
             })
         })
         .collect()
-}
-
-/// The Ready clusters holding replicas in `plan`, the `pick`th of them.
-fn holding(problem: &Problem, plan: &Plan, pick: usize) -> Option<String> {
-    let mut names: Vec<String> = problem
-        .clusters
-        .iter()
-        .filter(|c| c.health == Health::Ready)
-        .map(|c| c.name.to_string())
-        .filter(|n| {
-            plan.placements
-                .iter()
-                .any(|p| p.cluster.as_str() == n && p.replicas > 0)
-        })
-        .collect();
-    names.sort();
-    (!names.is_empty()).then(|| names[pick % names.len()].clone())
 }
 
 /// Checks one step's actions against the traffic before and after it.
@@ -222,11 +195,11 @@ proptest! {
     ) {
         let problem = with_routes(problem, ttl);
         let disruption = Disruption { max_surge: surge, max_unavailable: 0 };
-        let (mut sim, mut plan) = start(problem, disruption, RecoveryPolicy::Rebalance);
+        let (mut sim, mut plan) = common::start_simulation(problem, RecoveryPolicy::Rebalance, disruption);
         let mut failed: BTreeSet<String> = BTreeSet::new();
         for (kind, pick) in picks {
             let fleet = sim.fleet();
-            let Some(cluster) = holding(&fleet, &plan, pick) else { break };
+            let Some(cluster) = common::holding(&fleet, &plan, pick) else { break };
             let op = match kind {
                 0 => Operation::Fail { cluster: cluster.clone() },
                 1 => Operation::Drain { cluster: cluster.clone() },
@@ -263,8 +236,8 @@ proptest! {
     ) {
         let problem = with_routes(problem, 60);
         let run = || {
-            let (mut sim, plan) = start(problem.clone(), Disruption::default(), RecoveryPolicy::Stay);
-            let cluster = holding(&sim.fleet(), &plan, pick)?;
+            let (mut sim, plan) = common::start_simulation(problem.clone(), RecoveryPolicy::Stay, Disruption::default());
+            let cluster = common::holding(&sim.fleet(), &plan, pick)?;
             let drained = sim.step(&[Operation::Drain { cluster: cluster.clone() }]).ok()?;
             Some((serde_json::to_string(&drained.actions).ok()?, serde_json::to_string(&sim.plan()).ok()?))
         };
@@ -291,7 +264,7 @@ fn a_drained_cluster_reaches_weight_zero_before_it_shrinks_and_its_record_goes_a
         },
         30,
     );
-    let (mut sim, plan) = start(problem, Disruption::default(), RecoveryPolicy::Stay);
+    let (mut sim, plan) = common::start_simulation(problem, RecoveryPolicy::Stay, Disruption::default());
     assert_eq!(
         weights(&plan.traffic).len(),
         4,

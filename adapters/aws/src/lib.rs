@@ -12,6 +12,10 @@
 //! - [`eks`]: the live EKS API through aws-sdk-eks ([`eks::read_cluster`],
 //!   [`eks::read_clusters`]).
 //!
+//! It also writes the global DNS records that send users where the plan says:
+//! [`route53`] keeps a hosted zone's latency and weighted records in step with the plan's
+//! traffic, owning its records so that other writers are left alone.
+//!
 //! The clusters go into a [`fleetplan::Problem`] beside workloads from elsewhere (the
 //! `fleetplan-kube` adapter, say); this crate depends on the core only.
 //!

@@ -51,5 +51,5 @@ mod process;
 pub use bed::{CONTROL_PLANE_DISABLED, ClusterInfo, RESTRICTED_USER, Role, TestBed};
 pub use binaries::Binaries;
 pub use error::Error;
-pub use moto::{MOTO_ACCOUNT, MotoServer};
+pub use moto::{MOTO_ACCOUNT, MotoServer, sdk_config};
 pub use nodes::{FARGATE_LABEL, node_objects};

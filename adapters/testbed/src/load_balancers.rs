@@ -29,9 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_elasticloadbalancingv2::Client as Elbv2;
-use aws_sdk_elasticloadbalancingv2::config::Credentials;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -167,12 +165,7 @@ struct ClusterState {
 async fn serve(clusters: Vec<Served>, endpoint: String, mut log: std::fs::File, stop: Arc<AtomicBool>) {
     let mut states = Vec::new();
     for served in clusters {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(Region::new(served.region.clone()))
-            .credentials_provider(Credentials::new("testbed", "testbed", None, None, "testbed"))
-            .load()
-            .await;
+        let config = crate::moto::sdk_config(&endpoint, &served.region).await;
         states.push(ClusterState {
             elbv2: Elbv2::new(&config),
             served,

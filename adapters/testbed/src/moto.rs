@@ -86,6 +86,11 @@ impl MotoServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// An AWS SDK configuration that reaches this server in `region`.
+    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        sdk_config(&self.endpoint(), region).await
+    }
+
     /// The process id.
     pub fn pid(&self) -> Option<u32> {
         self.process.pid()
@@ -102,4 +107,17 @@ fn moto_error(program: &Path, origin: &str, detail: &str) -> Error {
             program.display()
         ),
     }
+}
+
+/// An AWS SDK configuration that reaches the moto server at `endpoint` in `region`, with
+/// the fixed test credentials moto accepts.
+pub async fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await
 }

@@ -596,7 +596,7 @@ fn simulate_drain_moves_everything_make_before_break() {
     }
     // Traffic: us-west-2-b's record reaches weight 0 and the TTL is waited out before the
     // first web replica there stops; its record goes after the last.
-    let position = |f: &dyn Fn(&serde_json::Value) -> bool| all.iter().position(|a| f(a)).expect("an action");
+    let position = |f: &dyn Fn(&serde_json::Value) -> bool| all.iter().position(f).expect("an action");
     let lowered = position(&|a| {
         a["action"] == "setWeight"
             && a["cluster"] == "us-west-2-b"

@@ -7,9 +7,8 @@
 //! test fails, never skips, when neither runs. (It lives with the command line's tests, which
 //! may use every adapter, because the AWS adapter depends on the core only.)
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_eks::Client;
-use aws_sdk_eks::config::Credentials;
 use aws_sdk_eks::types::{
     FargateProfileSelector, NodegroupScalingConfig, Taint as EksTaint, TaintEffect as EksTaintEffect,
     VpcConfigRequest,
@@ -25,12 +24,7 @@ const ACCOUNT: &str = MOTO_ACCOUNT;
 const CLUSTERS: [(&str, &str); 2] = [("shop-east", "us-east-1"), ("shop-west", "eu-west-1")];
 
 async fn config(moto: &MotoServer, region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await
+    moto.sdk_config(region).await
 }
 
 /// Creates one cluster with two managed node groups (general m5.large nodes, and tainted GPU

@@ -14,8 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_route53::config::Credentials;
+use aws_config::SdkConfig;
 use aws_sdk_route53::types::RrType;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation};
 use fleetplan::traffic::HostTraffic;
@@ -25,12 +24,7 @@ use fleetplan_testbed::MotoServer;
 use fleetplan_testbed::load_balancers::default_subnets;
 
 async fn config(moto: &MotoServer, region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await
+    moto.sdk_config(region).await
 }
 
 /// One application load balancer per cluster of the tutorial, in its region: cluster -> DNS
@@ -70,7 +64,8 @@ fn tutorial_traffic(
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial");
     let fleet = root.join("fleet");
     let eks = fleetplan_aws::read_cluster_configs(&fleet).expect("eksctl files");
-    let scenario = fleetplan_kube::load_with_clusters(&fleet, &root.join("apps"), eks).expect("the tutorial loads");
+    let scenario =
+        fleetplan_kube::load_with_clusters(&fleet, &root.join("apps"), eks).expect("the tutorial loads");
     let options = PlanOptions {
         solver: SolverChoice::Fast,
         ..PlanOptions::default()

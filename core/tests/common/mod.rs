@@ -1218,3 +1218,42 @@ pub fn cluster_caps(problem: &Problem) -> Vec<(String, u64, u64)> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Simulation support
+// ---------------------------------------------------------------------------------------------
+
+/// Starts a simulation with the fast planner; returns it and the first plan.
+pub fn start_simulation(
+    problem: Problem,
+    recovery: fleetplan::simulate::RecoveryPolicy,
+    disruption: fleetplan::simulate::Disruption,
+) -> (fleetplan::simulate::Simulation, Plan) {
+    let options = fleetplan::PlanOptions {
+        solver: fleetplan::SolverChoice::Fast,
+        ..fleetplan::PlanOptions::default()
+    };
+    let (sim, _) = fleetplan::simulate::Simulation::new(problem, options, recovery, disruption)
+        .expect("a valid problem");
+    let plan = sim.plan();
+    (sim, plan)
+}
+
+/// The `pick`th (modulo their number) of the Ready clusters holding replicas in `plan`, by
+/// name.
+pub fn holding(problem: &Problem, plan: &Plan, pick: usize) -> Option<String> {
+    let mut names: Vec<String> = problem
+        .clusters
+        .iter()
+        .filter(|c| c.health == Health::Ready)
+        .map(|c| c.name.to_string())
+        .filter(|n| {
+            plan.placements
+                .iter()
+                .any(|p| p.cluster.as_str() == n && p.replicas > 0)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    (!names.is_empty()).then(|| names[pick % names.len()].clone())
+}

@@ -425,6 +425,15 @@ mod tests {
         }
     }
 
+    /// `(name, set identifier, weight, region, alias target@zone)` of a record.
+    type Row = (
+        String,
+        Option<String>,
+        Option<u32>,
+        Option<String>,
+        Option<String>,
+    );
+
     fn zone() -> Zone {
         Zone {
             id: "Z1ZONE".into(),
@@ -450,13 +459,7 @@ mod tests {
         )
         .expect("records");
         assert!(got.pending.is_empty());
-        let rows: Vec<(
-            String,
-            Option<String>,
-            Option<u32>,
-            Option<String>,
-            Option<String>,
-        )> = got
+        let rows: Vec<Row> = got
             .records
             .iter()
             .map(|r| {
