@@ -434,6 +434,11 @@ mod tests {
         Option<String>,
     );
 
+    /// `host`'s records for owner `east`, every region known.
+    fn ours(host: &HostTraffic) -> Result<HostRecords, Route53Error> {
+        host_records(host, &zone(), "east", &lbs(), |_| true)
+    }
+
     fn zone() -> Zone {
         Zone {
             id: "Z1ZONE".into(),
@@ -450,14 +455,7 @@ mod tests {
 
     #[test]
     fn latency_over_weighted_takes_two_names_and_an_owner_record() {
-        let got = host_records(
-            &tutorial(Policy::LatencyOverWeighted),
-            &zone(),
-            "east",
-            &lbs(),
-            |_| true,
-        )
-        .expect("records");
+        let got = ours(&tutorial(Policy::LatencyOverWeighted)).expect("records");
         assert!(got.pending.is_empty());
         let rows: Vec<Row> = got
             .records
@@ -521,8 +519,7 @@ mod tests {
         ];
         assert_eq!(rows, expected);
         // Weighted: every cluster at the host itself, no latency record.
-        let weighted =
-            host_records(&tutorial(Policy::Weighted), &zone(), "east", &lbs(), |_| true).expect("records");
+        let weighted = ours(&tutorial(Policy::Weighted)).expect("records");
         assert!(weighted.records.iter().all(|r| r.region.is_none()));
         assert_eq!(
             weighted
@@ -544,17 +541,17 @@ mod tests {
             "{err}"
         );
         host.regions[0].clusters[0].endpoint = None;
-        let got = host_records(&host, &zone(), "east", &lbs(), |_| true).expect("records");
+        let got = ours(&host).expect("records");
         assert_eq!(got.pending, ["eu-a"]);
         host.regions[0].clusters[1].endpoint = Some("nowhere.elb.amazonaws.com".into());
-        let err = host_records(&host, &zone(), "east", &lbs(), |_| true).expect_err("lb");
+        let err = ours(&host).expect_err("lb");
         assert!(
             err.to_string().contains("no load balancer named nowhere"),
             "{err}"
         );
         let mut wild = tutorial(Policy::LatencyOverWeighted);
         wild.host = "*.example.com".into();
-        assert!(host_records(&wild, &zone(), "east", &lbs(), |_| true).is_err());
+        assert!(ours(&wild).is_err());
         assert!(check_owner("east-1").is_ok());
         for bad in ["", "East", "a b", &"x".repeat(33)] {
             assert!(check_owner(bad).is_err(), "{bad:?}");
@@ -609,15 +606,9 @@ mod tests {
 
     #[test]
     fn changes_touch_only_our_records_and_order_targets_before_aliases() {
-        let wanted = host_records(
-            &tutorial(Policy::LatencyOverWeighted),
-            &zone(),
-            "east",
-            &lbs(),
-            |_| true,
-        )
-        .expect("records")
-        .records;
+        let wanted = ours(&tutorial(Policy::LatencyOverWeighted))
+            .expect("records")
+            .records;
         // From nothing: weighted first, then latency, then the owner record.
         let batch = changes("shop.example.com", "east", &[], &wanted);
         let kinds: Vec<&str> = batch
@@ -644,9 +635,7 @@ mod tests {
         existing.push(foreign);
         let mut less = tutorial(Policy::LatencyOverWeighted);
         less.regions.pop();
-        let fewer = host_records(&less, &zone(), "east", &lbs(), |_| true)
-            .expect("records")
-            .records;
+        let fewer = ours(&less).expect("records").records;
         let batch = changes("shop.example.com", "east", &existing, &fewer);
         let deleted: Vec<(String, bool)> = batch
             .iter()
@@ -666,15 +655,9 @@ mod tests {
 
     #[test]
     fn another_owner_or_a_foreign_record_means_hands_off() {
-        let wanted = host_records(
-            &tutorial(Policy::LatencyOverWeighted),
-            &zone(),
-            "east",
-            &lbs(),
-            |_| true,
-        )
-        .expect("records")
-        .records;
+        let wanted = ours(&tutorial(Policy::LatencyOverWeighted))
+            .expect("records")
+            .records;
         assert_eq!(ownership("shop.example.com", "east", &wanted), Ownership::Ours);
         assert!(matches!(
             ownership("shop.example.com", "west", &wanted),
