@@ -71,7 +71,9 @@ pub enum ResolveError {
 }
 
 /// What a user in `from` gets for `host`, with the clusters in `unhealthy` failing their
-/// health checks (see the [module](self) documentation).
+/// health checks: the nearest region with a healthy record (latency over weighted), then
+/// its records by weight; weight 0 only when nothing else is healthy; every record when
+/// none is (fail-open).
 ///
 /// # Errors
 /// [`ResolveError::UnknownRegion`] when `from`, or a region holding records under the
