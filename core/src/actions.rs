@@ -317,27 +317,16 @@ fn weave(replicas: Vec<Action>, traffic: &TrafficChange<'_>) -> Vec<Action> {
                 workload, cluster, ..
             } => {
                 // Lower the weights first and wait the TTL out.
-                let mut lowered: Vec<String> = Vec::new();
-                for &host in hosts_of.get(workload).unwrap_or(&no_hosts) {
-                    let key = (host.to_string(), cluster.clone());
-                    if settled.contains(&key) {
-                        continue;
-                    }
-                    let Some((region, old)) = before.get(&key) else {
-                        continue;
-                    };
-                    let new = after.get(&key).map_or(0, |a| a.1);
-                    if new < *old {
-                        out.push(Action::SetWeight {
-                            host: host.to_string(),
-                            region: region.clone(),
-                            cluster: cluster.clone(),
-                            weight: new,
-                        });
-                        settled.insert(key);
-                        lowered.push(host.to_string());
-                    }
-                }
+                let hosts = hosts_of.get(workload).unwrap_or(&no_hosts);
+                let lowered = settle(
+                    &mut out,
+                    hosts,
+                    cluster,
+                    &before,
+                    &after,
+                    &mut settled,
+                    Direction::Lower,
+                );
                 if !lowered.is_empty() {
                     let seconds = lowered.iter().filter_map(|h| ttl.get(h.as_str())).copied().max();
                     out.push(Action::WaitTtl {
@@ -348,18 +337,20 @@ fn weave(replicas: Vec<Action>, traffic: &TrafficChange<'_>) -> Vec<Action> {
                 out.push(action);
             }
             Action::WaitReady { workload, cluster } => {
-                waited.insert((workload.clone(), cluster.clone()));
-                let raised = raise(
-                    &hosts_of,
-                    workload,
-                    cluster,
+                // The records rise once the replicas are ready: after the wait.
+                let pair = (workload.clone(), cluster.clone());
+                out.push(action);
+                let hosts = hosts_of.get(&pair.0).unwrap_or(&no_hosts);
+                settle(
+                    &mut out,
+                    hosts,
+                    &pair.1,
                     &before,
                     &after,
                     &mut settled,
-                    &no_hosts,
+                    Direction::Raise,
                 );
-                out.push(action);
-                out.extend(raised);
+                waited.insert(pair);
             }
             Action::Grow {
                 workload, cluster, ..
@@ -407,35 +398,50 @@ fn weave(replicas: Vec<Action>, traffic: &TrafficChange<'_>) -> Vec<Action> {
     out
 }
 
-/// The records of `cluster` that `workload`'s ready replicas let rise (new, or a higher
-/// weight), each once.
-fn raise(
-    hosts_of: &BTreeMap<String, BTreeSet<&str>>,
-    workload: &str,
+/// Which way [`settle`] moves weights.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// To the final, lower weight (0 when the record goes): before replicas stop.
+    Lower,
+    /// To the final weight of a new or higher record: once replicas are ready.
+    Raise,
+}
+
+/// Sets the records of `cluster` for `hosts` that move in `direction` to their final
+/// weight, each record once; returns the hosts whose records were set.
+fn settle(
+    out: &mut Vec<Action>,
+    hosts: &BTreeSet<&str>,
     cluster: &ClusterName,
     before: &BTreeMap<RecordKey, (String, u32)>,
     after: &BTreeMap<RecordKey, (String, u32)>,
     settled: &mut BTreeSet<RecordKey>,
-    no_hosts: &BTreeSet<&str>,
-) -> Vec<Action> {
-    let mut raised = Vec::new();
-    for &host in hosts_of.get(workload).unwrap_or(no_hosts) {
+    direction: Direction,
+) -> Vec<String> {
+    let mut set = Vec::new();
+    for &host in hosts {
         let key = (host.to_string(), cluster.clone());
-        let Some((region, new)) = after.get(&key) else {
-            continue;
+        let (old, new) = (before.get(&key), after.get(&key));
+        let weight = match (direction, old, new) {
+            (Direction::Lower, Some(o), n) if n.map_or(0, |n| n.1) < o.1 => n.map_or(0, |n| n.1),
+            (Direction::Raise, o, Some(n)) if o.is_none_or(|o| n.1 > o.1) => n.1,
+            _ => continue,
         };
-        if settled.contains(&key) || before.get(&key).is_some_and(|b| b.1 >= *new) {
+        if !settled.insert(key) {
             continue;
         }
-        raised.push(Action::SetWeight {
+        let Some((region, _)) = new.or(old) else {
+            continue;
+        };
+        out.push(Action::SetWeight {
             host: host.to_string(),
             region: region.clone(),
             cluster: cluster.clone(),
-            weight: *new,
+            weight,
         });
-        settled.insert(key);
+        set.push(host.to_string());
     }
-    raised
+    set
 }
 
 /// `hosts` after `action`: a record set, changed or removed (replica actions and waits

@@ -680,7 +680,13 @@ impl Simulation {
         // A removed cluster changes the fleet's shape: the next step plans it all again.
         self.now = match replanner {
             Some(replanner) if self.problem.clusters.len() == clusters => Now::Fast(Box::new(replanner)),
-            _ => Now::Plan(Box::new(plan)),
+            // The fast planner's plan lacks what follows it; the other solvers' has it.
+            Some(_) => {
+                let mut plan = plan;
+                self.problem.attach_followers(&mut plan);
+                Now::Plan(Box::new(plan))
+            }
+            None => Now::Plan(Box::new(plan)),
         };
         let actions = self.step_actions(&changes, &lost_places);
         Ok(Step {

@@ -587,18 +587,31 @@ fn run_plan(args: &PlanArgs) -> ExitCode {
         Ok(planned) => planned,
         Err(code) => return code,
     };
-    let text = match args.output {
-        Format::Table => render::table(&scenario, &plan, args.explain),
-        Format::Json => match serde_json::to_string_pretty(&plan) {
+    print(args.output, "the plan", &plan, || {
+        render::table(&scenario, &plan, args.explain)
+    })
+}
+
+/// Prints `document` as `format` asks: `table()` for a table, else the document as JSON
+/// or YAML; the whole text is rendered before anything is written.
+fn print(
+    format: Format,
+    what: &str,
+    document: &impl serde::Serialize,
+    table: impl FnOnce() -> String,
+) -> ExitCode {
+    let text = match format {
+        Format::Table => table(),
+        Format::Json => match serde_json::to_string_pretty(document) {
             Ok(json) => json + "\n",
-            Err(err) => return fail(&format!("cannot render the plan as JSON: {err}")),
+            Err(err) => return fail(&format!("cannot render {what} as JSON: {err}")),
         },
-        Format::Yaml => match serde_norway::to_string(&plan) {
+        Format::Yaml => match serde_norway::to_string(document) {
             Ok(yaml) => yaml,
-            Err(err) => return fail(&format!("cannot render the plan as YAML: {err}")),
+            Err(err) => return fail(&format!("cannot render {what} as YAML: {err}")),
         },
     };
-    write_stdout(&text, "the plan")
+    write_stdout(&text, what)
 }
 
 /// Loads the scenario and plans it; on failure the error has been printed and the exit code

@@ -12,8 +12,8 @@ use fleetplan_kube::parse_steps;
 use fleetplan_kube::Scenario;
 
 use crate::{
-    Format, RecoveryArg, ScenarioArgs, SimulateArgs, SolverArg, SolverTuning, StepArgs, fail, load_scenario,
-    render, write_stdout,
+    RecoveryArg, ScenarioArgs, SimulateArgs, SolverArg, SolverTuning, StepArgs, fail, load_scenario, print,
+    render,
 };
 
 /// Loads the scenario, runs every step and prints the timeline; nothing is printed on stdout
@@ -25,18 +25,9 @@ pub fn run(args: &SimulateArgs, matches: &ArgMatches) -> ExitCode {
         Err(code) => return code,
     };
     let document = Timeline::new(&timeline);
-    let text = match args.output {
-        Format::Table => render::timeline(&scenario, &timeline),
-        Format::Json => match serde_json::to_string_pretty(&document) {
-            Ok(json) => json + "\n",
-            Err(err) => return fail(&format!("cannot render the timeline as JSON: {err}")),
-        },
-        Format::Yaml => match serde_norway::to_string(&document) {
-            Ok(yaml) => yaml,
-            Err(err) => return fail(&format!("cannot render the timeline as YAML: {err}")),
-        },
-    };
-    write_stdout(&text, "the timeline")
+    print(args.output, "the timeline", &document, || {
+        render::timeline(&scenario, &timeline)
+    })
 }
 
 /// Loads the scenario and runs the steps of `steps` (none when it names none): step 0, the

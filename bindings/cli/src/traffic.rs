@@ -9,7 +9,7 @@ use fleetplan::ClusterName;
 use fleetplan::traffic::{Resolution, resolve as resolve_host};
 
 use crate::simulate::timeline;
-use crate::{Format, ResolveArgs, fail, render, write_stdout};
+use crate::{ResolveArgs, fail, print, render};
 
 /// Plans (and simulates) the scenario, resolves the host from each region and prints the
 /// shares.
@@ -54,16 +54,7 @@ pub fn resolve(args: &ResolveArgs, matches: &ArgMatches) -> ExitCode {
             Err(err) => return fail(&format!("--from {}: {err}", from.escape_debug())),
         }
     }
-    let text = match args.output {
-        Format::Table => render::resolutions(&resolutions),
-        Format::Json => match serde_json::to_string_pretty(&resolutions) {
-            Ok(json) => json + "\n",
-            Err(err) => return fail(&format!("cannot render the resolution as JSON: {err}")),
-        },
-        Format::Yaml => match serde_norway::to_string(&resolutions) {
-            Ok(yaml) => yaml,
-            Err(err) => return fail(&format!("cannot render the resolution as YAML: {err}")),
-        },
-    };
-    write_stdout(&text, "the resolution")
+    print(args.output, "the resolution", &resolutions, || {
+        render::resolutions(&resolutions)
+    })
 }

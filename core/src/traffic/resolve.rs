@@ -83,17 +83,14 @@ pub fn resolve(
     from: &str,
     unhealthy: &BTreeSet<ClusterName>,
 ) -> Result<Resolution, ResolveError> {
-    let rtt = |to: &str| {
-        estimated_rtt_ms(from, to).ok_or_else(|| ResolveError::UnknownRegion {
-            region: if estimated_rtt_ms(from, from).is_none() {
-                from.to_string()
-            } else {
-                to.to_string()
-            },
-            known: known_regions().collect::<Vec<_>>().join(", "),
-        })
+    let unknown = |region: &str| ResolveError::UnknownRegion {
+        region: region.to_string(),
+        known: known_regions().collect::<Vec<_>>().join(", "),
     };
-    rtt(from)?;
+    if estimated_rtt_ms(from, from).is_none() {
+        return Err(unknown(from));
+    }
+    let rtt = |to: &str| estimated_rtt_ms(from, to).ok_or_else(|| unknown(to));
     let mut resolution = Resolution {
         host: host.host.clone(),
         from: from.to_string(),
