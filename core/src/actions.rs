@@ -500,3 +500,90 @@ pub fn apply_to(hosts: &mut [HostTraffic], action: &Action) {
     }
     h.regions.retain(|r| !r.clusters.is_empty());
 }
+
+/// The records an executor writes when it carries an action list out in phases rather than
+/// one action at a time: it grows every cluster, waits until every new replica is ready,
+/// then stops replicas everywhere. The list's order is kept between phases:
+/// - [`RecordStages::at_once`]: before any replica action, the failed clusters' records go;
+/// - [`RecordStages::before_shrink`]: once every new replica is ready, every weight is set
+///   (raised where replicas were added, lowered, to 0 for a cluster being emptied, where
+///   they will stop), then [`RecordStages::wait_seconds`] (the longest TTL waited out in the
+///   list) pass before the first replica stops;
+/// - [`RecordStages::after`]: once the replicas stopped, the records of emptied clusters go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordStages {
+    /// The records before any replica changes.
+    pub at_once: Vec<HostTraffic>,
+    /// The records once the new replicas are ready, before any replica stops.
+    pub before_shrink: Vec<HostTraffic>,
+    /// Seconds to wait between writing [`RecordStages::before_shrink`] and stopping replicas
+    /// (0 when no weight was lowered).
+    pub wait_seconds: u32,
+    /// The records at the end: the hosts' traffic after the change.
+    pub after: Vec<HostTraffic>,
+}
+
+/// The [`RecordStages`] of `actions` (from [`ordered`]) taking the records from `before` to
+/// `after`. A record that appears during the change takes its endpoint from `after`.
+pub fn record_stages(actions: &[Action], before: &[HostTraffic], after: &[HostTraffic]) -> RecordStages {
+    let mut state: Vec<HostTraffic> = before.to_vec();
+    for h in after {
+        if !state.iter().any(|s| s.host == h.host) {
+            state.push(HostTraffic {
+                regions: Vec::new(),
+                ..h.clone()
+            });
+        }
+    }
+    state.sort_by(|a, b| a.host.cmp(&b.host).then_with(|| a.source.cmp(&b.source)));
+    let is_traffic = |a: &Action| matches!(a, Action::SetWeight { .. } | Action::RemoveRecord { .. });
+    let first_replica = actions
+        .iter()
+        .position(|a| !is_traffic(a))
+        .unwrap_or(actions.len());
+    for action in &actions[..first_replica] {
+        apply_to(&mut state, action);
+    }
+    let at_once = with_endpoints(state.clone(), after);
+    let mut wait_seconds = 0;
+    for action in &actions[first_replica..] {
+        match action {
+            Action::SetWeight { .. } => apply_to(&mut state, action),
+            Action::WaitTtl { seconds, .. } => wait_seconds = wait_seconds.max(*seconds),
+            _ => {}
+        }
+    }
+    RecordStages {
+        at_once,
+        before_shrink: with_endpoints(state, after),
+        wait_seconds,
+        after: after.to_vec(),
+    }
+}
+
+/// `hosts` with each record's endpoint, replicas and share taken from `after` where the
+/// record is there (a record added by [`apply_to`] knows only its weight).
+fn with_endpoints(mut hosts: Vec<HostTraffic>, after: &[HostTraffic]) -> Vec<HostTraffic> {
+    let known: BTreeMap<(&str, &ClusterName), &crate::traffic::ClusterTraffic> = after
+        .iter()
+        .flat_map(|h| {
+            h.regions
+                .iter()
+                .flat_map(move |r| r.clusters.iter().map(move |c| ((h.host.as_str(), &c.cluster), c)))
+        })
+        .collect();
+    for h in &mut hosts {
+        for r in &mut h.regions {
+            for c in &mut r.clusters {
+                if let Some(k) = known.get(&(h.host.as_str(), &c.cluster)) {
+                    c.endpoint = c.endpoint.take().or_else(|| k.endpoint.clone());
+                    if c.replicas == 0 {
+                        c.replicas = k.replicas;
+                        c.share = k.share;
+                    }
+                }
+            }
+        }
+    }
+    hosts
+}

@@ -10,7 +10,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::Shape;
-use fleetplan::actions::{Action, apply_to};
+use fleetplan::actions::{Action, apply_to, record_stages};
 use fleetplan::follow::ObjectRef;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Step};
 use fleetplan::traffic::{HostTraffic, MAX_WEIGHT, Policy, Route};
@@ -180,6 +180,32 @@ fn check_step(
                 .any(|p| p.cluster.as_str() == cluster && p.replicas > 0)
         );
     }
+    // An executor working in phases writes the same records in the same order: the failed
+    // clusters' go at once; before any replica stops, every record has its final weight
+    // (0 for a cluster being emptied); the emptied clusters' records go last.
+    let stages = record_stages(&step.actions, before, &after.traffic);
+    let (start, target) = (weights(before), weights(&after.traffic));
+    for (key, _) in weights(&stages.at_once) {
+        prop_assert!(!failed.contains(&key.1), "{:?} after the failure", key);
+    }
+    let mid = weights(&stages.before_shrink);
+    for (key, was) in &start {
+        let wanted = target
+            .get(key)
+            .copied()
+            .or((!failed.contains(&key.1)).then_some(0));
+        prop_assert_eq!(
+            mid.get(key).copied(),
+            wanted,
+            "{:?} (was {}) before the shrinks",
+            key,
+            was
+        );
+    }
+    for (key, weight) in &target {
+        prop_assert_eq!(mid.get(key), Some(weight), "{:?} before the shrinks", key);
+    }
+    prop_assert_eq!(weights(&stages.after), target);
     Ok(())
 }
 
