@@ -38,7 +38,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::ClusterName;
-use crate::traffic::{HostTraffic, Route};
+use crate::plan::Plan;
+use crate::problem::Problem;
+use crate::traffic::{HostTraffic, Route, Serving, traffic};
 
 /// One ordered action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -586,4 +588,95 @@ fn with_endpoints(mut hosts: Vec<HostTraffic>, after: &[HostTraffic]) -> Vec<Hos
         }
     }
     hosts
+}
+
+/// Where the hosts' users go while the replicas of `problem.current` serve (every cluster
+/// counted, failed or not: the records as they were).
+pub(crate) fn running_traffic(problem: &Problem) -> Vec<HostTraffic> {
+    if problem.routes.is_empty() {
+        return Vec::new();
+    }
+    let regions: BTreeMap<&ClusterName, &str> = problem
+        .clusters
+        .iter()
+        .map(|c| (&c.name, c.region.as_str()))
+        .collect();
+    let serving: Vec<Serving<'_>> = problem
+        .current
+        .iter()
+        .filter_map(|r| {
+            Some(Serving {
+                workload: &r.workload,
+                cluster: &r.cluster,
+                region: regions.get(&r.cluster)?,
+                replicas: u64::from(r.replicas),
+            })
+        })
+        .collect();
+    traffic(&problem.routes, &serving, &BTreeSet::new())
+}
+
+/// How a controller carries a plan out: the ordered actions from what runs now
+/// (`problem.current`) to `plan`, and the records a phased executor writes on the way
+/// ([`record_stages`]). The records start from `written` (what the controller wrote last),
+/// or, when it wrote nothing yet, from where the running replicas would send users. A
+/// cluster that is down (not ready or unreachable) counts as failed: its replicas are lost,
+/// and its records go at once.
+pub fn carry_out(
+    problem: &Problem,
+    plan: &Plan,
+    written: Option<&[HostTraffic]>,
+    disruption: Disruption,
+) -> (Vec<Action>, RecordStages) {
+    let failed: BTreeSet<ClusterName> = problem
+        .clusters
+        .iter()
+        .filter(|c| crate::simulate::is_down(c.health))
+        .map(|c| c.name.clone())
+        .collect();
+    let mut counts: BTreeMap<(String, ClusterName), (u32, u32)> = BTreeMap::new();
+    for r in &problem.current {
+        let entry = counts
+            .entry((r.workload.to_string(), r.cluster.clone()))
+            .or_default();
+        entry.0 = entry.0.saturating_add(r.replicas);
+    }
+    for p in &plan.placements {
+        let entry = counts
+            .entry((p.workload.to_string(), p.cluster.clone()))
+            .or_default();
+        entry.1 = entry.1.saturating_add(p.replicas);
+    }
+    let changes: Vec<Change> = counts
+        .into_iter()
+        .filter(|(_, (before, after))| before != after)
+        .map(|((workload, cluster), (before, after))| Change {
+            workload,
+            cluster,
+            before,
+            after,
+        })
+        .collect();
+    let lost: HashSet<(String, ClusterName)> = changes
+        .iter()
+        .filter(|c| failed.contains(&c.cluster))
+        .map(|c| (c.workload.clone(), c.cluster.clone()))
+        .collect();
+    let running;
+    let before = match written {
+        Some(written) => written,
+        None => {
+            running = running_traffic(problem);
+            &running
+        }
+    };
+    let change = TrafficChange {
+        routes: &problem.routes,
+        before,
+        after: &plan.traffic,
+        failed: &failed,
+    };
+    let actions = ordered(&changes, &lost, disruption, &change);
+    let stages = record_stages(&actions, before, &plan.traffic);
+    (actions, stages)
 }

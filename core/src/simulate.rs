@@ -288,7 +288,7 @@ impl Simulation {
             failed_zones: BTreeSet::new(),
             traffic: Vec::new(),
         };
-        sim.traffic = running_traffic(&sim.problem);
+        sim.traffic = crate::actions::running_traffic(&sim.problem);
         let step = sim.plan_step(Vec::new(), false)?;
         Ok((sim, step))
     }
@@ -863,28 +863,6 @@ impl Simulation {
     }
 }
 
-/// Where the hosts' users go while `running` replicas serve.
-fn running_traffic(problem: &Problem) -> Vec<HostTraffic> {
-    let regions: HashMap<&ClusterName, &str> = problem
-        .clusters
-        .iter()
-        .map(|c| (&c.name, c.region.as_str()))
-        .collect();
-    let serving: Vec<Serving<'_>> = problem
-        .current
-        .iter()
-        .filter_map(|r| {
-            Some(Serving {
-                workload: &r.workload,
-                cluster: &r.cluster,
-                region: regions.get(&r.cluster)?,
-                replicas: u64::from(r.replicas),
-            })
-        })
-        .collect();
-    traffic(&problem.routes, &serving, &BTreeSet::new())
-}
-
 fn unknown(what: &str, name: &str) -> Error {
     Error::Simulation {
         detail: format!("unknown {what} `{name}`"),
@@ -892,7 +870,7 @@ fn unknown(what: &str, name: &str) -> Error {
 }
 
 /// Whether a cluster in this health has lost its replicas.
-fn is_down(health: Health) -> bool {
+pub(crate) fn is_down(health: Health) -> bool {
     matches!(health, Health::NotReady | Health::Unreachable)
 }
 

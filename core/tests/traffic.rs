@@ -323,3 +323,59 @@ fn a_drained_cluster_reaches_weight_zero_before_it_shrinks_and_its_record_goes_a
     let ready = at(r#""action":"waitReady""#);
     assert!(ready < raised && raised < shrunk, "{text:#?}");
 }
+
+#[test]
+fn a_controller_drains_a_cluster_to_weight_zero_before_it_shrinks_and_drops_a_failed_one_at_once() {
+    use fleetplan::actions::carry_out;
+    use fleetplan::{Cluster, Health, NodePool, PlanOptions, Resources, Running, Workload};
+    let node = Resources::new().with("cpu", 4000).with("pods", 110);
+    let mut clusters = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut c = Cluster::new(name, "us-west-2");
+        c.pools.push(NodePool::uniform("p", 2, node.clone()));
+        clusters.push(c);
+    }
+    let web = Workload::new("shop", "web", 3, Resources::new().with("cpu", 100));
+    let running = |cluster: &str| Running {
+        workload: web.id.clone(),
+        cluster: cluster.into(),
+        pool: "p".into(),
+        replicas: 1,
+    };
+    let mut problem = with_routes(
+        Problem {
+            current: vec![running("a"), running("b"), running("c")],
+            clusters,
+            workloads: vec![web.clone()],
+            ..Problem::default()
+        },
+        30,
+    );
+    // `a` is drained (it may hold nothing) and `c` failed.
+    problem.clusters[0].health = Health::Draining;
+    problem.clusters[2].health = Health::Unreachable;
+    let plan = fleetplan::plan(&problem, &PlanOptions::default()).expect("plans");
+    let (actions, stages) = carry_out(&problem, &plan, None, Disruption::default());
+    let at_once = weights(&stages.at_once);
+    assert!(
+        at_once.keys().all(|(_, c)| c != "c"),
+        "the failed cluster's records go at once: {at_once:?}"
+    );
+    assert_eq!(at_once.get(&("all.example.com".into(), "a".into())), Some(&85));
+    let mid = weights(&stages.before_shrink);
+    assert_eq!(
+        mid.get(&("all.example.com".into(), "a".into())),
+        Some(&0),
+        "{actions:?}"
+    );
+    assert_eq!(mid.get(&("all.example.com".into(), "b".into())), Some(&255));
+    assert_eq!(stages.wait_seconds, 30);
+    let end = weights(&stages.after);
+    assert_eq!(
+        end.keys().map(|(_, c)| c.as_str()).collect::<Vec<_>>(),
+        ["b", "b"]
+    );
+    // From records written before, the same.
+    let (_, again) = carry_out(&problem, &plan, Some(&stages.at_once), Disruption::default());
+    assert_eq!(weights(&again.before_shrink), mid);
+}

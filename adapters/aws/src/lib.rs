@@ -14,7 +14,9 @@
 //!
 //! It also writes the global DNS records that send users where the plan says:
 //! [`route53`] keeps a hosted zone's latency and weighted records in step with the plan's
-//! traffic, owning its records so that other writers are left alone.
+//! traffic, owning its records so that other writers are left alone; [`load_balancers`]
+//! reads each load balancer's hosted zone and ARN from ELBv2 (for Route53 aliases and
+//! Global Accelerator endpoints).
 //!
 //! The clusters go into a [`fleetplan::Problem`] beside workloads from elsewhere (the
 //! `fleetplan-kube` adapter, say); this crate depends on the core only.
@@ -71,6 +73,7 @@ pub mod eks;
 pub mod eksctl;
 mod error;
 pub mod instance_types;
+pub mod load_balancers;
 pub mod route53;
 
 pub use eksctl::{cluster_configs_from_texts, read_cluster_config, read_cluster_configs};

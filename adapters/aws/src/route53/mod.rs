@@ -12,13 +12,15 @@ pub mod records;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_route53::Client;
 use aws_sdk_route53::types::{
     AliasTarget, Change as SdkChange, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet,
     ResourceRecordSetRegion, RrType,
 };
 use fleetplan::traffic::HostTraffic;
+
+use crate::load_balancers::{LoadBalancerError, load_balancers};
 
 use self::records::{
     Alias, Change, Ownership, Record, RecordKind, Route53Error, Zone, changes, check_owner, host_records,
@@ -36,6 +38,9 @@ pub enum DnsError {
         /// What AWS said.
         detail: String,
     },
+    /// ELBv2 could not be read.
+    #[error(transparent)]
+    LoadBalancers(#[from] LoadBalancerError),
     /// A host's records cannot be written as planned.
     #[error(transparent)]
     Records(#[from] Route53Error),
@@ -96,7 +101,8 @@ impl Route53Writer {
             .collect();
         let mut lb_zones = BTreeMap::new();
         for region in regions {
-            lb_zones.extend(self.load_balancer_zones(region).await?);
+            let found = load_balancers(&self.config, region).await?;
+            lb_zones.extend(found.into_iter().map(|(dns, lb)| (dns, lb.hosted_zone_id)));
         }
         let mut listed: BTreeMap<String, Vec<Record>> = BTreeMap::new();
         let mut report = SyncReport::default();
@@ -182,39 +188,6 @@ impl Route53Writer {
             match out.next_marker() {
                 Some(next) if out.is_truncated() => marker = Some(next.to_string()),
                 _ => return Ok(zones),
-            }
-        }
-    }
-
-    /// Each load balancer of `region`: its DNS name (lowercase) and canonical hosted zone.
-    async fn load_balancer_zones(&self, region: &str) -> Result<BTreeMap<String, String>, DnsError> {
-        let config = self
-            .config
-            .to_builder()
-            .region(Region::new(region.to_string()))
-            .build();
-        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-        let mut out = BTreeMap::new();
-        let mut marker = None;
-        loop {
-            let page = elb
-                .describe_load_balancers()
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| {
-                    api(&format!("DescribeLoadBalancers in {region}"))(
-                        aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext(e),
-                    )
-                })?;
-            for lb in page.load_balancers() {
-                if let (Some(dns), Some(zone)) = (lb.dns_name(), lb.canonical_hosted_zone_id()) {
-                    out.insert(normal_name(dns), zone.to_string());
-                }
-            }
-            match page.next_marker() {
-                Some(next) => marker = Some(next.to_string()),
-                None => return Ok(out),
             }
         }
     }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use fleetplan::ClusterName;
+use fleetplan::traffic::Endpoint;
 use serde_json::{Value, json};
 
 /// The annotation on a source Ingress naming each cluster's load balancer addresses.
@@ -54,6 +55,26 @@ pub fn load_balancers(
                 .get(cluster.as_str())
                 .or_else(|| previous.get(cluster.as_str()))?;
             (!addresses.is_empty()).then(|| (cluster.to_string(), addresses.clone()))
+        })
+        .collect()
+}
+
+/// Each cluster's endpoint as the source Ingress's [`LOAD_BALANCERS`] annotation names it
+/// (its first address), in cluster order; none when the annotation is missing or not this
+/// annotation's JSON.
+pub fn endpoints(source: &Value) -> Vec<Endpoint> {
+    let balancers: LoadBalancers = source["metadata"]["annotations"][LOAD_BALANCERS]
+        .as_str()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    balancers
+        .into_iter()
+        .filter_map(|(cluster, addresses)| {
+            Some(Endpoint {
+                cluster: cluster.as_str().into(),
+                address: addresses.into_iter().next()?,
+                healthy: true,
+            })
         })
         .collect()
 }
@@ -145,5 +166,25 @@ mod tests {
             merged_status(&LoadBalancers::new()),
             json!({"loadBalancer": {"ingress": []}})
         );
+    }
+
+    #[test]
+    fn the_annotation_gives_each_cluster_its_first_address_as_endpoint() {
+        let source = json!({"metadata": {"annotations": {
+            LOAD_BALANCERS: r#"{"b":["lb-b","203.0.113.9"],"a":["lb-a"],"none":[]}"#
+        }}});
+        let got: Vec<(String, String, bool)> = endpoints(&source)
+            .into_iter()
+            .map(|e| (e.cluster.to_string(), e.address, e.healthy))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), "lb-a".to_string(), true),
+                ("b".into(), "lb-b".into(), true)
+            ]
+        );
+        assert!(endpoints(&json!({})).is_empty());
+        assert!(endpoints(&json!({"metadata": {"annotations": {LOAD_BALANCERS: "[1]"}}})).is_empty());
     }
 }

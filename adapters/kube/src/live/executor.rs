@@ -120,6 +120,20 @@ impl Executor {
         dependents: &[DesiredDependent],
         options: &ApplyOptions,
     ) -> BTreeMap<String, ClusterReport> {
+        self.apply_with(desired, dependents, options, async || {}).await
+    }
+
+    /// [`Executor::apply`], running `before_shrink` once the new replicas are ready and
+    /// before any replica stops (not at all when they do not become ready): where the
+    /// caller lowers the DNS weights of the clusters about to lose replicas and waits for
+    /// resolvers to notice (see [`fleetplan::actions::record_stages`]).
+    pub async fn apply_with(
+        &self,
+        desired: &[Desired],
+        dependents: &[DesiredDependent],
+        options: &ApplyOptions,
+        before_shrink: impl AsyncFnOnce(),
+    ) -> BTreeMap<String, ClusterReport> {
         let mut by_cluster: BTreeMap<&str, Vec<&Desired>> =
             self.clients.keys().map(|c| (c.as_str(), Vec::new())).collect();
         for d in desired {
@@ -186,6 +200,7 @@ impl Executor {
             }
             return reports;
         }
+        before_shrink().await;
         // Phase 2: shrink and prune.
         let shrunk: Vec<(String, Result<ClusterReport, LiveError>)> =
             futures::stream::iter(owned.iter().map(|(cluster, now)| {
@@ -527,7 +542,7 @@ async fn ensure_namespace(client: &Client, name: &str) -> Result<(), LiveError> 
 
 /// Runs `call` until it succeeds, fails with an error retrying cannot fix, or has been
 /// tried [`ATTEMPTS`] times; backs off 200 ms, 400 ms, 800 ms between tries.
-async fn retry<T, F, Fut>(action: impl FnOnce() -> String, mut call: F) -> Result<T, LiveError>
+pub(crate) async fn retry<T, F, Fut>(action: impl FnOnce() -> String, mut call: F) -> Result<T, LiveError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,

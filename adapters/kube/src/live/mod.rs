@@ -55,6 +55,7 @@ pub mod lease;
 mod registry;
 mod report;
 mod sources;
+mod traffic_writer;
 mod watch;
 
 pub use error::LiveError;
@@ -65,4 +66,5 @@ pub use registry::{
 };
 pub use report::{SourceWriter, detect_management_mode};
 pub use sources::{HOLD_POLICY, SCHEDULE_LABEL, Sources, read_sources};
+pub use traffic_writer::{TrafficWriter, WriteReport};
 pub use watch::{ClusterWatch, Snapshot};

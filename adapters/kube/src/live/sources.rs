@@ -7,13 +7,16 @@ use std::fmt;
 use std::path::PathBuf;
 
 use fleetplan::follow::{Dependent, ObjectRef};
+use fleetplan::traffic::Route;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 
+use crate::control::ingress_status;
 use crate::dependents::{FollowKind, dependent_objects, dependents};
+use crate::error::LoadError;
 use crate::files::source::Document;
 use crate::files::workloads::{AppWorkload, Apps, apps_from_documents};
 use crate::live::error::{LiveError, api as api_error};
@@ -56,6 +59,23 @@ impl Sources {
             .iter()
             .map(|a| (a.workload.id.clone(), a.source.clone()))
             .collect()
+    }
+
+    /// The global hosts of the sources (see [`crate::routes`]), each Ingress's with the load
+    /// balancers its copies showed (the annotation [`ingress_status::LOAD_BALANCERS`]) as its
+    /// clusters' endpoints.
+    ///
+    /// # Errors
+    /// A host, policy or TTL the sources get wrong (the message names the object and field).
+    pub fn routes(&self) -> Result<Vec<Route>, LoadError> {
+        let mut routes = crate::routes::routes(&self.apps.carried, &self.dependents)?;
+        let objects = self.dependent_objects();
+        for route in &mut routes {
+            if let Some(source) = objects.get(&route.source) {
+                route.endpoints = ingress_status::endpoints(source);
+            }
+        }
+        Ok(routes)
     }
 
     pub(crate) fn app_workloads(&self) -> &[AppWorkload] {
