@@ -249,6 +249,40 @@ struct ControllerArgs {
     /// decides each pass: a cluster when it has nodes or ReplicaSets, else a control plane.
     #[arg(long, value_enum, default_value_t = ManagementArg::Auto)]
     management_mode: ManagementArg,
+
+    /// Where each global host's records go, kept in step with each pass (comma-separated or
+    /// repeated). `route53`: latency records per region over weighted records per cluster,
+    /// aliasing each cluster's load balancer, in the hosted zone with the longest matching
+    /// suffix, through the AWS API (credentials, region and AWS_ENDPOINT_URL as the AWS SDK
+    /// reads them). `external-dns`: one DNSEndpoint per host in the registry namespace of
+    /// the management cluster, for an external-dns run with `--source=crd` (its
+    /// CustomResourceDefinition must be installed). `none` (the default): no records.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "none")]
+    dns: Vec<DnsArg>,
+
+    /// The owner id of this instance's records: a Route53 host (or DNSEndpoint, or
+    /// GlobalAccelerator) owned by another id is left alone. Give each management cluster
+    /// its own.
+    #[arg(long, value_name = "ID", default_value = "fleetplan", value_parser = parse_owner)]
+    dns_owner: String,
+
+    /// Also keep one GlobalAccelerator per host (aga.k8s.aws/v1beta1, served by the AWS Load
+    /// Balancer Controller) in namespace fleetplan-system of the cluster of this kubeconfig
+    /// context: an endpoint group per region, each cluster's load balancer (by the ARN ELBv2
+    /// gives) with its weight.
+    #[arg(long, value_name = "CONTEXT")]
+    global_accelerator: Option<String>,
+}
+
+/// `--dns`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DnsArg {
+    /// Route53 records through the AWS API.
+    Route53,
+    /// external-dns DNSEndpoint objects in the management cluster.
+    ExternalDns,
+    /// No records.
+    None,
 }
 
 /// `--management-mode`.
@@ -688,6 +722,15 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
             "expected seconds between 0 and 86400, such as 2 or 0.5, got `{text}`"
         )),
     }
+}
+
+/// Parses `--dns-owner`: what Route53 set identifiers and Kubernetes label values both take.
+fn parse_owner(text: &str) -> Result<String, String> {
+    fleetplan_aws::route53::records::check_owner(text).map_err(|e| e.to_string())?;
+    if text.starts_with('-') || text.ends_with('-') {
+        return Err(format!("owner id `{text}`: start and end with a letter or digit"));
+    }
+    Ok(text.to_string())
 }
 
 /// Parses `--eks NAME@REGION`.

@@ -11,17 +11,19 @@
 //! (`$FLEETPLAN_MOTO_SERVER`, else `moto_server` on the PATH); the test fails, never skips,
 //! when neither runs.
 
+mod route53;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use aws_config::SdkConfig;
-use aws_sdk_route53::types::RrType;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation};
 use fleetplan::traffic::HostTraffic;
 use fleetplan::{PlanOptions, SolverChoice};
 use fleetplan_aws::route53::Route53Writer;
 use fleetplan_testbed::MotoServer;
 use fleetplan_testbed::load_balancers::default_subnets;
+use route53::{create_zone, expected_rows, rows};
 
 async fn config(moto: &MotoServer, region: &str) -> SdkConfig {
     moto.sdk_config(region).await
@@ -94,43 +96,6 @@ fn tutorial_traffic(
     (with_endpoints(first), with_endpoints(sim.plan().traffic))
 }
 
-/// `(name, type, set id, weight, region, alias target)` of every record in the zone.
-type Row = (
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-);
-
-async fn rows(client: &aws_sdk_route53::Client, zone: &str) -> Vec<Row> {
-    let out = client
-        .list_resource_record_sets()
-        .hosted_zone_id(zone)
-        .send()
-        .await
-        .expect("ListResourceRecordSets");
-    let mut rows: Vec<Row> = out
-        .resource_record_sets()
-        .iter()
-        .filter(|r| matches!(r.r#type(), RrType::A | RrType::Txt))
-        .map(|r| {
-            (
-                r.name().trim_end_matches('.').to_string(),
-                r.r#type().as_str().to_string(),
-                r.set_identifier().map(str::to_string),
-                r.weight(),
-                r.region().map(|g| g.as_str().to_string()),
-                r.alias_target()
-                    .map(|a| a.dns_name().trim_end_matches('.').to_string()),
-            )
-        })
-        .collect();
-    rows.sort();
-    rows
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tutorials_records_land_in_route53_as_planned_and_follow_a_failure() {
     let moto = MotoServer::start()
@@ -138,19 +103,7 @@ async fn the_tutorials_records_land_in_route53_as_planned_and_follow_a_failure()
         .expect("a moto server (see the module docs)");
     let aws = config(&moto, "us-east-1").await;
     let route53 = aws_sdk_route53::Client::new(&aws);
-    let zone = route53
-        .create_hosted_zone()
-        .name("example.com")
-        .caller_reference("fleetplan-test")
-        .send()
-        .await
-        .expect("CreateHostedZone");
-    let zone_id = zone
-        .hosted_zone()
-        .expect("a zone")
-        .id()
-        .trim_start_matches("/hostedzone/")
-        .to_string();
+    let zone_id = create_zone(&route53, "example.com").await;
     let lbs = load_balancers(&moto).await;
     let (planned, after_failure) = tutorial_traffic(
         &[Operation::Fail {
@@ -173,35 +126,8 @@ async fn the_tutorials_records_land_in_route53_as_planned_and_follow_a_failure()
     // Exactly as planned: per region a latency record aliasing REGION.HOST, per cluster a
     // weighted record aliasing its load balancer, and the owner record.
     let prefix = fleetplan_aws::route53::records::set_prefix("east", "shop.example.com");
-    let mut expected: Vec<Row> = vec![(
-        "_fleetplan-owner.shop.example.com".into(),
-        "TXT".into(),
-        None,
-        None,
-        None,
-        None,
-    )];
-    for region in &host.regions {
-        expected.push((
-            "shop.example.com".into(),
-            "A".into(),
-            Some(format!("{prefix}{}", region.region)),
-            None,
-            Some(region.region.clone()),
-            Some(format!("{}.shop.example.com", region.region)),
-        ));
-        for c in &region.clusters {
-            expected.push((
-                format!("{}.shop.example.com", region.region),
-                "A".into(),
-                Some(format!("{prefix}{}", c.cluster)),
-                Some(i64::from(c.weight)),
-                None,
-                Some(lbs[c.cluster.as_str()].to_ascii_lowercase()),
-            ));
-        }
-    }
-    expected.sort();
+    let expected = expected_rows(&planned, "east");
+    assert_eq!(expected.len(), 1 + 2 + 4, "{expected:#?}");
     assert_eq!(rows(&route53, &zone_id).await, expected);
     let weights: BTreeMap<String, i64> = expected
         .iter()

@@ -21,17 +21,28 @@
 //! the fleet's Ready pods; the Job reaches `Complete`; `kubectl scale` changes the fleet's
 //! total.
 //!
+//! Global traffic (the article's step 4): the controller runs with `--dns
+//! route53,external-dns --global-accelerator mgmt` against a moto server (Route53 and ELBv2)
+//! with the CustomResourceDefinitions of `adapters/kube/deploy/crds/` installed. The records
+//! land in moto's hosted zone exactly as the placement says (latency per region, weighted per
+//! cluster, aliases to the stand-in's load balancers), and the DNSEndpoint and
+//! GlobalAccelerator objects hold the same; a second instance with another owner id leaves
+//! them alone; draining a cluster sets its weight to 0 before its copy shrinks; stopping a
+//! cluster's API server removes its records within the failure threshold plus one pass, and
+//! the accelerator follows.
+//!
 //! Needs `FLEETPLAN_TESTBED_BIN` (set by `scripts/test`); without it the test fails with the
 //! command to build the bed, never skips.
 
 mod bed;
+mod route53;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bed::{carried, cluster, controller, kubectl, namespace, put, registration};
+use bed::{carried, cluster, controller_with_env, kubectl, namespace, put, registration};
 use fleetplan::Cluster;
 use fleetplan::fargate::PROFILE_LABEL;
 use fleetplan_testbed::{Role, TestBed};
@@ -41,6 +52,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
+use route53::{Row, create_zone, expected_rows, rows};
 
 fn tutorial() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial")
@@ -184,10 +196,24 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
         .expect("the load balancer stand-in starts");
     let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
     let apps = tutorial_apps();
+    let aws = runtime.block_on(moto.sdk_config("us-east-1"));
+    let route53 = aws_sdk_route53::Client::new(&aws);
+    let zone = runtime.block_on(create_zone(&route53, "example.com"));
 
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
         put(&mgmt, &namespace("fleetplan-system")).await;
+        // external-dns's and the AWS Load Balancer Controller's CRDs, as fleetplan ships them.
+        for crd in [
+            "dnsendpoints.externaldns.k8s.io",
+            "globalaccelerators.aga.k8s.aws",
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../../adapters/kube/deploy/crds/{crd}.yaml"));
+            let text = std::fs::read_to_string(&path).expect("the CRD");
+            let value: serde_json::Value = serde_norway::from_str(&text).expect("CRD YAML");
+            put(&mgmt, &value).await;
+        }
         // Each EKS cluster registered with its labels and Fargate profiles.
         for c in &workload_clusters {
             let mut secret = registration(&kubeconfig, c.name.as_str(), &c.region);
@@ -224,7 +250,8 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
     });
 
     let log = bed.dir().join("controller.log");
-    let _controller = controller(bed.kubeconfig(), &log, &[]);
+    let aws_env = moto_env(&moto.endpoint());
+    let _controller = controller_with_env(bed.kubeconfig(), &log, &CONTROLLER_FLAGS, &aws_env);
 
     let workloads: Vec<(String, String)> = apps
         .iter()
@@ -500,7 +527,384 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
         &["rollout", "status", "deployment/web-us", "--timeout=60s"],
     );
     assert!(rolled.contains("successfully rolled out"), "{rolled}");
+
+    let clusters: Vec<String> = workload_clusters.iter().map(|c| c.name.to_string()).collect();
+    let dns = Dns {
+        route53: &route53,
+        zone: &zone,
+        aws: &aws,
+        kubeconfig: &kubeconfig_path,
+        log: &log,
+        env: &aws_env,
+    };
+    runtime.block_on(dns.records_land_as_placed(&bed, &clusters));
+    dns.a_second_owner_leaves_them_alone(&runtime);
+    runtime.block_on(dns.a_drained_cluster_reaches_weight_zero_before_it_shrinks(&bed, "eu-west-1-a"));
+    dns.a_stopped_cluster_loses_its_records(&runtime, &mut bed, "us-west-2-a");
     drop(moto);
+}
+
+/// The controller's flags: every traffic writer, owner `bed`, a 6 s failure threshold.
+const CONTROLLER_FLAGS: [&str; 8] = [
+    "--dns",
+    "route53,external-dns",
+    "--global-accelerator",
+    "mgmt",
+    "--dns-owner",
+    "bed",
+    "--failure-threshold",
+    "6",
+];
+
+/// The failure threshold in `CONTROLLER_FLAGS`.
+const FAILURE_THRESHOLD: Duration = Duration::from_secs(6);
+
+/// The AWS SDK's environment for a process that must reach moto.
+fn moto_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Where the records of the live tutorial are checked.
+struct Dns<'a> {
+    route53: &'a aws_sdk_route53::Client,
+    zone: &'a str,
+    aws: &'a aws_config::SdkConfig,
+    kubeconfig: &'a Path,
+    log: &'a Path,
+    env: &'a [(String, String)],
+}
+
+/// The objects of `resource` named `shop.example.com` in `fleetplan-system` of mgmt.
+async fn traffic_object(bed: &TestBed, resource: &ApiResource) -> Option<serde_json::Value> {
+    let mgmt = bed.client("mgmt").await.expect("mgmt client");
+    let api: Api<DynamicObject> = Api::namespaced_with(mgmt, "fleetplan-system", resource);
+    let object = api.get_opt("shop.example.com").await.expect("reads")?;
+    Some(serde_json::to_value(object).expect("JSON"))
+}
+
+impl Dns<'_> {
+    /// The hosts' traffic as the sources say now: the tutorial's routes, each cluster's
+    /// endpoint the load balancer the source Ingress names, its replicas those of the
+    /// placement annotations of the sources.
+    async fn placed_traffic(&self, bed: &TestBed) -> Vec<fleetplan::traffic::HostTraffic> {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        let sources = fleetplan_kube::live::read_sources(&mgmt)
+            .await
+            .expect("the sources");
+        let routes = sources.routes().expect("routes");
+        let objects = sources.objects();
+        let regions: BTreeMap<String, String> = tutorial_clusters()
+            .iter()
+            .map(|c| (c.name.to_string(), c.region.clone()))
+            .collect();
+        let mut held = Vec::new();
+        for (id, source) in &objects {
+            let placement: BTreeMap<String, u64> =
+                source["metadata"]["annotations"]["fleetplan.io/placement"]
+                    .as_str()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or_default();
+            for (cluster, n) in placement {
+                held.push((id.clone(), fleetplan::ClusterName::from(cluster.as_str()), n));
+            }
+        }
+        let serving: Vec<fleetplan::traffic::Serving<'_>> = held
+            .iter()
+            .filter_map(|(id, cluster, n)| {
+                Some(fleetplan::traffic::Serving {
+                    workload: id,
+                    cluster,
+                    region: regions.get(cluster.as_str())?,
+                    replicas: *n,
+                })
+            })
+            .collect();
+        fleetplan::traffic::traffic(&routes, &serving, &Default::default())
+    }
+
+    /// Polls until the zone, the DNSEndpoint and the GlobalAccelerator hold what the placement
+    /// says (with every serving cluster's load balancer known).
+    async fn records_land_as_placed(&self, bed: &TestBed, clusters: &[String]) {
+        use fleetplan_kube::control::traffic_objects::{
+            dns_endpoint_resource, dns_endpoints, global_accelerator_resource, global_accelerators,
+        };
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(90);
+        loop {
+            let hosts = self.placed_traffic(bed).await;
+            let want = expected_rows(&hosts, "bed");
+            let got = rows(self.route53, self.zone).await;
+            let mut arns = BTreeMap::new();
+            for region in ["eu-west-1", "us-west-2"] {
+                let found = fleetplan_aws::load_balancers::load_balancers(self.aws, region)
+                    .await
+                    .expect("ELBv2");
+                arns.extend(found.into_iter().map(|(dns, lb)| (dns, lb.arn)));
+            }
+            let endpoints = traffic_object(bed, &dns_endpoint_resource()).await;
+            let accelerator = traffic_object(bed, &global_accelerator_resource()).await;
+            let wanted_endpoints = dns_endpoints(&hosts, "fleetplan-system", "bed");
+            let wanted_accelerator = global_accelerators(&hosts, &arns, "fleetplan-system", "bed");
+            let all_known = hosts
+                .iter()
+                .flat_map(|h| &h.regions)
+                .flat_map(|r| &r.clusters)
+                .all(|c| c.endpoint.is_some());
+            let same = |object: &Option<serde_json::Value>, wanted: &[serde_json::Value]| {
+                object.as_ref().map(|o| &o["spec"]) == wanted.first().map(|w| &w["spec"])
+            };
+            let serving = hosts.iter().flat_map(|h| &h.regions).count();
+            if all_known
+                && serving > 0
+                && got == want
+                && same(&endpoints, &wanted_endpoints.objects)
+                && same(&accelerator, &wanted_accelerator.objects)
+            {
+                // Every cluster with web replicas has a weighted record; each region's
+                // weights share 255 points; the accelerator has a group per region.
+                let weighted: Vec<&Row> = got.iter().filter(|r| r.3.is_some()).collect();
+                let serving = clusters
+                    .iter()
+                    .filter(|c| {
+                        got.iter()
+                            .any(|r| r.2.as_deref().is_some_and(|s| s.ends_with(c.as_str())))
+                    })
+                    .count();
+                assert_eq!(weighted.len(), serving, "{got:#?}");
+                for region in ["eu-west-1", "us-west-2"] {
+                    let sum: i64 = weighted
+                        .iter()
+                        .filter(|r| r.0.starts_with(region))
+                        .filter_map(|r| r.3)
+                        .sum();
+                    assert_eq!(sum, 255, "{region}: {got:#?}");
+                }
+                let groups = &accelerator.expect("the accelerator")["spec"]["listeners"][0]["endpointGroups"];
+                let regions: Vec<&str> = groups
+                    .as_array()
+                    .expect("groups")
+                    .iter()
+                    .filter_map(|g| g["region"].as_str())
+                    .collect();
+                assert_eq!(regions, ["eu-west-1", "us-west-2"]);
+                eprintln!(
+                    "Route53, DNSEndpoint and GlobalAccelerator as placed after {:.1} s:\n{got:#?}",
+                    started.elapsed().as_secs_f64()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "records not as placed after 90 s:\nhosts {hosts:#?}\nzone {got:#?}\nwanted {want:#?}\nDNSEndpoint {endpoints:#?}\nwanted {:#?}\nGlobalAccelerator {accelerator:#?}\nwanted {:#?}\n--- controller log:\n{}",
+                wanted_endpoints.objects,
+                wanted_accelerator.objects,
+                std::fs::read_to_string(self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// A second instance (`--once`, owner `second`) finds the host owned by `bed` and
+    /// leaves every record as it was, exiting 1.
+    fn a_second_owner_leaves_them_alone(&self, runtime: &tokio::runtime::Runtime) {
+        let before = runtime.block_on(rows(self.route53, self.zone));
+        let output = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+            .args([
+                "controller",
+                "--once",
+                "--context",
+                "mgmt",
+                "--dns",
+                "route53",
+                "--dns-owner",
+                "second",
+            ])
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("left alone") && stderr.contains("owner=bed"),
+            "{stderr}"
+        );
+        assert_eq!(
+            runtime.block_on(rows(self.route53, self.zone)),
+            before,
+            "untouched by the second owner"
+        );
+    }
+
+    /// Drains `cluster`: its weighted record reaches weight 0 before its web copy shrinks,
+    /// and goes once the copy is gone.
+    async fn a_drained_cluster_reaches_weight_zero_before_it_shrinks(&self, bed: &TestBed, cluster: &str) {
+        let mgmt = bed.client("mgmt").await.expect("mgmt client");
+        // A short TTL, so that the wait before the shrink is short; the records take it.
+        let ingresses: Api<Ingress> = Api::namespaced(mgmt.clone(), "shop");
+        let patch = serde_json::json!({"metadata": {"annotations": {"fleetplan.io/dns-ttl": "3"}}});
+        ingresses
+            .patch(
+                "web",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .expect("patches the Ingress");
+        let resource = fleetplan_kube::control::traffic_objects::dns_endpoint_resource();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while traffic_object(bed, &resource)
+            .await
+            .map(|o| o["spec"]["endpoints"][0]["recordTTL"].clone())
+            != Some(3.into())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the records do not take the TTL of 3 s"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let copy = async || {
+            let client = bed.client(cluster).await.expect("client");
+            Api::<Deployment>::namespaced(client, "shop")
+                .get_opt("web-eu")
+                .await
+                .expect("reads")
+                .map(|d| d.spec.replicas.unwrap_or(0))
+        };
+        let start = copy().await.expect("the drained cluster holds web-eu");
+        let set_id = format!(
+            "{}{cluster}",
+            fleetplan_aws::route53::records::set_prefix("bed", "shop.example.com")
+        );
+        let record = async || {
+            rows(self.route53, self.zone)
+                .await
+                .into_iter()
+                .find(|r| r.2.as_deref() == Some(set_id.as_str()))
+                .map(|r| r.3)
+        };
+        assert!(
+            record().await.is_some(),
+            "{cluster} has a record before the drain"
+        );
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(mgmt.clone(), "fleetplan-system");
+        let patch = serde_json::json!({"metadata": {"annotations": {"fleetplan.io/drain": "true"}}});
+        secrets
+            .patch(
+                cluster,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .expect("drains");
+        let drained = Instant::now();
+        let (mut zero_at, mut shrunk_at, mut gone_at) = (None, None, None);
+        let mut seen = Vec::new();
+        while gone_at.is_none() || shrunk_at.is_none() {
+            let (weight, replicas) = (record().await, copy().await);
+            let t = drained.elapsed();
+            if weight == Some(Some(0)) && zero_at.is_none() {
+                zero_at = Some(t);
+            }
+            if weight.is_none() && gone_at.is_none() {
+                gone_at = Some(t);
+            }
+            if replicas.is_none_or(|r| r < start) && shrunk_at.is_none() {
+                shrunk_at = Some(t);
+            }
+            if seen.last().map(|(_, w, r)| (w, r)) != Some((&weight, &replicas)) {
+                seen.push((t, weight, replicas));
+            }
+            assert!(
+                t < Duration::from_secs(120),
+                "the drain did not finish in 120 s: (time, weight, replicas) {seen:?}\n--- controller log:\n{}",
+                std::fs::read_to_string(self.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            zero_at.is_some() && zero_at < shrunk_at && shrunk_at <= gone_at,
+            "weight 0 at {zero_at:?}, web-eu shrunk at {shrunk_at:?}, record gone at {gone_at:?}: {seen:?}"
+        );
+        eprintln!(
+            "drain of {cluster}: weight 0 at {zero_at:?}, copy shrunk at {shrunk_at:?}, record gone at {gone_at:?}"
+        );
+    }
+
+    /// Stops `cluster`'s API server: its records leave the zone, the DNSEndpoint and the
+    /// accelerator within the failure threshold plus one pass.
+    fn a_stopped_cluster_loses_its_records(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        bed: &mut TestBed,
+        cluster: &str,
+    ) {
+        use fleetplan_kube::control::traffic_objects::{dns_endpoint_resource, global_accelerator_resource};
+        let had = runtime.block_on(rows(self.route53, self.zone));
+        let lb = had
+            .iter()
+            .find(|r| r.2.as_deref().is_some_and(|s| s.ends_with(cluster)))
+            .and_then(|r| r.5.clone())
+            .expect("the cluster has a record");
+        let region = lb
+            .split('.')
+            .nth(1)
+            .expect("an ELB name has its region")
+            .to_string();
+        let arn = runtime
+            .block_on(fleetplan_aws::load_balancers::load_balancers(self.aws, &region))
+            .expect("ELBv2")
+            .remove(&lb)
+            .expect("the load balancer")
+            .arn;
+        bed.stop_api_server(cluster).expect("stops");
+        let stopped = Instant::now();
+        let gone = runtime.block_on(async {
+            loop {
+                let zone = rows(self.route53, self.zone).await;
+                let endpoints = traffic_object(bed, &dns_endpoint_resource()).await;
+                let accelerator = traffic_object(bed, &global_accelerator_resource()).await;
+                let text = format!("{zone:?} {endpoints:?}");
+                let arn_gone = accelerator
+                    .as_ref()
+                    .is_some_and(|a| !a["spec"].to_string().contains(&arn));
+                if !text.contains(cluster) && !text.contains(&lb) && arn_gone {
+                    return Some(stopped.elapsed());
+                }
+                if stopped.elapsed() > Duration::from_secs(90) {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        let log = std::fs::read_to_string(self.log).unwrap_or_default();
+        let gone = gone.unwrap_or_else(|| panic!("{cluster}'s records still there 90 s after its API server stopped\n--- controller log:\n{log}"));
+        // One pass: the interval (1 s) and the snapshot timeout of the silent cluster (5 s).
+        let one_pass = Duration::from_secs(6);
+        assert!(
+            gone <= FAILURE_THRESHOLD + one_pass + Duration::from_secs(4),
+            "{cluster}'s records went {:.1} s after its API server stopped (threshold {} s)",
+            gone.as_secs_f64(),
+            FAILURE_THRESHOLD.as_secs()
+        );
+        eprintln!(
+            "{cluster}'s records gone from Route53, DNSEndpoint and GlobalAccelerator {:.1} s after its API server stopped (failure threshold {} s, counted from its last answer, up to a pass before the stop)",
+            gone.as_secs_f64(),
+            FAILURE_THRESHOLD.as_secs()
+        );
+    }
 }
 
 /// The hostname on the Ingress `shop/web` copy in `cluster`, once one is written.

@@ -49,6 +49,16 @@ impl TrafficWriter {
         }
     }
 
+    /// The namespace written to.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The owner id its objects carry.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// Makes the namespace hold exactly `objects` among this owner's objects of the kind.
     ///
     /// # Errors

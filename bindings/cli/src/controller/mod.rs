@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 mod metrics;
 mod pass;
+mod traffic;
 
 use fleetplan_kube::control::fleet_status::ManagementMode;
 use fleetplan_kube::live::lease::LeaderElection;
@@ -17,7 +18,8 @@ use kube::{Client, Config};
 use metrics::{Metrics, serve};
 use pass::{Controller, ControllerOptions};
 
-use crate::{ControllerArgs, ManagementArg, fail};
+use crate::{ControllerArgs, DnsArg, ManagementArg, fail};
+use traffic::{TrafficWriters, accelerator_writer, external_dns_writer};
 
 /// Connects to the management cluster and runs passes until SIGINT or SIGTERM (or once).
 pub fn run(args: &ControllerArgs) -> ExitCode {
@@ -66,7 +68,11 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
             options.registry_namespace = namespace.clone();
         }
         let registry = options.registry_namespace.clone();
-        let mut controller = Controller::new(client.clone(), options);
+        let traffic = match traffic_writers(args, &client, &registry).await {
+            Ok(traffic) => traffic,
+            Err(message) => return fail(&message),
+        };
+        let mut controller = Controller::new(client.clone(), options, traffic);
         if args.once {
             return match controller.reconcile().await {
                 Ok(pass) => {
@@ -78,6 +84,7 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
                     );
                     let off_plan = !pass.unreachable.is_empty()
                         || !pass.late.is_empty()
+                        || !pass.traffic_errors.is_empty()
                         || pass.applied.values().any(|r| r.error.is_some());
                     if off_plan {
                         ExitCode::from(1)
@@ -108,6 +115,59 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
         run_passes(&mut controller, shutdown(), election, metrics).await;
         ExitCode::SUCCESS
     })
+}
+
+/// The writers `--dns` and `--global-accelerator` ask for.
+async fn traffic_writers(
+    args: &ControllerArgs,
+    mgmt: &Client,
+    registry: &str,
+) -> Result<TrafficWriters, String> {
+    if args.dns.contains(&DnsArg::None) && args.dns.len() > 1 {
+        return Err("--dns none cannot be combined with another writer".into());
+    }
+    let owner = &args.dns_owner;
+    let needs_aws = args.dns.contains(&DnsArg::Route53) || args.global_accelerator.is_some();
+    let aws = if needs_aws { Some(aws_config().await) } else { None };
+    let route53 = match (&aws, args.dns.contains(&DnsArg::Route53)) {
+        (Some(aws), true) => Some(
+            fleetplan_aws::route53::Route53Writer::new(aws, owner)
+                .map_err(|e| format!("--dns-owner: {e}"))?,
+        ),
+        _ => None,
+    };
+    let external_dns = args
+        .dns
+        .contains(&DnsArg::ExternalDns)
+        .then(|| external_dns_writer(mgmt.clone(), registry, owner));
+    let accelerator = match (&args.global_accelerator, aws) {
+        (Some(context), Some(aws)) => {
+            let kubeconfig = Kubeconfig::read_from(&args.kubeconfig)
+                .map_err(|e| format!("{}: {e}", args.kubeconfig.display()))?;
+            let options = KubeConfigOptions {
+                context: Some(context.clone()),
+                ..KubeConfigOptions::default()
+            };
+            let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| format!("--global-accelerator: {}: {e}", args.kubeconfig.display()))?;
+            let client =
+                Client::try_from(config).map_err(|e| format!("--global-accelerator {context}: {e}"))?;
+            Some((accelerator_writer(client, context, owner), aws))
+        }
+        _ => None,
+    };
+    Ok(TrafficWriters::new(route53, external_dns, accelerator))
+}
+
+/// The AWS SDK's configuration from its usual chain (environment, profile, instance role;
+/// AWS_ENDPOINT_URL honoured), in us-east-1 when no region is set (Route53's API is global).
+async fn aws_config() -> aws_config::SdkConfig {
+    let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .load()
+        .await
 }
 
 /// Runs passes every `interval` until `shutdown` completes; a failed pass is logged and

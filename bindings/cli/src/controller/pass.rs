@@ -13,6 +13,11 @@
 //!    nothing new moves nothing);
 //! 4. decide what each reachable cluster should hold ([`fleetplan_kube::control::desired`])
 //!    and make it hold that, make-before-break ([`fleetplan_kube::live::executor`]);
+//!    With traffic writers ([`traffic`](super::traffic)), the hosts' records move in the
+//!    same order as a simulation's actions ([`fleetplan::actions::carry_out`]): a failed
+//!    cluster's records go before anything else; once the new replicas are ready, every
+//!    weight is set (0 for a cluster being emptied) and the records' TTL is waited out
+//!    before any replica stops; the emptied clusters' records go last;
 //! 5. write back on the sources what happened ([`fleetplan_kube::live::SourceWriter`]): the
 //!    fleet's status in a management control plane, each Ingress's load balancers, the
 //!    placement annotations, Events and the `FleetplanPlaced` condition.
@@ -23,6 +28,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use fleetplan::actions::{Disruption, carry_out};
 use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice};
 use fleetplan_kube::control::desired::{DesiredError, desired_dependents, desired_objects};
 use fleetplan_kube::control::failure::{Verdict, judge};
@@ -35,6 +41,8 @@ use fleetplan_kube::live::{
 };
 use futures::future::join_all;
 use kube::Client;
+
+use super::traffic::TrafficWriters;
 
 /// How the controller works.
 #[derive(Clone, Debug)]
@@ -110,6 +118,8 @@ pub struct Pass {
     pub late: Vec<String>,
     /// What the executor did per reachable cluster.
     pub applied: BTreeMap<String, ClusterReport>,
+    /// Records (or traffic objects) that could not be written as planned, and why.
+    pub traffic_errors: Vec<String>,
 }
 
 /// The controller's state between passes.
@@ -118,16 +128,19 @@ pub struct Controller {
     writer: SourceWriter,
     options: ControllerOptions,
     clusters: BTreeMap<String, Tracked>,
+    traffic: TrafficWriters,
 }
 
 impl Controller {
-    /// A controller of the management cluster `mgmt`.
-    pub fn new(mgmt: Client, options: ControllerOptions) -> Self {
+    /// A controller of the management cluster `mgmt`, writing the hosts' records to
+    /// `traffic`.
+    pub fn new(mgmt: Client, options: ControllerOptions, traffic: TrafficWriters) -> Self {
         Controller {
             writer: SourceWriter::new(mgmt.clone()),
             mgmt,
             options,
             clusters: BTreeMap::new(),
+            traffic,
         }
     }
 
@@ -211,8 +224,7 @@ impl Controller {
             current: running,
             fargate,
             dependents: sources.dependents(),
-            // Not yet read from the live sources: the controller writes no DNS records yet.
-            routes: Vec::new(),
+            routes: sources.routes().map_err(LiveError::from)?,
         };
         let options = PlanOptions {
             solver: SolverChoice::Fast,
@@ -237,9 +249,31 @@ impl Controller {
             .into_iter()
             .filter(|d| reachable.contains_key(&d.cluster))
             .collect();
-        pass.applied = Executor::new(reachable)
-            .apply(&desired, &follows, &self.options.apply)
-            .await;
+        let executor = Executor::new(reachable);
+        if self.traffic.is_off() {
+            pass.applied = executor.apply(&desired, &follows, &self.options.apply).await;
+        } else {
+            let (_, stages) = carry_out(&problem, &plan, self.traffic.written(), Disruption::default());
+            let traffic = &mut self.traffic;
+            pass.traffic_errors = traffic.write(&stages.at_once).await;
+            let mut shrinking = false;
+            pass.applied = executor
+                .apply_with(&desired, &follows, &self.options.apply, async || {
+                    shrinking = true;
+                    pass.traffic_errors = traffic.write(&stages.before_shrink).await;
+                    if stages.wait_seconds > 0 {
+                        tracing::info!(
+                            seconds = stages.wait_seconds,
+                            "weights lowered: waiting for the records' TTL before replicas stop"
+                        );
+                        tokio::time::sleep(Duration::from_secs(u64::from(stages.wait_seconds))).await;
+                    }
+                })
+                .await;
+            if shrinking {
+                pass.traffic_errors = traffic.write(&stages.after).await;
+            }
+        }
         for (cluster, report) in &pass.applied {
             if let Some(error) = &report.error {
                 tracing::warn!(%cluster, %error, "cluster not brought to the plan");

@@ -82,6 +82,16 @@ impl Drop for Running {
 /// Starts `fleetplan controller --context mgmt --interval 1` on `kubeconfig` with `extra`
 /// flags, its log appended to `log`.
 pub fn controller(kubeconfig: &std::path::Path, log: &std::path::Path, extra: &[&str]) -> Running {
+    controller_with_env(kubeconfig, log, extra, &[])
+}
+
+/// [`controller`] with `env` added to its environment.
+pub fn controller_with_env(
+    kubeconfig: &std::path::Path,
+    log: &std::path::Path,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> Running {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -92,6 +102,7 @@ pub fn controller(kubeconfig: &std::path::Path, log: &std::path::Path, extra: &[
         .args(extra)
         .arg("--kubeconfig")
         .arg(kubeconfig)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()
