@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::ArgMatches;
 use fleetplan::ClusterName;
-use fleetplan::traffic::{Resolution, resolve as resolve_host};
+use fleetplan::traffic::{Resolution, find_host, resolve as resolve_host};
 
 use crate::simulate::timeline;
 use crate::{ResolveArgs, fail, print, render};
@@ -22,17 +22,9 @@ pub fn resolve(args: &ResolveArgs, matches: &ArgMatches) -> ExitCode {
         return fail("internal error: no plan");
     };
     let problem = &scenario.problem;
-    let Some(host) = last.plan.traffic.iter().find(|h| h.host == args.host) else {
-        let known: Vec<&str> = problem.routes.iter().map(|r| r.host.as_str()).collect();
-        return fail(&format!(
-            "no route for host `{}` (hosts: {}); a host is an Ingress rule's host or a LoadBalancer Service's fleetplan.io/hostname",
-            args.host.escape_debug(),
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        ));
+    let host = match find_host(&last.plan.traffic, &args.host) {
+        Ok(host) => host,
+        Err(err) => return fail(&err.to_string()),
     };
     let mut unhealthy: BTreeSet<ClusterName> = BTreeSet::new();
     for name in &args.unhealthy {

@@ -1,18 +1,20 @@
 //! `fleetplan._native`: the Python package's native module, a thin front over the engine.
 //!
 //! It loads scenarios through the same adapters as the `fleetplan` command line (eksctl files
-//! through `fleetplan-aws`, everything else through `fleetplan-kube`), plans and simulates
-//! with the core, and hands results to Python as plain dicts and lists (the documented JSON
-//! contracts, through serde). No planning happens here. The GIL is released while loading,
-//! planning and simulating. Bad input raises `FleetplanError` with the message the command
-//! line prints.
+//! through `fleetplan-aws`, everything else through `fleetplan-kube`), plans, simulates and
+//! resolves hosts with the core, and hands results to Python as plain dicts and lists (the
+//! documented JSON contracts, through serde). No planning happens here. The GIL is released
+//! while loading, planning and simulating. Bad input raises `FleetplanError` with the message
+//! the command line prints.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fleetplan::simulate::{Disruption, RecoveryPolicy, Simulation, Timeline, TimelineStep};
-use fleetplan::{Plan, PlanOptions, Problem, SolverChoice, Weights, solve, utilisation};
+use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Timeline, TimelineStep};
+use fleetplan::traffic::{ClusterTraffic, HostTraffic, RegionTraffic, find_host, resolve as resolve_host};
+use fleetplan::{ClusterName, Plan, PlanOptions, Problem, SolverChoice, Weights, solve, utilisation};
 use fleetplan_kube::{SourceFile, load_sources, parse_steps, read_source_files};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
@@ -108,6 +110,34 @@ fn sources(texts: Vec<(String, String)>) -> Vec<SourceFile> {
             text,
         })
         .collect()
+}
+
+/// Runs `steps` through the core's simulation from `problem`, as `fleetplan simulate` does:
+/// step 0, the first plan, then one entry per step. An error names the step that failed.
+fn run_steps(
+    problem: Problem,
+    options: PlanOptions,
+    recovery: RecoveryPolicy,
+    disruption: Disruption,
+    steps: &[Vec<Operation>],
+) -> Result<Vec<TimelineStep>, String> {
+    let (mut sim, initial) =
+        Simulation::new(problem, options, recovery, disruption).map_err(|e| e.to_string())?;
+    let mut timeline = vec![TimelineStep {
+        plan: sim.plan(),
+        step: initial,
+    }];
+    for (i, operations) in steps.iter().enumerate() {
+        let step = sim.step(operations).map_err(|e| {
+            let ops: Vec<String> = operations.iter().map(ToString::to_string).collect();
+            format!("step {} ({}): {e}", i + 1, ops.join(", "))
+        })?;
+        timeline.push(TimelineStep {
+            plan: sim.plan(),
+            step,
+        });
+    }
+    Ok(timeline)
 }
 
 #[pymethods]
@@ -220,27 +250,61 @@ impl Scenario {
         };
         let problem = (*self.problem).clone();
         let timeline = py
-            .detach(|| {
-                let (mut sim, initial) =
-                    Simulation::new(problem, options, recovery, disruption).map_err(|e| e.to_string())?;
-                let mut timeline = vec![TimelineStep {
-                    plan: sim.plan(),
-                    step: initial,
-                }];
-                for (i, operations) in steps.iter().enumerate() {
-                    let step = sim.step(operations).map_err(|e| {
-                        let ops: Vec<String> = operations.iter().map(ToString::to_string).collect();
-                        format!("step {} ({}): {e}", i + 1, ops.join(", "))
-                    })?;
-                    timeline.push(TimelineStep {
-                        plan: sim.plan(),
-                        step,
-                    });
-                }
-                Ok::<_, String>(timeline)
-            })
+            .detach(|| run_steps(problem, options, recovery, disruption, &steps))
             .map_err(FleetplanError::new_err)?;
         Ok(pythonize(py, &Timeline::new(&timeline))?)
+    }
+
+    /// Resolves `host` for users in `from_region` as Route53 answers them, with the clusters
+    /// of `unhealthy` failing their health checks, on the plan after failing the clusters of
+    /// `fail` one step each: `fleetplan traffic resolve HOST --from REGION --unhealthy ...
+    /// --fail ...`. Returns the resolution as a dict, as that command's `-o json` prints it.
+    #[pyo3(signature = (host, from_region, unhealthy = Vec::new(), fail = Vec::new(), solver = "fast", time_limit = 10.0, weights = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn resolve<'py>(
+        &self,
+        py: Python<'py>,
+        host: &str,
+        from_region: &str,
+        unhealthy: Vec<String>,
+        fail: Vec<String>,
+        solver: &str,
+        time_limit: f64,
+        weights: Option<Vec<(String, f64)>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = options(solver, false, time_limit, weights)?;
+        let problem = &self.problem;
+        let mut down: BTreeSet<ClusterName> = BTreeSet::new();
+        for name in &unhealthy {
+            if !problem.clusters.iter().any(|c| c.name.as_str() == name) {
+                return Err(FleetplanError::new_err(format!(
+                    "unhealthy: unknown cluster `{}`",
+                    name.escape_debug()
+                )));
+            }
+            down.insert(name.as_str().into());
+        }
+        let steps: Vec<Vec<Operation>> = fail
+            .into_iter()
+            .map(|cluster| vec![Operation::Fail { cluster }])
+            .collect();
+        let problem = (**problem).clone();
+        let resolution = py
+            .detach(|| {
+                let timeline = run_steps(
+                    problem,
+                    options,
+                    RecoveryPolicy::Stay,
+                    Disruption::default(),
+                    &steps,
+                )?;
+                let traffic = timeline.last().map_or(&[][..], |t| &t.plan.traffic[..]);
+                let found = find_host(traffic, host).map_err(|e| e.to_string())?;
+                resolve_host(found, from_region, &down)
+                    .map_err(|e| format!("from_region `{}`: {e}", from_region.escape_debug()))
+            })
+            .map_err(FleetplanError::new_err)?;
+        Ok(pythonize(py, &resolution)?)
     }
 }
 
@@ -295,6 +359,51 @@ impl NativePlan {
             .map(|(p, q)| q.map_or(p.replicas, |q| q.replicas))
             .collect();
         columns.set_item("replicas", replicas)?;
+        Ok(columns)
+    }
+
+    /// The traffic as columns (a dict of equally long lists): `host`, `source`, `region`,
+    /// `cluster`, `replicas`, `weight`, `share`; one row per host, region and cluster, in the
+    /// plan's order (by host, then region, then cluster).
+    fn traffic_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let rows: Vec<(&HostTraffic, &RegionTraffic, &ClusterTraffic)> = self
+            .plan
+            .traffic
+            .iter()
+            .flat_map(|h| {
+                h.regions
+                    .iter()
+                    .flat_map(move |r| r.clusters.iter().map(move |c| (h, r, c)))
+            })
+            .collect();
+        let columns = PyDict::new(py);
+        columns.set_item(
+            "host",
+            rows.iter().map(|(h, _, _)| h.host.as_str()).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "source",
+            rows.iter().map(|(h, _, _)| h.source.as_str()).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "region",
+            rows.iter().map(|(_, r, _)| r.region.as_str()).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "cluster",
+            rows.iter()
+                .map(|(_, _, c)| c.cluster.as_str())
+                .collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "replicas",
+            rows.iter().map(|(_, _, c)| c.replicas).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "weight",
+            rows.iter().map(|(_, _, c)| c.weight).collect::<Vec<_>>(),
+        )?;
+        columns.set_item("share", rows.iter().map(|(_, _, c)| c.share).collect::<Vec<_>>())?;
         Ok(columns)
     }
 

@@ -19,7 +19,7 @@ def test_the_what_if_notebook_executes_and_writes_its_plots(tmp_path, monkeypatc
     assert not errors, errors
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == ["failover-per-cluster.png", "failover-per-region.png", "replicas-per-cluster.png",
-                    "utilisation.png"]
+                    "traffic.png", "utilisation.png"]
     for name in pngs:
         data = (tmp_path / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5_000, name

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub mod regions;
 mod resolve;
 
-pub use resolve::{ClusterShare, Resolution, ResolveError, resolve};
+pub use resolve::{ClusterShare, Resolution, ResolveError, find_host, resolve};
 
 use crate::cluster::ClusterName;
 use crate::follow::ObjectRef;

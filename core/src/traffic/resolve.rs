@@ -68,6 +68,34 @@ pub enum ResolveError {
         /// The regions known, comma-separated.
         known: String,
     },
+    /// No route has this host.
+    #[error(
+        "no route for host `{host}` (hosts: {known}); a host is an Ingress rule's host or a LoadBalancer Service's fleetplan.io/hostname"
+    )]
+    UnknownHost {
+        /// The host given (escaped).
+        host: String,
+        /// The hosts known, comma-separated, or `none`.
+        known: String,
+    },
+}
+
+/// The traffic of `host` among a plan's `hosts`.
+///
+/// # Errors
+/// [`ResolveError::UnknownHost`] when none is for `host`.
+pub fn find_host<'a>(hosts: &'a [HostTraffic], host: &str) -> Result<&'a HostTraffic, ResolveError> {
+    hosts.iter().find(|h| h.host == host).ok_or_else(|| {
+        let known: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
+        ResolveError::UnknownHost {
+            host: host.escape_debug().to_string(),
+            known: if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            },
+        }
+    })
 }
 
 /// What a user in `from` gets for `host`, with the clusters in `unhealthy` failing their

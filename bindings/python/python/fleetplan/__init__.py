@@ -10,6 +10,8 @@ shapes the answers as pandas DataFrames, dicts, HTML and plots.
     >>> plan.placements            # DataFrame: workload, cluster, region, replicas
     >>> after = scenario.simulate([{"op": "fail", "cluster": "us-west-2-a"}])
     >>> after.summary              # DataFrame: one row per step
+    >>> plan.traffic               # DataFrame: DNS weight per host, region and cluster
+    >>> scenario.resolve("shop.example.com", "eu-west-1", fail=["eu-west-1-a", "eu-west-1-b"])
 
 Bad input raises :class:`FleetplanError` (a ``ValueError``) with the message the command
 line prints: the file, object and field at fault.
@@ -98,6 +100,22 @@ def _weights(weights: Optional[Mapping[str, float]]) -> Optional[list[tuple[str,
     return [(str(name), float(value)) for name, value in weights.items()]
 
 
+def _clusters(kind: str, names: Union[str, Iterable[str]]) -> list[str]:
+    """Cluster names: one name, or any iterable of names."""
+    if isinstance(names, str):
+        return [names]
+    clusters = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise FleetplanError(f"{kind}[{i}]: expected a cluster name, got {type(name).__name__}")
+        clusters.append(name)
+    return clusters
+
+
+_RESOLUTION_COLUMNS = ["from_region", "latency_region", "cluster", "region", "weight", "share", "failed_open"]
+_TRAFFIC_COLUMNS = ["host", "source", "region", "cluster", "replicas", "weight", "share"]
+
+
 def _steps(steps: Union[str, Iterable[Any]]) -> str:
     """Steps as the steps-file text: a YAML string as it is, or a list of operations (dicts)
     and lists of operations."""
@@ -157,6 +175,45 @@ class Scenario:
             float(time_limit), _weights(weights),
         )
         return Timeline(document)
+
+    def resolve(
+        self,
+        host: str,
+        from_region: str,
+        *,
+        unhealthy: Union[str, Iterable[str]] = (),
+        fail: Union[str, Iterable[str]] = (),
+        solver: str = "fast",
+        time_limit: float = 10.0,
+        weights: Optional[Mapping[str, float]] = None,
+    ) -> pd.DataFrame:
+        """Where the requests of users in ``from_region`` (an AWS region) for ``host`` go, as
+        Route53 answers them: the nearest region holding replicas whose records include a
+        healthy one (latency), then its clusters by weight; when no record is healthy, every
+        record answers (fail-open). As ``fleetplan traffic resolve HOST --from REGION``.
+
+        ``unhealthy`` clusters keep their records but fail their health checks; ``fail``
+        clusters go down first, one step each (``--fail``), and the plan after them is
+        resolved. ``solver``, ``time_limit`` and ``weights`` plan, as for :meth:`simulate`.
+
+        Returns one row per cluster that gets requests: from_region, latency_region (the
+        region whose latency record answers; None under the weighted policy), cluster,
+        region, weight (its record's, 0-255), share (of the requests, 0-1; the shares sum to
+        1), failed_open. ``attrs`` holds host, from_region, latency_region, rtt_ms (the
+        estimated round trip to latency_region) and failed_open. An unknown host, region or
+        cluster raises :class:`FleetplanError`."""
+        r = self._native.resolve(
+            str(host), str(from_region), _clusters("unhealthy", unhealthy), _clusters("fail", fail),
+            solver, float(time_limit), _weights(weights),
+        )
+        rows = [{"from_region": r["from"], "latency_region": r.get("region"), "cluster": c["cluster"],
+                 "region": c["region"], "weight": c["weight"], "share": c["share"],
+                 "failed_open": r["failedOpen"]}
+                for c in r["clusters"] if c["share"] > 0]
+        table = pd.DataFrame(rows, columns=_RESOLUTION_COLUMNS)
+        table.attrs.update(host=r["host"], from_region=r["from"], latency_region=r.get("region"),
+                           rtt_ms=r.get("rttMs"), failed_open=r["failedOpen"])
+        return table
 
     def native_plan_seconds(self, solver: str = "fast") -> float:
         """Seconds the engine takes to plan, with nothing converted for Python (the
@@ -256,6 +313,21 @@ class Plan:
     def pools(self) -> pd.DataFrame:
         """One row per workload, cluster and pool: workload, cluster, region, pool, replicas."""
         return self._placement_table(pools=True)
+
+    @property
+    def traffic(self) -> pd.DataFrame:
+        """Where global DNS sends each host's users (an Ingress rule's host): one row per
+        host, region and cluster holding its backends' replicas, ordered by host, region and
+        cluster as the engine orders them: host, source (the object asking for it), region,
+        cluster, replicas, weight (the cluster's DNS record weight, 0-255; a region's weights
+        sum to 255 under the default latency-over-weighted policy, a host's under weighted),
+        share (its part of those replicas, 0-1). Empty when the scenario has no host."""
+        if self._native is not None:
+            return pd.DataFrame(self._native.traffic_columns(), columns=_TRAFFIC_COLUMNS)
+        rows = [{"host": h["host"], "source": h["source"], "region": r["region"], "cluster": c["cluster"],
+                 "replicas": c["replicas"], "weight": c["weight"], "share": c["share"]}
+                for h in self._doc.get("traffic", []) for r in h["regions"] for c in r["clusters"]]
+        return pd.DataFrame(rows, columns=_TRAFFIC_COLUMNS)
 
     @property
     def unplaced(self) -> pd.DataFrame:
