@@ -12,6 +12,32 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[3]
 TUTORIAL = ROOT / "examples" / "tutorial"
 
+# A small fleet of two clusters and a Deployment of six replicas, written inline.
+FLEET = """apiVersion: fleetplan.io/v1
+kind: Fleet
+clusters:
+- name: east
+  region: us-east-1
+  pools: [{name: general, count: 2, allocatable: {cpu: "4", memory: 16Gi}}]
+- name: west
+  region: us-west-2
+  pools: [{name: general, count: 1, allocatable: {cpu: "4", memory: 16Gi}}]
+"""
+
+WEB = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web", "namespace": "shop"},
+    "spec": {
+        "replicas": 6,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "resources": {"requests": {"cpu": "1"}}}]},
+        },
+    },
+}
+
 
 @pytest.fixture(scope="session")
 def cli():

@@ -8,32 +8,7 @@ import pytest
 import fleetplan
 from fleetplan import FleetplanError, plot
 
-from conftest import TUTORIAL
-
-FLEET = """apiVersion: fleetplan.io/v1
-kind: Fleet
-clusters:
-- name: east
-  region: us-east-1
-  pools: [{name: general, count: 2, allocatable: {cpu: "4", memory: 16Gi}}]
-- name: west
-  region: us-west-2
-  pools: [{name: general, count: 1, allocatable: {cpu: "4", memory: 16Gi}}]
-"""
-
-WEB = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {"name": "web", "namespace": "shop"},
-    "spec": {
-        "replicas": 6,
-        "selector": {"matchLabels": {"app": "web"}},
-        "template": {
-            "metadata": {"labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "web", "resources": {"requests": {"cpu": "1"}}}]},
-        },
-    },
-}
+from conftest import FLEET, TUTORIAL, WEB
 
 GPU = {
     "apiVersion": "batch/v1",

@@ -10,34 +10,12 @@ import pytest
 import fleetplan
 from fleetplan import FleetplanError, Plan, plot
 
-from conftest import TUTORIAL
+from conftest import FLEET, TUTORIAL, WEB
 
 HOST = "shop.example.com"
 EU = ["eu-west-1-a", "eu-west-1-b"]
 TRAFFIC_COLUMNS = ["host", "source", "region", "cluster", "replicas", "weight", "share"]
 RESOLUTION_COLUMNS = ["from_region", "latency_region", "cluster", "region", "weight", "share", "failed_open"]
-
-FLEET = """apiVersion: fleetplan.io/v1
-kind: Fleet
-clusters:
-- name: east
-  region: us-east-1
-  pools: [{name: general, count: 2, allocatable: {cpu: "4", memory: 16Gi}}]
-"""
-
-WEB = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {"name": "web", "namespace": "shop"},
-    "spec": {
-        "replicas": 2,
-        "selector": {"matchLabels": {"app": "web"}},
-        "template": {
-            "metadata": {"labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "web", "resources": {"requests": {"cpu": "1"}}}]},
-        },
-    },
-}
 
 
 def traffic_rows(document):
@@ -88,7 +66,7 @@ def test_a_plans_traffic_equals_the_command_lines_json(cli, solver):
 
 def test_a_plan_without_hosts_has_an_empty_traffic_table():
     plan = fleetplan.load_yaml([FLEET], [json.dumps(WEB)]).plan()
-    assert plan.summary["placed"] == 2
+    assert plan.summary["placed"] == 6
     traffic = plan.traffic
     assert traffic.empty and list(traffic.columns) == TRAFFIC_COLUMNS
     assert Plan(document=plan.to_dict()).traffic.empty
