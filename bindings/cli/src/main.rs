@@ -177,6 +177,13 @@ struct ResolveArgs {
     #[arg(long, value_name = "CLUSTER")]
     unhealthy: Vec<String>,
 
+    /// Resolve the records a live Route53 zone holds for HOST (the hosted zone with the
+    /// longest matching suffix; credentials, region and AWS_ENDPOINT_URL as the AWS SDK reads
+    /// them) instead of planning a scenario. Clusters are named by the records' set
+    /// identifiers (without fleetplan's owner prefix).
+    #[arg(long, conflicts_with_all = ["dir", "fleet", "apps", "eks", "fail", "recover", "drain", "cordon", "steps"])]
+    route53: bool,
+
     #[command(flatten)]
     steps: StepArgs,
 
@@ -712,6 +719,16 @@ fn read_eks(targets: &[(String, String)]) -> Result<Vec<(fleetplan::Cluster, Pat
         .zip(targets)
         .map(|(cluster, (name, region))| (cluster, PathBuf::from(format!("--eks {name}@{region}"))))
         .collect())
+}
+
+/// The AWS SDK's configuration from its usual chain (environment, profile, instance role;
+/// AWS_ENDPOINT_URL honoured), in us-east-1 when no region is set (Route53's API is global).
+async fn aws_sdk_config() -> aws_config::SdkConfig {
+    let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .load()
+        .await
 }
 
 /// Parses a number of seconds: more than 0, at most a day.

@@ -3,7 +3,8 @@
 //! planned (a latency record per region aliasing `REGION.shop.example.com`, a weighted record
 //! per cluster aliasing that cluster's load balancer, made in moto's ELBv2); a second sync
 //! changes nothing; after a simulated failure the failed cluster's record is gone; a writer
-//! with another owner id leaves the host alone; pruning removes what the owner wrote.
+//! with another owner id leaves the host alone; pruning removes what the owner wrote; and
+//! `fleetplan traffic resolve --route53` reads the live records back and resolves them.
 //!
 //! moto stores records but validates nothing and answers no DNS query (see the README): this
 //! test checks what is written, and `fleetplan traffic resolve` (tested in `cli.rs`) checks
@@ -23,7 +24,7 @@ use fleetplan::{PlanOptions, SolverChoice};
 use fleetplan_aws::route53::Route53Writer;
 use fleetplan_testbed::MotoServer;
 use fleetplan_testbed::load_balancers::default_subnets;
-use route53::{create_zone, expected_rows, rows};
+use route53::{create_zone, expected_rows, moto_env, rows};
 
 async fn config(moto: &MotoServer, region: &str) -> SdkConfig {
     moto.sdk_config(region).await
@@ -96,6 +97,32 @@ fn tutorial_traffic(
     (with_endpoints(first), with_endpoints(sim.plan().traffic))
 }
 
+/// `fleetplan traffic resolve shop.example.com --route53 --from FROM -o json` against moto:
+/// the one resolution.
+fn resolve_live(moto: &MotoServer, from: &str) -> serde_json::Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args([
+            "traffic",
+            "resolve",
+            "shop.example.com",
+            "--route53",
+            "--from",
+            from,
+            "-o",
+            "json",
+        ])
+        .envs(moto_env(&moto.endpoint()))
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let all: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    all[0].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tutorials_records_land_in_route53_as_planned_and_follow_a_failure() {
     let moto = MotoServer::start()
@@ -143,6 +170,29 @@ async fn the_tutorials_records_land_in_route53_as_planned_and_follow_a_failure()
         assert_eq!(sum, 255, "{region}'s weights share 255 points");
     }
 
+    // What users get from the live records, as `traffic resolve --route53` reads them back.
+    let eu = resolve_live(&moto, "eu-west-1");
+    let shares: Vec<(&str, &str, u64)> = eu["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| {
+            (
+                c["cluster"].as_str().unwrap_or_default(),
+                c["region"].as_str().unwrap_or_default(),
+                c["weight"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shares,
+        [
+            ("eu-west-1-a", "eu-west-1", 128),
+            ("eu-west-1-b", "eu-west-1", 127)
+        ],
+        "{eu}"
+    );
+
     // Again: nothing to change.
     let again = east.sync(&planned).await.expect("syncs");
     assert!(again.changed.is_empty(), "{again:?}");
@@ -172,6 +222,22 @@ async fn the_tutorials_records_land_in_route53_as_planned_and_follow_a_failure()
         .find(|r| r.2.as_deref() == Some(&format!("{prefix}us-west-2-b")))
         .expect("us-west-2-b's record");
     assert_eq!(b.3, Some(255));
+    let us = resolve_live(&moto, "us-west-2");
+    assert_eq!(us["clusters"][0]["cluster"], "us-west-2-b", "{us}");
+    assert_eq!(us["clusters"][0]["share"], 1.0, "{us}");
+    assert_eq!(us["clusters"].as_array().map(Vec::len), Some(1), "{us}");
+    // A host the zone holds no record for: a clear error.
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args(["traffic", "resolve", "nope.example.com", "--route53"])
+        .envs(moto_env(&moto.endpoint()))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no weighted record for host `nope.example.com`"),
+        "{stderr}"
+    );
 
     // Pruned when no longer planned: nothing of the owner's is left.
     let pruned = east.prune(&BTreeSet::new()).await.expect("prunes");

@@ -52,7 +52,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
-use route53::{Row, create_zone, expected_rows, rows};
+use route53::{Row, create_zone, expected_rows, moto_env, rows};
 
 fn tutorial() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial")
@@ -558,20 +558,6 @@ const CONTROLLER_FLAGS: [&str; 8] = [
 
 /// The failure threshold in `CONTROLLER_FLAGS`.
 const FAILURE_THRESHOLD: Duration = Duration::from_secs(6);
-
-/// The AWS SDK's environment for a process that must reach moto.
-fn moto_env(endpoint: &str) -> Vec<(String, String)> {
-    [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
 
 /// Where the records of the live tutorial are checked.
 struct Dns<'a> {

@@ -64,6 +64,24 @@ pub struct SyncReport {
     pub pending: Vec<(String, String)>,
 }
 
+/// The traffic that a live zone's records send `host`'s users to (see
+/// [`records::traffic_of`]), read with `config`'s credentials and endpoint; `None` when the
+/// zone holds no record for it.
+///
+/// # Errors
+/// When AWS cannot be reached, or no hosted zone holds the host.
+pub async fn read_host(config: &SdkConfig, host: &str) -> Result<Option<HostTraffic>, DnsError> {
+    let route53 = Client::new(config);
+    let zones = zones(&route53).await?;
+    let zone = zone_for(host, &zones)?;
+    let held: Vec<Record> = records(&route53, &zone.id)
+        .await?
+        .into_iter()
+        .filter(|r| belongs_to(&r.name, host))
+        .collect();
+    Ok(records::traffic_of(host, &held))
+}
+
 /// Writes one owner's records.
 pub struct Route53Writer {
     route53: Client,
@@ -92,7 +110,7 @@ impl Route53Writer {
     /// When AWS cannot be reached, or a host's records would be refused (nothing of that
     /// host is written then; hosts before it in `hosts` are).
     pub async fn sync(&self, hosts: &[HostTraffic]) -> Result<SyncReport, DnsError> {
-        let zones = self.zones().await?;
+        let zones = zones(&self.route53).await?;
         let regions: BTreeSet<&str> = hosts
             .iter()
             .flat_map(|h| &h.regions)
@@ -115,7 +133,7 @@ impl Route53Writer {
                 .pending
                 .extend(wanted.pending.iter().map(|c| (host.host.clone(), c.clone())));
             if !listed.contains_key(&zone.id) {
-                let all = self.records(&zone.id).await?;
+                let all = records(&self.route53, &zone.id).await?;
                 listed.insert(zone.id.clone(), all);
             }
             let existing: Vec<Record> = listed[&zone.id]
@@ -145,8 +163,8 @@ impl Route53Writer {
     pub async fn prune(&self, keep: &BTreeSet<String>) -> Result<Vec<String>, DnsError> {
         let mut pruned = Vec::new();
         let ours = records::owner_value(&self.owner);
-        for zone in self.zones().await? {
-            let all = self.records(&zone.id).await?;
+        for zone in zones(&self.route53).await? {
+            let all = records(&self.route53, &zone.id).await?;
             let owned: BTreeSet<String> = all
                 .iter()
                 .filter(|r| r.kind == RecordKind::Txt && r.txt.as_ref().is_some_and(|t| t.0.contains(&ours)))
@@ -166,58 +184,6 @@ impl Route53Writer {
             }
         }
         Ok(pruned)
-    }
-
-    async fn zones(&self) -> Result<Vec<Zone>, DnsError> {
-        let mut zones = Vec::new();
-        let mut marker = None;
-        loop {
-            let out = self
-                .route53
-                .list_hosted_zones()
-                .set_marker(marker)
-                .send()
-                .await
-                .map_err(|e| api("ListHostedZones")(aws_sdk_route53::error::DisplayErrorContext(e)))?;
-            for z in out.hosted_zones() {
-                zones.push(Zone {
-                    id: z.id().trim_start_matches("/hostedzone/").to_string(),
-                    name: normal_name(z.name()),
-                });
-            }
-            match out.next_marker() {
-                Some(next) if out.is_truncated() => marker = Some(next.to_string()),
-                _ => return Ok(zones),
-            }
-        }
-    }
-
-    /// Every A and TXT record of the zone that fleetplan could have written.
-    async fn records(&self, zone: &str) -> Result<Vec<Record>, DnsError> {
-        let mut records = Vec::new();
-        let (mut name, mut kind, mut id) = (None, None, None);
-        loop {
-            let page = self
-                .route53
-                .list_resource_record_sets()
-                .hosted_zone_id(zone)
-                .set_start_record_name(name)
-                .set_start_record_type(kind)
-                .set_start_record_identifier(id)
-                .send()
-                .await
-                .map_err(|e| api("ListResourceRecordSets")(aws_sdk_route53::error::DisplayErrorContext(e)))?;
-            records.extend(page.resource_record_sets().iter().filter_map(from_sdk));
-            if !page.is_truncated() {
-                return Ok(records);
-            }
-            name = page.next_record_name().map(str::to_string);
-            kind = page.next_record_type().cloned();
-            id = page.next_record_identifier().map(str::to_string);
-            if name.is_none() {
-                return Ok(records);
-            }
-        }
     }
 
     async fn send(&self, zone: &str, host: &str, batch: &[Change]) -> Result<(), DnsError> {
@@ -251,6 +217,57 @@ impl Route53Writer {
                 )
             })?;
         Ok(())
+    }
+}
+
+/// The account's hosted zones.
+async fn zones(route53: &Client) -> Result<Vec<Zone>, DnsError> {
+    let mut zones = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = route53
+            .list_hosted_zones()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| api("ListHostedZones")(aws_sdk_route53::error::DisplayErrorContext(e)))?;
+        for z in out.hosted_zones() {
+            zones.push(Zone {
+                id: z.id().trim_start_matches("/hostedzone/").to_string(),
+                name: normal_name(z.name()),
+            });
+        }
+        match out.next_marker() {
+            Some(next) if out.is_truncated() => marker = Some(next.to_string()),
+            _ => return Ok(zones),
+        }
+    }
+}
+
+/// Every A and TXT record of the zone that fleetplan could have written.
+async fn records(route53: &Client, zone: &str) -> Result<Vec<Record>, DnsError> {
+    let mut records = Vec::new();
+    let (mut name, mut kind, mut id) = (None, None, None);
+    loop {
+        let page = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .set_start_record_name(name)
+            .set_start_record_type(kind)
+            .set_start_record_identifier(id)
+            .send()
+            .await
+            .map_err(|e| api("ListResourceRecordSets")(aws_sdk_route53::error::DisplayErrorContext(e)))?;
+        records.extend(page.resource_record_sets().iter().filter_map(from_sdk));
+        if !page.is_truncated() {
+            return Ok(records);
+        }
+        name = page.next_record_name().map(str::to_string);
+        kind = page.next_record_type().cloned();
+        id = page.next_record_identifier().map(str::to_string);
+        if name.is_none() {
+            return Ok(records);
+        }
     }
 }
 

@@ -23,7 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use fleetplan::traffic::{HostTraffic, MAX_WEIGHT, Policy};
+use fleetplan::ClusterName;
+use fleetplan::traffic::{ClusterTraffic, DEFAULT_TTL, HostTraffic, MAX_WEIGHT, Policy, RegionTraffic};
 
 /// The most weighted records Route53 takes per name and type.
 pub const MAX_WEIGHTED_RECORDS: usize = 100;
@@ -393,6 +394,121 @@ pub fn changes(host: &str, owner: &str, existing: &[Record], wanted: &[Record]) 
     phases.into_iter().flatten().collect()
 }
 
+/// The region in a load balancer's DNS name: `NAME.REGION.elb.amazonaws.com` (ALB, CLB) or
+/// `NAME.elb.REGION.amazonaws.com` (NLB).
+fn elb_region(dns: &str) -> Option<&str> {
+    if let Some(rest) = dns.strip_suffix(".elb.amazonaws.com") {
+        return rest.rsplit_once('.').map(|(_, region)| region);
+    }
+    let rest = dns.strip_suffix(".amazonaws.com")?;
+    let (before, region) = rest.rsplit_once('.')?;
+    before.ends_with(".elb").then_some(region)
+}
+
+/// The traffic `records` (the zone's records at `host`'s names) express, read back in
+/// fleetplan's layout (by any owner, or by anyone writing the same two levels): latency
+/// records at `host` aliasing `REGION.HOST` give the regions, and each weighted record there
+/// a cluster with its weight; without latency records, the weighted records at `host` under
+/// the weighted policy, each in the region its load balancer's name says (`unknown` when it
+/// says none). A cluster is named by its set identifier, less the owner's prefix when the
+/// owner record names the owner. `None` when there is no weighted record.
+pub fn traffic_of(host: &str, records: &[Record]) -> Option<HostTraffic> {
+    let owner = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Txt && r.name == format!("{OWNER_PREFIX}{host}"))
+        .find_map(|r| {
+            let (values, ttl) = r.txt.as_ref()?;
+            let owner = values.iter().find_map(|v| {
+                v.trim_matches('"')
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("fleetplan/owner="))
+                    .map(str::to_string)
+            })?;
+            Some((owner, *ttl))
+        });
+    let prefix = owner.as_ref().map(|(o, _)| set_prefix(o, host));
+    let name_of = |id: &str| -> ClusterName {
+        prefix
+            .as_deref()
+            .and_then(|p| id.strip_prefix(p))
+            .unwrap_or(id)
+            .into()
+    };
+    let weighted_at = |name: &str| -> Vec<ClusterTraffic> {
+        let mut clusters: Vec<ClusterTraffic> = records
+            .iter()
+            .filter(|r| r.kind == RecordKind::A && r.name == name)
+            .filter_map(|r| {
+                Some(ClusterTraffic {
+                    cluster: name_of(r.set_identifier.as_deref()?),
+                    replicas: 0,
+                    weight: r.weight?,
+                    share: 0.0,
+                    endpoint: r.alias.as_ref().map(|a| a.dns_name.clone()),
+                })
+            })
+            .collect();
+        let sum: u32 = clusters.iter().map(|c| c.weight).sum();
+        for c in &mut clusters {
+            c.share = if sum == 0 {
+                0.0
+            } else {
+                f64::from(c.weight) / f64::from(sum)
+            };
+        }
+        clusters.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        clusters
+    };
+    let latency: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::A && r.name == host)
+        .filter_map(|r| Some((r.region.as_deref()?, r.alias.as_ref()?.dns_name.as_str())))
+        .collect();
+    let (policy, mut regions) = if latency.is_empty() {
+        let mut by_region: BTreeMap<String, Vec<ClusterTraffic>> = BTreeMap::new();
+        for c in weighted_at(host) {
+            let region = c
+                .endpoint
+                .as_deref()
+                .and_then(elb_region)
+                .unwrap_or("unknown")
+                .to_string();
+            by_region.entry(region).or_default().push(c);
+        }
+        let regions: Vec<RegionTraffic> = by_region
+            .into_iter()
+            .map(|(region, clusters)| RegionTraffic { region, clusters })
+            .collect();
+        (Policy::Weighted, regions)
+    } else {
+        let regions = latency
+            .into_iter()
+            .map(|(region, target)| RegionTraffic {
+                region: region.to_string(),
+                clusters: weighted_at(target),
+            })
+            .filter(|r| !r.clusters.is_empty())
+            .collect();
+        (Policy::LatencyOverWeighted, regions)
+    };
+    regions.sort_by(|a, b| a.region.cmp(&b.region));
+    if regions.is_empty() {
+        return None;
+    }
+    Some(HostTraffic {
+        host: host.to_string(),
+        source: owner
+            .as_ref()
+            .map_or_else(|| "Route53".to_string(), |(o, _)| format!("Route53, owner {o}")),
+        ttl: owner
+            .as_ref()
+            .and_then(|(_, ttl)| u32::try_from(*ttl).ok())
+            .unwrap_or(DEFAULT_TTL),
+        policy,
+        regions,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use fleetplan::traffic::{ClusterTraffic, RegionTraffic};
@@ -684,5 +800,41 @@ mod tests {
             set_prefix("east", "a.example.com"),
             set_prefix("east", "b.example.com")
         );
+    }
+
+    #[test]
+    fn records_read_back_give_the_traffic_they_were_written_from() {
+        for policy in [Policy::LatencyOverWeighted, Policy::Weighted] {
+            let planned = tutorial(policy);
+            let written = ours(&planned).expect("records").records;
+            let read = traffic_of("shop.example.com", &written).expect("traffic");
+            assert_eq!((read.policy, read.ttl), (policy, 60));
+            let weights = |h: &HostTraffic| -> Vec<(String, String, u32)> {
+                h.regions
+                    .iter()
+                    .flat_map(|r| {
+                        r.clusters
+                            .iter()
+                            .map(|c| (r.region.clone(), c.cluster.to_string(), c.weight))
+                    })
+                    .collect()
+            };
+            let expected = match policy {
+                Policy::LatencyOverWeighted => weights(&planned),
+                // The fixture's load balancer names carry no region.
+                Policy::Weighted => weights(&planned)
+                    .into_iter()
+                    .map(|(_, c, w)| ("unknown".to_string(), c, w))
+                    .collect(),
+            };
+            assert_eq!(weights(&read), expected, "{policy:?}");
+        }
+        assert_eq!(traffic_of("shop.example.com", &[]), None);
+        assert_eq!(
+            elb_region("k8s-shop-web-1.eu-west-1.elb.amazonaws.com"),
+            Some("eu-west-1")
+        );
+        assert_eq!(elb_region("net-1.elb.us-east-2.amazonaws.com"), Some("us-east-2"));
+        assert_eq!(elb_region("example.com"), None);
     }
 }

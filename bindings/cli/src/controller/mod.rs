@@ -128,7 +128,11 @@ async fn traffic_writers(
     }
     let owner = &args.dns_owner;
     let needs_aws = args.dns.contains(&DnsArg::Route53) || args.global_accelerator.is_some();
-    let aws = if needs_aws { Some(aws_config().await) } else { None };
+    let aws = if needs_aws {
+        Some(crate::aws_sdk_config().await)
+    } else {
+        None
+    };
     let route53 = match (&aws, args.dns.contains(&DnsArg::Route53)) {
         (Some(aws), true) => Some(
             fleetplan_aws::route53::Route53Writer::new(aws, owner)
@@ -158,16 +162,6 @@ async fn traffic_writers(
         _ => None,
     };
     Ok(TrafficWriters::new(route53, external_dns, accelerator))
-}
-
-/// The AWS SDK's configuration from its usual chain (environment, profile, instance role;
-/// AWS_ENDPOINT_URL honoured), in us-east-1 when no region is set (Route53's API is global).
-async fn aws_config() -> aws_config::SdkConfig {
-    let region = aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(region)
-        .load()
-        .await
 }
 
 /// Runs passes every `interval` until `shutdown` completes; a failed pass is logged and

@@ -99,3 +99,17 @@ pub async fn create_zone(client: &aws_sdk_route53::Client, name: &str) -> String
         .trim_start_matches("/hostedzone/")
         .to_string()
 }
+
+/// The AWS SDK's environment for a process that must reach the moto server at `endpoint`.
+pub fn moto_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
