@@ -518,8 +518,8 @@ pub struct RecordStages {
     pub at_once: Vec<HostTraffic>,
     /// The records once the new replicas are ready, before any replica stops.
     pub before_shrink: Vec<HostTraffic>,
-    /// Seconds to wait between writing [`RecordStages::before_shrink`] and stopping replicas
-    /// (0 when no weight was lowered).
+    /// Seconds to wait between writing [`RecordStages::before_shrink`] and stopping replicas:
+    /// the longest TTL of a host with a record lowered (0 when none was).
     pub wait_seconds: u32,
     /// The records at the end: the hosts' traffic after the change.
     pub after: Vec<HostTraffic>,
@@ -553,6 +553,17 @@ pub fn record_stages(actions: &[Action], before: &[HostTraffic], after: &[HostTr
             Action::SetWeight { .. } => apply_to(&mut state, action),
             Action::WaitTtl { seconds, .. } => wait_seconds = wait_seconds.max(*seconds),
             _ => {}
+        }
+    }
+    // A record lowered (or set to 0) from where it was needs its TTL waited out even when
+    // the list has no shrink behind it (an executor that knows more of what runs than the
+    // list may still stop replicas there).
+    let was = records(before);
+    for (key, (_, weight)) in records(&state) {
+        if was.get(&key).is_some_and(|(_, w)| weight < *w)
+            && let Some(h) = state.iter().find(|h| h.host == key.0)
+        {
+            wait_seconds = wait_seconds.max(h.ttl);
         }
     }
     RecordStages {

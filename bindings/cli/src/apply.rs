@@ -1,6 +1,7 @@
 //! `fleetplan apply`: plans a scenario and makes the workload clusters hold the plan, through
-//! the Kubernetes adapter's executor. Glue only: planning is the core's, applying the
-//! adapter's.
+//! the Kubernetes adapter's executor, and with `--dns route53` brings the hosts' Route53
+//! records along in the order of the action list. Glue only: planning and the order are the
+//! core's, applying the Kubernetes adapter's, the records the AWS adapter's.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,7 +13,14 @@ use fleetplan_kube::live::executor::{ApplyOptions, Executor};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::{ApplyArgs, fail, load_and_plan, write_stdout};
+use fleetplan::actions::{Disruption, carry_out};
+use fleetplan::traffic::{HostTraffic, traffic};
+use fleetplan::{Plan, Problem, Running};
+use fleetplan_kube::control::ingress_status::{LoadBalancers, endpoints_of};
+use fleetplan_kube::live::executor::ClusterReport;
+
+use crate::dns_writers::TrafficWriters;
+use crate::{ApplyArgs, DnsArg, fail, load_and_plan, write_stdout};
 
 /// Exit code when some cluster could not be brought to the plan.
 const EXIT_NOT_APPLIED: u8 = 1;
@@ -20,6 +28,11 @@ const EXIT_NOT_APPLIED: u8 = 1;
 /// Loads and plans the scenario, connects to every cluster of the fleet (a kubeconfig context
 /// per cluster, named like it), applies, and prints a line per cluster.
 pub fn run(args: &ApplyArgs) -> ExitCode {
+    if args.dns == DnsArg::ExternalDns {
+        return fail(
+            "--dns external-dns writes DNSEndpoint objects to a management cluster: run `fleetplan controller --dns external-dns`",
+        );
+    }
     let (scenario, plan) = match load_and_plan(&args.scenario, &args.tuning, args.solver, false) {
         Ok(planned) => planned,
         Err(code) => return code,
@@ -70,9 +83,44 @@ pub fn run(args: &ApplyArgs) -> ExitCode {
             timeout: Duration::from_secs(args.timeout),
             wait_ready: Duration::from_secs(args.wait),
         };
-        Ok::<_, String>(Executor::new(clients).apply(&desired, &follows, &apply).await)
+        let executor = Executor::new(clients);
+        if args.dns != DnsArg::Route53 || scenario.problem.routes.is_empty() {
+            return Ok((executor.apply(&desired, &follows, &apply).await, Vec::new()));
+        }
+        // What the zone holds now, read (and every host's zone found) before anything changes.
+        let aws = crate::aws_sdk_config().await;
+        let writer =
+            fleetplan_aws::route53::Route53Writer::new(&aws, &args.dns_owner).map_err(|e| e.to_string())?;
+        let mut before = Vec::new();
+        for route in &scenario.problem.routes {
+            match fleetplan_aws::route53::read_host(&aws, &route.host).await {
+                Ok(found) => before.extend(found),
+                Err(err) => return Err(format!("Route53: {err}")),
+            }
+        }
+        let mut writers = TrafficWriters::new(Some(writer), None, None).keeping_other_hosts();
+        let (mut errors, mut after) = (Vec::new(), None);
+        let reports = executor
+            .apply_with(&desired, &follows, &apply, async |grown| {
+                let (found, planned) = as_found(&scenario.problem, &plan, grown);
+                let (_, stages) = carry_out(&found, &planned, Some(&before), Disruption::default());
+                errors.extend(writers.write(&stages.before_shrink).await);
+                if stages.wait_seconds > 0 {
+                    eprintln!(
+                        "weights lowered: waiting {} s (the records' TTL) before replicas stop",
+                        stages.wait_seconds
+                    );
+                    tokio::time::sleep(Duration::from_secs(u64::from(stages.wait_seconds))).await;
+                }
+                after = Some(stages.after);
+            })
+            .await;
+        if let Some(after) = after {
+            errors.extend(writers.write(&after).await);
+        }
+        Ok((reports, errors))
     });
-    let reports = match reports {
+    let (reports, dns_errors) = match reports {
         Ok(reports) => reports,
         Err(message) => return fail(&message),
     };
@@ -98,8 +146,14 @@ pub fn run(args: &ApplyArgs) -> ExitCode {
             eprintln!("warning: {cluster}: {conflict}");
         }
     }
+    for error in &dns_errors {
+        eprintln!("error: records not written as planned: {error}");
+    }
     let failed = reports.values().filter(|r| r.error.is_some()).count();
     let code = write_stdout(&text, "the apply report");
+    if !dns_errors.is_empty() {
+        return ExitCode::from(EXIT_NOT_APPLIED);
+    }
     if failed > 0 {
         eprintln!(
             "error: {failed} of {} cluster(s) not brought to the plan",
@@ -108,4 +162,44 @@ pub fn run(args: &ApplyArgs) -> ExitCode {
         return ExitCode::from(EXIT_NOT_APPLIED);
     }
     code
+}
+
+/// The problem and plan as the executor found the clusters: what runs is the replicas of the
+/// copies each cluster held before this apply, and the plan's traffic goes to the load
+/// balancers the Ingress copies showed in `grown` (a cluster whose copy shows none yet gets
+/// no record).
+fn as_found(problem: &Problem, plan: &Plan, grown: &BTreeMap<String, ClusterReport>) -> (Problem, Plan) {
+    let mut routes = problem.routes.clone();
+    for route in &mut routes {
+        let seen: LoadBalancers = grown
+            .iter()
+            .filter_map(|(cluster, r)| Some((cluster.clone(), r.load_balancers.get(&route.source)?.clone())))
+            .collect();
+        route.endpoints = endpoints_of(&seen);
+    }
+    let current = grown
+        .iter()
+        .flat_map(|(cluster, r)| {
+            r.copies.iter().map(move |((_, workload), copy)| Running {
+                workload: workload.clone(),
+                cluster: cluster.as_str().into(),
+                pool: "".into(),
+                replicas: copy.status["replicas"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(0),
+            })
+        })
+        .collect();
+    let hosts: Vec<HostTraffic> = traffic(&routes, &plan.serving(), &Default::default());
+    let found = Problem {
+        current,
+        routes,
+        ..problem.clone()
+    };
+    let planned = Plan {
+        traffic: hosts,
+        ..plan.clone()
+    };
+    (found, planned)
 }

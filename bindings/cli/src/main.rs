@@ -4,6 +4,7 @@
 
 mod apply;
 mod controller;
+mod dns_writers;
 mod render;
 mod simulate;
 mod testbed;
@@ -328,6 +329,18 @@ struct ApplyArgs {
 
     #[command(flatten)]
     tuning: SolverTuning,
+
+    /// `route53`: also bring each global host's Route53 records to the plan, in the order of
+    /// the action list (the weights set once the new replicas are ready, the TTL waited out
+    /// before any replica stops, emptied clusters' records last); each cluster's endpoint is
+    /// the load balancer its Ingress copy shows. `none` (the default): no records.
+    /// (`external-dns` needs a management cluster: use `fleetplan controller`.)
+    #[arg(long, value_enum, default_value = "none")]
+    dns: DnsArg,
+
+    /// The owner id of the records (see `fleetplan controller --help`).
+    #[arg(long, value_name = "ID", default_value = "fleetplan", value_parser = parse_owner)]
+    dns_owner: String,
 }
 
 #[derive(Subcommand, Debug)]

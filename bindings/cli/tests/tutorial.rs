@@ -188,12 +188,7 @@ fn the_tutorial_applied_to_a_management_cluster_lands_as_planned_and_runs() {
         .expect("the bed starts");
     // Each cluster's alb Ingresses get a load balancer in moto's ELBv2 (the bed's stand-in
     // for the AWS Load Balancer Controller).
-    let moto = runtime
-        .block_on(fleetplan_testbed::MotoServer::start())
-        .unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(bed.run_load_balancers(&moto.endpoint()))
-        .expect("the load balancer stand-in starts");
+    let moto = runtime.block_on(bed::moto_with_load_balancers(&mut bed));
     let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
     let apps = tutorial_apps();
     let aws = runtime.block_on(moto.sdk_config("us-east-1"));

@@ -60,19 +60,24 @@ pub fn load_balancers(
 }
 
 /// Each cluster's endpoint as the source Ingress's [`LOAD_BALANCERS`] annotation names it
-/// (its first address), in cluster order; none when the annotation is missing or not this
-/// annotation's JSON.
+/// (see [`endpoints_of`]); none when the annotation is missing or not this annotation's JSON.
 pub fn endpoints(source: &Value) -> Vec<Endpoint> {
     let balancers: LoadBalancers = source["metadata"]["annotations"][LOAD_BALANCERS]
         .as_str()
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_default();
+    endpoints_of(&balancers)
+}
+
+/// Each cluster's endpoint: its first address, in cluster order (a cluster without one has
+/// none).
+pub fn endpoints_of(balancers: &LoadBalancers) -> Vec<Endpoint> {
     balancers
-        .into_iter()
+        .iter()
         .filter_map(|(cluster, addresses)| {
             Some(Endpoint {
                 cluster: cluster.as_str().into(),
-                address: addresses.into_iter().next()?,
+                address: addresses.first()?.clone(),
                 healthy: true,
             })
         })

@@ -120,19 +120,20 @@ impl Executor {
         dependents: &[DesiredDependent],
         options: &ApplyOptions,
     ) -> BTreeMap<String, ClusterReport> {
-        self.apply_with(desired, dependents, options, async || {}).await
+        self.apply_with(desired, dependents, options, async |_| {}).await
     }
 
     /// [`Executor::apply`], running `before_shrink` once the new replicas are ready and
-    /// before any replica stops (not at all when they do not become ready): where the
-    /// caller lowers the DNS weights of the clusters about to lose replicas and waits for
-    /// resolvers to notice (see [`fleetplan::actions::record_stages`]).
+    /// before any replica stops (not at all when they do not become ready), with the
+    /// reports so far (each Ingress copy's load balancers among them): where the caller
+    /// lowers the DNS weights of the clusters about to lose replicas and waits for resolvers
+    /// to notice (see [`fleetplan::actions::record_stages`]).
     pub async fn apply_with(
         &self,
         desired: &[Desired],
         dependents: &[DesiredDependent],
         options: &ApplyOptions,
-        before_shrink: impl AsyncFnOnce(),
+        before_shrink: impl AsyncFnOnce(&BTreeMap<String, ClusterReport>),
     ) -> BTreeMap<String, ClusterReport> {
         let mut by_cluster: BTreeMap<&str, Vec<&Desired>> =
             self.clients.keys().map(|c| (c.as_str(), Vec::new())).collect();
@@ -200,7 +201,7 @@ impl Executor {
             }
             return reports;
         }
-        before_shrink().await;
+        before_shrink(&reports).await;
         // Phase 2: shrink and prune.
         let shrunk: Vec<(String, Result<ClusterReport, LiveError>)> =
             futures::stream::iter(owned.iter().map(|(cluster, now)| {

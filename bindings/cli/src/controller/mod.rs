@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 mod metrics;
 mod pass;
-mod traffic;
 
 use fleetplan_kube::control::fleet_status::ManagementMode;
 use fleetplan_kube::live::lease::LeaderElection;
@@ -18,8 +17,8 @@ use kube::{Client, Config};
 use metrics::{Metrics, serve};
 use pass::{Controller, ControllerOptions};
 
+use crate::dns_writers::{TrafficWriters, accelerator_writer, external_dns_writer};
 use crate::{ControllerArgs, DnsArg, ManagementArg, fail};
-use traffic::{TrafficWriters, accelerator_writer, external_dns_writer};
 
 /// Connects to the management cluster and runs passes until SIGINT or SIGTERM (or once).
 pub fn run(args: &ControllerArgs) -> ExitCode {

@@ -13,7 +13,7 @@
 //!    nothing new moves nothing);
 //! 4. decide what each reachable cluster should hold ([`fleetplan_kube::control::desired`])
 //!    and make it hold that, make-before-break ([`fleetplan_kube::live::executor`]);
-//!    With traffic writers ([`traffic`](super::traffic)), the hosts' records move in the
+//!    With traffic writers ([`crate::dns_writers`]), the hosts' records move in the
 //!    same order as a simulation's actions ([`fleetplan::actions::carry_out`]): a failed
 //!    cluster's records go before anything else; once the new replicas are ready, every
 //!    weight is set (0 for a cluster being emptied) and the records' TTL is waited out
@@ -42,7 +42,7 @@ use fleetplan_kube::live::{
 use futures::future::join_all;
 use kube::Client;
 
-use super::traffic::TrafficWriters;
+use crate::dns_writers::TrafficWriters;
 
 /// How the controller works.
 #[derive(Clone, Debug)]
@@ -258,7 +258,7 @@ impl Controller {
             pass.traffic_errors = traffic.write(&stages.at_once).await;
             let mut shrinking = false;
             pass.applied = executor
-                .apply_with(&desired, &follows, &self.options.apply, async || {
+                .apply_with(&desired, &follows, &self.options.apply, async |_| {
                     shrinking = true;
                     pass.traffic_errors = traffic.write(&stages.before_shrink).await;
                     if stages.wait_seconds > 0 {

@@ -152,3 +152,15 @@ pub fn kubectl(kubeconfig: &std::path::Path, namespace: &str, args: &[&str]) -> 
     assert!(output.status.success(), "kubectl {args:?}: {text}");
     text
 }
+
+/// A moto server, with the bed's stand-in for the AWS Load Balancer Controller giving each
+/// `alb` Ingress a load balancer in its ELBv2; fails (never skips) without moto.
+pub async fn moto_with_load_balancers(bed: &mut fleetplan_testbed::TestBed) -> fleetplan_testbed::MotoServer {
+    let moto = fleetplan_testbed::MotoServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    bed.run_load_balancers(&moto.endpoint())
+        .await
+        .expect("the load balancer stand-in starts");
+    moto
+}

@@ -1,5 +1,6 @@
-//! The controller's traffic writers: where each pass sends the hosts' records
-//! ([`fleetplan::traffic::HostTraffic`], in the stages of [`fleetplan::actions::record_stages`]).
+//! The traffic writers of the controller and of `fleetplan apply`: where the hosts' records
+//! ([`fleetplan::traffic::HostTraffic`], in the stages of
+//! [`fleetplan::actions::record_stages`]) go.
 //! Composition only: the Route53 writer is the AWS adapter's, the `DNSEndpoint` and
 //! `GlobalAccelerator` objects and their writer the Kubernetes adapter's, and the load
 //! balancers' ARNs (which Global Accelerator endpoints name) come from the AWS adapter.
@@ -28,13 +29,14 @@ const RESYNC: Duration = Duration::from_secs(60);
 pub const ACCELERATOR_NAMESPACE: &str = "fleetplan-system";
 
 /// What the controller writes the traffic to.
-#[derive(Default)]
-pub struct TrafficWriters {
+pub(crate) struct TrafficWriters {
     route53: Option<Route53Writer>,
     external_dns: Option<TrafficWriter>,
     accelerator: Option<(TrafficWriter, SdkConfig)>,
     written: Option<Vec<HostTraffic>>,
     synced_at: Option<Instant>,
+    /// Whether Route53 hosts of this owner that are not written are removed.
+    prune: bool,
 }
 
 impl TrafficWriters {
@@ -52,7 +54,15 @@ impl TrafficWriters {
             accelerator,
             written: None,
             synced_at: None,
+            prune: true,
         }
+    }
+
+    /// The same writers, leaving this owner's other Route53 hosts alone (for a one-off
+    /// apply of one scenario, which does not know the owner's other hosts).
+    pub fn keeping_other_hosts(mut self) -> Self {
+        self.prune = false;
+        self
     }
 
     /// Whether nothing is written (no writer).
@@ -86,7 +96,12 @@ impl TrafficWriters {
                         tracing::info!(%host, %cluster, "no Route53 record yet: its load balancer is not known");
                     }
                     let keep: BTreeSet<String> = hosts.iter().map(|h| h.host.clone()).collect();
-                    match route53.prune(&keep).await {
+                    let pruned = if self.prune {
+                        route53.prune(&keep).await
+                    } else {
+                        Ok(Vec::new())
+                    };
+                    match pruned {
                         Ok(pruned) => {
                             for host in pruned {
                                 tracing::info!(%host, "Route53 records of a host no longer planned removed");
