@@ -195,11 +195,11 @@ pub fn job_status(source: &Value, copies: &[CopyState], now: &str) -> Value {
     for field in ["active", "ready", "succeeded", "failed", "terminating"] {
         status.insert(field.into(), json!(sum(copies, field)));
     }
-    let start = copies
-        .iter()
-        .filter_map(|c| c.status["startTime"].as_str())
-        .min()
-        .or_else(|| previous["startTime"].as_str());
+    // The API server refuses a change of a start or completion time once set: a Job whose
+    // copy moved (a drain) keeps the times it had.
+    let start = previous["startTime"]
+        .as_str()
+        .or_else(|| copies.iter().filter_map(|c| c.status["startTime"].as_str()).min());
     if let Some(start) = start {
         status.insert("startTime".into(), json!(start));
     }
@@ -236,11 +236,13 @@ pub fn job_status(source: &Value, copies: &[CopyState], now: &str) -> Value {
             message,
             now,
         ));
-        let end = copies
-            .iter()
-            .filter_map(|c| c.status["completionTime"].as_str())
-            .max()
-            .unwrap_or(now);
+        let end = previous["completionTime"].as_str().unwrap_or_else(|| {
+            copies
+                .iter()
+                .filter_map(|c| c.status["completionTime"].as_str())
+                .max()
+                .unwrap_or(now)
+        });
         status.insert("completionTime".into(), json!(end));
         if !status.contains_key("startTime") {
             status.insert("startTime".into(), json!(end));
@@ -396,6 +398,19 @@ mod tests {
         );
         assert_eq!(status["completionTime"], json!("2026-01-01T00:02:00Z"));
         assert_eq!(condition_types(&status), ["SuccessCriteriaMet", "Complete"]);
+        // A copy moved by a drain completes again later: the times the source has stay (the
+        // API server refuses to change them).
+        let completed = json!({"metadata": {"name": "report"}, "spec": {"completions": 3}, "status": status});
+        let moved = job_status(
+            &completed,
+            &[
+                done("2026-01-01T00:00:01Z", "2026-01-01T00:01:00Z", 2),
+                done("2026-01-01T00:09:00Z", "2026-01-01T00:10:00Z", 1),
+            ],
+            NOW,
+        );
+        assert_eq!(moved["completionTime"], json!("2026-01-01T00:02:00Z"));
+        assert_eq!(moved["startTime"], json!("2026-01-01T00:00:01Z"));
     }
 
     #[test]
