@@ -89,9 +89,11 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    /// A file is not well-formed YAML.
-    #[error("{}: malformed YAML{}: {message}", file.display(), line_column(*line, *column))]
+    /// A file is not well-formed YAML (or JSON, for a `.json` file).
+    #[error("{}: malformed {format}{}: {message}", file.display(), line_column(*line, *column))]
     Yaml {
+        /// `YAML`, or `JSON` for a `.json` file.
+        format: &'static str,
         /// The file.
         file: PathBuf,
         /// The 1-based line of the problem, when the parser knows it.

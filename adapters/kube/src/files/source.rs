@@ -1,6 +1,8 @@
-//! Files and YAML documents: finding the `*.yaml`/`*.yml` files under a path, splitting them
-//! into documents (expanding `v1 List` items), reading each document's identity, and
-//! deserializing a document into a typed value with the failing field path in the error.
+//! Files and YAML documents: finding the `*.yaml`, `*.yml` and `*.json` files under a path
+//! (as `kubectl apply -f DIR` does), splitting them into documents (expanding the items of a
+//! `List`, and of typed lists such as the `NodeList` and `PodList` the API returns),
+//! reading each document's identity, and deserializing a document into a typed value with
+//! the failing field path in the error.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +11,9 @@ use serde_json::Value;
 
 use crate::error::{LoadError, Location};
 
-/// The YAML files under `path`: the path itself when it is a file, else every `*.yaml` and
-/// `*.yml` file below it (recursively, symlinked directories not followed), sorted by path.
+/// The manifest files under `path`: the path itself when it is a file, else every `*.yaml`,
+/// `*.yml` and `*.json` file below it (recursively, symlinked directories not followed),
+/// sorted by path.
 pub(crate) fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let read = |source| LoadError::Read {
         path: path.to_path_buf(),
@@ -37,7 +40,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         let file_type = entry.file_type().map_err(read)?;
         if file_type.is_dir() {
             walk(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") && path.is_file() {
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            && path.is_file()
+        {
             files.push(path);
         }
     }
@@ -54,9 +61,9 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// The YAML files under `path` with their text: the path itself when it is a file, else
-/// every `*.yaml` and `*.yml` file below it (recursively, symlinked directories not
-/// followed), sorted by path.
+/// The manifest files under `path` with their text: the path itself when it is a file, else
+/// every `*.yaml`, `*.yml` and `*.json` file below it (recursively, symlinked directories
+/// not followed), sorted by path.
 ///
 /// # Errors
 /// [`LoadError::Read`] naming the file or folder that cannot be read.
@@ -86,33 +93,63 @@ pub(crate) struct Document {
     pub value: Value,
 }
 
-/// The non-empty documents of YAML `text` read from `file` (which names where it came from
-/// in errors), with the items of `v1 List` documents expanded into documents of their own.
+/// The documents of `text` read from `file` (which names where it came from in errors): the
+/// YAML documents, or the one JSON value of a `.json` file.
+fn values(text: &str, file: &Path) -> Result<Vec<Value>, LoadError> {
+    if file.extension().is_some_and(|e| e == "json") {
+        return serde_json::from_str(text)
+            .map(|value| vec![value])
+            .map_err(|e| LoadError::Yaml {
+                format: "JSON",
+                file: file.to_path_buf(),
+                line: Some(e.line()),
+                column: Some(e.column()),
+                message: e
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+    }
+    serde_norway::Deserializer::from_str(text)
+        .map(|document| {
+            serde::Deserialize::deserialize(document).map_err(|e: serde_norway::Error| {
+                let location = e.location();
+                let mut message = e.to_string();
+                // The location is reported separately; drop the parser's own copy of it.
+                if let Some(at) = message.find(" at line ") {
+                    message.truncate(at);
+                }
+                LoadError::Yaml {
+                    format: "YAML",
+                    file: file.to_path_buf(),
+                    line: location.as_ref().map(|l| l.line()),
+                    column: location.as_ref().map(|l| l.column()),
+                    message,
+                }
+            })
+        })
+        .collect()
+}
+
+/// Whether a document is a list of objects: `v1 List` (what kubectl prints), or a typed list
+/// the API returns (`NodeList`, `PodList`, `DeploymentList`...).
+fn is_list(map: &serde_json::Map<String, Value>) -> bool {
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+    map.contains_key("apiVersion") && kind.ends_with("List") && (kind == "List" || map.contains_key("items"))
+}
+
+/// The non-empty documents of `text` (YAML, or JSON for a `.json` file) read from `file`
+/// (which names where it came from in errors), with the items of lists expanded into
+/// documents of their own.
 pub(crate) fn parse_documents(text: &str, file: &Path) -> Result<Vec<Document>, LoadError> {
-    let yaml_error = |e: serde_norway::Error| {
-        let location = e.location();
-        let mut message = e.to_string();
-        // The location is reported separately; drop the parser's own copy of it.
-        if let Some(at) = message.find(" at line ") {
-            message.truncate(at);
-        }
-        LoadError::Yaml {
-            file: file.to_path_buf(),
-            line: location.as_ref().map(|l| l.line()),
-            column: location.as_ref().map(|l| l.column()),
-            message,
-        }
-    };
     let mut documents = Vec::new();
-    for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
-        let value: Value = serde::Deserialize::deserialize(document).map_err(yaml_error)?;
+    for (index, value) in values(text, file)?.into_iter().enumerate() {
         let number = index + 1;
         match value {
             Value::Null => {}
-            Value::Object(ref map)
-                if map.get("apiVersion").and_then(Value::as_str) == Some("v1")
-                    && map.get("kind").and_then(Value::as_str) == Some("List") =>
-            {
+            Value::Object(ref map) if is_list(map) => {
                 let items = match map.get("items") {
                     None | Some(Value::Null) => Vec::new(),
                     Some(Value::Array(items)) => items.clone(),
@@ -120,7 +157,10 @@ pub(crate) fn parse_documents(text: &str, file: &Path) -> Result<Vec<Document>, 
                         return Err(LoadError::Type {
                             at: Box::new(Location {
                                 file: file.to_path_buf(),
-                                object: Some(format!("document {number} (List)")),
+                                object: Some(format!(
+                                    "document {number} ({})",
+                                    map.get("kind").and_then(Value::as_str).unwrap_or("List")
+                                )),
                                 field: Some("items".into()),
                             }),
                             message: "expected a sequence".into(),
