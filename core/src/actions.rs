@@ -446,8 +446,8 @@ fn settle(
     set
 }
 
-/// `hosts` after `action`: a record set, changed or removed (replica actions and waits
-/// change nothing). A record set to a weight keeps its replicas and share as they were (or
+/// `hosts` (sorted by host, as [`crate::traffic::traffic`] gives them) after `action`: a
+/// record set, changed or removed (replica actions and waits change nothing). A record set to a weight keeps its replicas and share as they were (or
 /// 0 for a new one): the weights are what DNS answers by.
 pub fn apply_to(hosts: &mut [HostTraffic], action: &Action) {
     let (host, region, cluster, weight) = match action {
@@ -464,7 +464,10 @@ pub fn apply_to(hosts: &mut [HostTraffic], action: &Action) {
         } => (host, region, cluster, None),
         _ => return,
     };
-    let Some(h) = hosts.iter_mut().find(|h| &h.host == host) else {
+    // Sorted by host: the first of that host, found by bisection (a controller applies up to
+    // one action per record of every host).
+    let at = hosts.partition_point(|h| h.host < *host);
+    let Some(h) = hosts.get_mut(at).filter(|h| &h.host == host) else {
         return;
     };
     let at = h.regions.binary_search_by(|r| r.region.as_str().cmp(region));
@@ -559,11 +562,12 @@ pub fn record_stages(actions: &[Action], before: &[HostTraffic], after: &[HostTr
     // the list has no shrink behind it (an executor that knows more of what runs than the
     // list may still stop replicas there).
     let was = records(before);
+    let ttl: BTreeMap<&str, u32> = state.iter().map(|h| (h.host.as_str(), h.ttl)).collect();
     for (key, (_, weight)) in records(&state) {
         if was.get(&key).is_some_and(|(_, w)| weight < *w)
-            && let Some(h) = state.iter().find(|h| h.host == key.0)
+            && let Some(&seconds) = ttl.get(key.0.as_str())
         {
-            wait_seconds = wait_seconds.max(h.ttl);
+            wait_seconds = wait_seconds.max(seconds);
         }
     }
     RecordStages {
