@@ -11,9 +11,12 @@
 //!   other status are skipped. Their zones are left empty (subnets name no zone without EC2).
 //! - `ListNodegroups` (every page) and `DescribeNodegroup` for each: the node groups in status
 //!   `ACTIVE`, `UPDATING` or `DEGRADED` (those that have nodes) become node pools
-//!   ([`crate::node_pool`]) with the first of `instanceTypes`, `scalingConfig.desiredSize`
-//!   nodes, their `labels` and their `taints` (EKS effects mapped by [`taint_effect`]); the
-//!   capacity type is ignored and the zone is left unknown. A node group whose instance type is
+//!   ([`crate::node_pool`]) of their `instanceTypes` (the nodes are of the first),
+//!   `scalingConfig.desiredSize` nodes, their `labels` and `taints` (EKS effects mapped by
+//!   [`taint_effect`]), `capacityType` (spot is priced as [`crate::prices`] says), Windows
+//!   when `amiType` is a `WINDOWS_` one, and `diskSize` as the root volume (EKS's defaults,
+//!   [`DEFAULT_DISK_SIZE_GIB`] and [`DEFAULT_WINDOWS_DISK_SIZE_GIB`], when it has none, as
+//!   with a launch template); the zone is left unknown. A node group whose instance type is
 //!   only in its launch template is an error.
 //!
 //! Pools come in API order, node groups first; a node group named like a Fargate profile gets
@@ -22,13 +25,19 @@
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::error::DisplayErrorContext;
-use aws_sdk_eks::types::{FargateProfileStatus, NodegroupStatus};
+use aws_sdk_eks::types::{CapacityTypes, FargateProfileStatus, NodegroupStatus};
 use fleetplan::fargate::{FargateProfile, FargateSelector, validate_profiles};
 use fleetplan::{Cluster, Health, Labels, NodePool, Taint, TaintEffect};
 
 use crate::error::AwsError;
-use crate::instance_types::{NodeGroupSpec, node_pool};
+use crate::instance_types::Os;
+use crate::node_groups::{NodeGroupSpec, node_pool};
+use crate::prices::Capacity;
 
+/// The root volume of a Linux managed node group without `diskSize` (EKS's default), in GiB.
+pub const DEFAULT_DISK_SIZE_GIB: u32 = 20;
+/// The root volume of a Windows managed node group without `diskSize` (EKS's default), in GiB.
+pub const DEFAULT_WINDOWS_DISK_SIZE_GIB: u32 = 50;
 /// At most this many clusters are read at once by [`read_clusters`].
 pub const CONCURRENT_CLUSTERS: usize = 8;
 
@@ -185,15 +194,15 @@ pub async fn read_cluster(client: &Client, name: &str, region: &str) -> Result<C
         ) {
             continue;
         }
-        let instance_type = group.instance_types().first().ok_or_else(|| {
-            invalid(
+        if group.instance_types().is_empty() {
+            return Err(invalid(
                 &object,
                 "instanceTypes",
                 "is empty: the instance type is probably set in the node group's launch template, \
                  which fleetplan-aws does not read"
                     .into(),
-            )
-        })?;
+            ));
+        }
         let desired = group
             .scaling_config()
             .and_then(|s| s.desired_size())
@@ -229,15 +238,39 @@ pub async fn read_cluster(client: &Client, name: &str, region: &str) -> Result<C
                 effect,
             });
         }
+        let os = match group.ami_type().map(|t| t.as_str()) {
+            Some(ami) if ami.starts_with("WINDOWS_") => Os::Windows,
+            _ => Os::Linux,
+        };
+        let capacity = match group.capacity_type() {
+            Some(CapacityTypes::Spot) => Capacity::Spot,
+            _ => Capacity::OnDemand,
+        };
+        let volume_gib = match group.disk_size() {
+            Some(size) => u32::try_from(size)
+                .map_err(|_| invalid(&object, "diskSize", format!("{size} is negative")))?,
+            None if os == Os::Windows => DEFAULT_WINDOWS_DISK_SIZE_GIB,
+            None => DEFAULT_DISK_SIZE_GIB,
+        };
         let spec = NodeGroupSpec {
             name: group_name.clone(),
-            instance_type: instance_type.clone(),
+            managed: true,
+            instance_types: group.instance_types().to_vec(),
             desired,
+            region: region.to_owned(),
+            zone: None,
+            os,
+            capacity,
+            volume_gib,
             labels,
             taints,
-            zone: None,
         };
-        pools.push(node_pool(&spec).map_err(|e| invalid(&object, "instanceTypes[0]", e.to_string()))?);
+        pools.push(node_pool(&spec).map_err(|e| {
+            let field = e
+                .instance_type
+                .map_or("instanceTypes".to_owned(), |i| format!("instanceTypes[{i}]"));
+            invalid(&object, &field, e.error.to_string())
+        })?);
     }
 
     crate::add_pools(&mut cluster, pools, profiles);

@@ -6,15 +6,28 @@
 //! - `metadata.name` and `metadata.region` (both required) name the cluster and its region;
 //!   the tag [`ACCOUNT_TAG`] in `metadata.tags`, when present, is its AWS account
 //!   ([`fleetplan::Cluster::account`]).
-//! - `managedNodeGroups[]` and `nodeGroups[]` become node pools ([`crate::node_pool`]), in
-//!   that order: `name`; the instance type from `instanceType`, else the first of
-//!   `instanceTypes`, else (self-managed groups) the first of
-//!   `instancesDistribution.instanceTypes`, else [`DEFAULT_INSTANCE_TYPE`] as eksctl does
-//!   (`instanceType: mixed` counts as absent); the node count from `desiredCapacity`, else
-//!   `minSize`, else [`DEFAULT_DESIRED_CAPACITY`] as eksctl does; `labels`; `taints`, either a
-//!   list of `{key, value, effect}` or the older map form `key: "value:Effect"`, with effects
-//!   `NoSchedule`, `PreferNoSchedule` and `NoExecute`; the zone when `availabilityZones` lists
-//!   exactly one. Nodes also carry eksctl's `alpha.eksctl.io/cluster-name` and
+//! - `managedNodeGroups[]` and `nodeGroups[]` become node pools ([`crate::node_pool`], which
+//!   gives them the labels, ephemeral storage and price EKS nodes have), in that order:
+//!   - `name`;
+//!   - the instance types from `instanceType`, else `instanceTypes`, else (self-managed
+//!     groups) `instancesDistribution.instanceTypes`, else the types `instanceSelector`
+//!     matches in the instance table (`vCPUs`, `memory`, `gpus`, `neuron_devices`,
+//!     `cpuArchitecture`, `allow`, `deny`; at most [`MAX_SELECTED_INSTANCE_TYPES`]), else
+//!     [`DEFAULT_INSTANCE_TYPE`] as eksctl does (`instanceType: mixed` counts as absent). The
+//!     nodes are taken to be of the first type. A group whose type is only in its
+//!     `launchTemplate` is an error: fleetplan does not read launch templates;
+//!   - the node count from `desiredCapacity`, else `minSize`, else
+//!     [`DEFAULT_DESIRED_CAPACITY`] as eksctl does;
+//!   - `spot: true` (managed groups) and `instancesDistribution`'s
+//!     `onDemandBaseCapacity` and `onDemandPercentageAboveBaseCapacity` (self-managed
+//!     groups) for the price ([`crate::prices`]);
+//!   - Windows when `amiFamily` is a `WindowsServer...` one, Linux otherwise;
+//!   - `volumeSize` as the root volume, [`DEFAULT_VOLUME_SIZE_GIB`] by default;
+//!   - `labels`; `taints`, either a list of `{key, value, effect}` or the older map form
+//!     `key: "value:Effect"`, with effects `NoSchedule`, `PreferNoSchedule` and `NoExecute`;
+//!   - the zone when `availabilityZones` lists exactly one.
+//!
+//!   Nodes also carry eksctl's `alpha.eksctl.io/cluster-name` and
 //!   `alpha.eksctl.io/nodegroup-name` labels.
 //! - `fargateProfiles[]` become Fargate pools ([`fleetplan::NodePool::fargate`]), after the
 //!   node pools: `name` and `selectors[]` (`namespace`, `labels`). Their zones are unknown
@@ -38,7 +51,9 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_norway::Value;
 
 use crate::error::AwsError;
-use crate::instance_types::{NodeGroupSpec, lookup, node_pool};
+use crate::instance_types::{Arch, Os, Selector, select};
+use crate::node_groups::{NodeGroupSpec, node_pool};
+use crate::prices::Capacity;
 
 /// The API version this module reads.
 pub const API_VERSION: &str = "eksctl.io/v1alpha5";
@@ -48,6 +63,10 @@ pub const KIND: &str = "ClusterConfig";
 pub const ACCOUNT_TAG: &str = "fleetplan.io/account";
 /// eksctl's instance type for a node group that names none.
 pub const DEFAULT_INSTANCE_TYPE: &str = "m5.large";
+/// eksctl's root volume size, in GiB, for a node group without `volumeSize`.
+pub const DEFAULT_VOLUME_SIZE_GIB: u32 = 80;
+/// The most instance types eksctl lets an `instanceSelector` resolve to.
+pub const MAX_SELECTED_INSTANCE_TYPES: usize = 40;
 /// eksctl's node count for a node group with neither `desiredCapacity` nor `minSize`.
 pub const DEFAULT_DESIRED_CAPACITY: u32 = 2;
 /// The node label eksctl puts on every node with the cluster name.
@@ -111,6 +130,16 @@ struct NodeGroupDoc {
     #[serde(default)]
     instances_distribution: Option<InstancesDistributionDoc>,
     #[serde(default)]
+    instance_selector: Option<InstanceSelectorDoc>,
+    #[serde(default)]
+    launch_template: Option<LaunchTemplateDoc>,
+    #[serde(default)]
+    ami_family: Option<String>,
+    #[serde(default)]
+    spot: Option<bool>,
+    #[serde(default)]
+    volume_size: Option<u32>,
+    #[serde(default)]
     desired_capacity: Option<u32>,
     #[serde(default)]
     min_size: Option<u32>,
@@ -127,6 +156,76 @@ struct NodeGroupDoc {
 struct InstancesDistributionDoc {
     #[serde(default)]
     instance_types: Option<Vec<String>>,
+    #[serde(default)]
+    on_demand_base_capacity: Option<u32>,
+    #[serde(default)]
+    on_demand_percentage_above_base_capacity: Option<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InstanceSelectorDoc {
+    #[serde(default, rename = "vCPUs")]
+    vcpus: Option<u32>,
+    #[serde(default)]
+    memory: Option<MemoryDoc>,
+    #[serde(default)]
+    gpus: Option<u32>,
+    #[serde(default, rename = "neuron_devices")]
+    neuron_devices: Option<u32>,
+    #[serde(default)]
+    cpu_architecture: Option<String>,
+    #[serde(default)]
+    allow: Option<String>,
+    #[serde(default)]
+    deny: Option<String>,
+}
+
+/// `instanceSelector.memory`: a number of GiB, or a quantity with a unit (`4GiB`, `512 MiB`,
+/// `4gb`), as eksctl's byte-quantity parser reads it; held in MiB.
+struct MemoryDoc(u64);
+
+impl<'de> Deserialize<'de> for MemoryDoc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = match Value::deserialize(deserializer)? {
+            Value::String(text) => text,
+            Value::Number(number) => number.to_string(),
+            other => {
+                return Err(de::Error::custom(format!(
+                    "expected a size such as \"4\" or \"4GiB\", got {other:?}"
+                )));
+            }
+        };
+        memory_mib(&text).map(MemoryDoc).ok_or_else(|| {
+            de::Error::custom(format!(
+                "`{text}` is not a memory size: expected a number of GiB or a number with MiB, GiB or TiB"
+            ))
+        })
+    }
+}
+
+/// A memory size in MiB from `4`, `4GiB`, `4 gib`, `4096MiB`, `4gb`, `1TiB` (units of 1024).
+fn memory_mib(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let per_unit = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "g" | "gb" | "gib" => 1024.0,
+        "m" | "mb" | "mib" => 1.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let mib = number * per_unit;
+    (mib.is_finite() && mib > 0.0 && mib < 1e12 && mib.fract() == 0.0).then_some(mib as u64)
+}
+
+#[derive(Deserialize)]
+struct LaunchTemplateDoc {
+    #[serde(default)]
+    id: Option<String>,
 }
 
 /// A taint effect, checked while deserializing so that the error carries the field path.
@@ -418,7 +517,7 @@ fn read_document(value: Value, number: usize, file: &Path) -> Result<Cluster, Aw
                     format!("node group `{}` is already defined at {first}", group.name),
                 ));
             }
-            let pool = read_node_group(group, &at, &name, &place)?;
+            let pool = read_node_group(group, &at, &name, &doc.metadata.region, &place)?;
             groups.push((at, pool));
         }
     }
@@ -461,36 +560,47 @@ fn read_document(value: Value, number: usize, file: &Path) -> Result<Cluster, Aw
     Ok(cluster)
 }
 
-/// The pool of one node group, found at `at` (such as `managedNodeGroups[1]`).
+/// The pool of one node group, found at `at` (such as `managedNodeGroups[1]`) in a cluster of
+/// `region`.
 fn read_node_group(
     group: NodeGroupDoc,
     at: &str,
     cluster: &str,
+    region: &str,
     place: &Place<'_>,
 ) -> Result<NodePool, AwsError> {
     if group.name.is_empty() {
         return Err(place.error(format!("{at}.name"), "must not be empty"));
     }
-    let (instance, field) = if let Some(t) = group.instance_type.filter(|t| t != "mixed") {
-        (t, format!("{at}.instanceType"))
+    let managed = at.starts_with("managedNodeGroups");
+    let distribution = group.instances_distribution;
+    let (instance_types, field) = if let Some(t) = group.instance_type.filter(|t| t != "mixed") {
+        (vec![t], format!("{at}.instanceType"))
     } else if let Some(types) = group.instance_types {
-        let first = types
-            .into_iter()
-            .next()
-            .ok_or_else(|| place.error(format!("{at}.instanceTypes"), "must not be empty"))?;
-        (first, format!("{at}.instanceTypes[0]"))
-    } else if let Some(types) = group.instances_distribution.and_then(|d| d.instance_types) {
-        let first = types.into_iter().next().ok_or_else(|| {
-            place.error(
-                format!("{at}.instancesDistribution.instanceTypes"),
-                "must not be empty",
-            )
-        })?;
-        (first, format!("{at}.instancesDistribution.instanceTypes[0]"))
+        (types, format!("{at}.instanceTypes"))
+    } else if let Some(types) = distribution.as_ref().and_then(|d| d.instance_types.clone()) {
+        (types, format!("{at}.instancesDistribution.instanceTypes"))
+    } else if let Some(selector) = group.instance_selector {
+        let field = format!("{at}.instanceSelector");
+        (select_instance_types(selector, &field, place)?, field)
+    } else if let Some(template) = group.launch_template {
+        let id = template.id.unwrap_or_default();
+        return Err(place.error(
+            format!("{at}.launchTemplate"),
+            format!(
+                "the instance type is in launch template `{id}`, which fleetplan does not read: \
+                 name it in `instanceType` beside `launchTemplate`"
+            ),
+        ));
     } else {
-        (DEFAULT_INSTANCE_TYPE.to_owned(), format!("{at}.instanceType"))
+        (
+            vec![DEFAULT_INSTANCE_TYPE.to_owned()],
+            format!("{at}.instanceType"),
+        )
     };
-    lookup(&instance).map_err(|e| place.error(field.clone(), e.to_string()))?;
+    if instance_types.is_empty() {
+        return Err(place.error(field, "must not be empty"));
+    }
     let mut taints = Vec::new();
     for (j, (key, value, effect)) in group
         .taints
@@ -508,27 +618,130 @@ fn read_node_group(
     labels.insert(CLUSTER_NAME_LABEL.to_owned(), cluster.to_owned());
     labels.insert(NODEGROUP_NAME_LABEL.to_owned(), group.name.clone());
     let zones = group.availability_zones.unwrap_or_default();
+    let desired = group
+        .desired_capacity
+        .or(group.min_size)
+        .unwrap_or(DEFAULT_DESIRED_CAPACITY);
+    let capacity = if group.spot == Some(true) {
+        Capacity::Spot
+    } else {
+        distribution.map_or(Capacity::OnDemand, |d| {
+            mixed_capacity(
+                desired,
+                d.on_demand_base_capacity.unwrap_or(0),
+                d.on_demand_percentage_above_base_capacity.unwrap_or(100),
+            )
+        })
+    };
+    let os = match group.ami_family.as_deref() {
+        Some(family) if family.starts_with("WindowsServer") => Os::Windows,
+        _ => Os::Linux,
+    };
     let spec = NodeGroupSpec {
-        desired: group
-            .desired_capacity
-            .or(group.min_size)
-            .unwrap_or(DEFAULT_DESIRED_CAPACITY),
         name: group.name,
-        instance_type: instance,
-        labels,
-        taints,
+        managed,
+        instance_types,
+        desired,
+        region: region.to_owned(),
         zone: match zones.as_slice() {
             [zone] => Some(zone.clone()),
             _ => None,
         },
+        os,
+        capacity,
+        volume_gib: group.volume_size.unwrap_or(DEFAULT_VOLUME_SIZE_GIB),
+        labels,
+        taints,
     };
-    node_pool(&spec).map_err(|e| place.error(field, e.to_string()))
+    node_pool(&spec).map_err(|e| {
+        let field = match e.instance_type {
+            Some(i) if field.ends_with("instanceTypes") => format!("{field}[{i}]"),
+            _ => field,
+        };
+        place.error(field, e.error.to_string())
+    })
+}
+
+/// How a self-managed group with an `instancesDistribution` buys `desired` nodes: `base`
+/// on demand, then `percent_above`% of the rest.
+fn mixed_capacity(desired: u32, base: u32, percent_above: u8) -> Capacity {
+    let percent_above = u64::from(percent_above.min(100));
+    let base = u64::from(base.min(desired));
+    let desired = u64::from(desired);
+    if desired == 0 {
+        return if percent_above == 100 {
+            Capacity::OnDemand
+        } else {
+            Capacity::Spot
+        };
+    }
+    let on_demand_percent = (base * 100 + (desired - base) * percent_above) / desired;
+    match on_demand_percent {
+        100 => Capacity::OnDemand,
+        0 => Capacity::Spot,
+        p => Capacity::Mixed {
+            on_demand_percent: u8::try_from(p).unwrap_or(100),
+        },
+    }
+}
+
+/// The instance types an `instanceSelector` at `field` resolves to (see
+/// [`crate::instance_types::select`]); at most [`MAX_SELECTED_INSTANCE_TYPES`], as eksctl
+/// allows.
+fn select_instance_types(
+    doc: InstanceSelectorDoc,
+    field: &str,
+    place: &Place<'_>,
+) -> Result<Vec<String>, AwsError> {
+    let pattern = |text: Option<String>, name: &str| {
+        text.map(|t| {
+            regex::Regex::new(&t)
+                .map_err(|e| place.error(format!("{field}.{name}"), format!("invalid pattern: {e}")))
+        })
+        .transpose()
+    };
+    let arch = match doc.cpu_architecture.as_deref() {
+        None | Some("") => Arch::Amd64,
+        Some(text) => Arch::parse(text).ok_or_else(|| {
+            place.error(
+                format!("{field}.cpuArchitecture"),
+                format!("`{text}` is not one of x86_64, amd64, arm64"),
+            )
+        })?,
+    };
+    let selector = Selector {
+        vcpus: doc.vcpus,
+        memory_mib: doc.memory.map(|m| m.0),
+        gpus: doc.gpus,
+        neuron_devices: doc.neuron_devices,
+        arch,
+        allow: pattern(doc.allow, "allow")?,
+        deny: pattern(doc.deny, "deny")?,
+    };
+    let found: Vec<String> = select(&selector).into_iter().map(|t| t.name.clone()).collect();
+    if found.is_empty() {
+        return Err(place.error(field, "matches no instance type"));
+    }
+    if found.len() > MAX_SELECTED_INSTANCE_TYPES {
+        return Err(place.error(
+            field,
+            format!(
+                "matches {} instance types, more than eksctl's maximum of {MAX_SELECTED_INSTANCE_TYPES}: \
+                 set more selector options",
+                found.len()
+            ),
+        ));
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instance_types::{INSTANCE_TYPE_LABEL, NODEGROUP_LABEL, ZONE_LABEL, allocatable};
+    use crate::node_groups::{
+        ARCH_LABEL, CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, NODEGROUP_LABEL, OS_LABEL, REGION_LABEL,
+        ZONE_LABEL,
+    };
     use fleetplan::HourlyPrice;
 
     const GOOD: &str = r#"
@@ -621,7 +834,9 @@ metadata: {name: west, region: eu-west-1}
 
         let general = &east.pools[0];
         assert_eq!(general.node_count(), 3);
-        assert_eq!(general.allocatable, allocatable("m5.large").unwrap());
+        let mut m5_large = crate::allocatable("m5.large").unwrap();
+        m5_large.set("ephemeral-storage", 71 << 30);
+        assert_eq!(general.allocatable, m5_large, "80 GiB volumes by default");
         assert_eq!(general.zone.as_deref(), Some("us-east-1a"));
         assert_eq!(general.labels["role"], "general");
         assert_eq!(general.labels[INSTANCE_TYPE_LABEL], "m5.large");
@@ -679,6 +894,138 @@ metadata: {name: west, region: eu-west-1}
         );
         let clusters = read_cluster_config(&text, file()).unwrap();
         assert_eq!(clusters[0].pools[0].labels[INSTANCE_TYPE_LABEL], "c5.large");
+    }
+
+    /// Each of these read wrong before the instance table was generated (issue 19).
+    #[test]
+    fn node_groups_carry_what_eks_gives_their_nodes() {
+        let text = config(
+            "managedNodeGroups:
+  - name: graviton
+    instanceTypes: [m6g.large, m6gd.large]
+    volumeSize: 40
+    spot: true
+  - name: old
+    instanceTypes: [c3.large, m5a.2xlarge, c5.large]
+nodeGroups:
+  - name: windows
+    amiFamily: WindowsServer2022FullContainer
+    instanceType: m5.large
+  - name: mixed
+    desiredCapacity: 4
+    instancesDistribution:
+      instanceTypes: [t3.large, t3a.large]
+      onDemandBaseCapacity: 2
+      onDemandPercentageAboveBaseCapacity: 0
+",
+        );
+        let clusters = read_cluster_config(&text, file()).unwrap();
+        let [graviton, old, windows, mixed] = &clusters[0].pools[..] else {
+            panic!("four pools")
+        };
+        for (key, value) in [
+            (ARCH_LABEL, "arm64"),
+            (OS_LABEL, "linux"),
+            (CAPACITY_TYPE_LABEL, "SPOT"),
+            (REGION_LABEL, "us-east-1"),
+            (NODEGROUP_LABEL, "graviton"),
+            (INSTANCE_TYPE_LABEL, "m6g.large"),
+        ] {
+            assert_eq!(graviton.labels[key], value, "{key}");
+        }
+        assert_eq!(graviton.allocatable.get("ephemeral-storage"), (40 - 1 - 4) << 30);
+        let on_demand = crate::prices::on_demand_linux("m6g.large", "us-east-1").unwrap();
+        let spot = graviton.node_price.unwrap().units();
+        assert!(
+            (spot - on_demand * crate::prices::SPOT_SHARE).abs() < 1e-6,
+            "{spot}"
+        );
+
+        assert_eq!(old.labels[INSTANCE_TYPE_LABEL], "c3.large");
+        assert_eq!(old.labels[CAPACITY_TYPE_LABEL], "ON_DEMAND");
+
+        assert_eq!(windows.labels[OS_LABEL], "windows");
+        assert!(!windows.labels.contains_key(NODEGROUP_LABEL), "self-managed");
+
+        // 2 of 4 nodes on demand.
+        let half = crate::prices::on_demand_linux("t3.large", "us-east-1").unwrap()
+            * (0.5 + 0.5 * crate::prices::SPOT_SHARE);
+        assert!((mixed.node_price.unwrap().units() - half).abs() < 1e-6);
+    }
+
+    #[test]
+    fn instance_selectors_resolve_against_the_table() {
+        let text = config(
+            "managedNodeGroups:\n  - name: sel\n    instanceSelector: {vCPUs: 2, memory: \"4\", gpus: 0}\n",
+        );
+        let clusters = read_cluster_config(&text, file()).unwrap();
+        let pool = &clusters[0].pools[0];
+        let chosen = &pool.labels[INSTANCE_TYPE_LABEL];
+        let chosen = crate::instance_types::instance_type(chosen).unwrap();
+        assert_eq!((chosen.vcpus, chosen.memory_mib), (2, 4096));
+        for (selector, message) in [
+            ("{vCPUs: 2}", "instanceSelector: matches "),
+            (
+                "{vCPUs: 3, memory: 5GiB}",
+                "instanceSelector: matches no instance type",
+            ),
+            (
+                "{vCPUs: 2, memory: lots}",
+                "instanceSelector.memory: `lots` is not a memory size",
+            ),
+            (
+                "{vCPUs: 2, cpuArchitecture: sparc}",
+                "instanceSelector.cpuArchitecture: `sparc`",
+            ),
+            (
+                "{vCPUs: 2, allow: \"(\"}",
+                "instanceSelector.allow: invalid pattern",
+            ),
+        ] {
+            let text = config(&format!(
+                "managedNodeGroups:\n  - name: sel\n    instanceSelector: {selector}\n"
+            ));
+            let message_got = error(&text);
+            assert!(message_got.contains(message), "{selector}: {message_got}");
+        }
+        assert_eq!(memory_mib("4"), Some(4096));
+        assert_eq!(memory_mib("4 GiB"), Some(4096));
+        assert_eq!(memory_mib("512MiB"), Some(512));
+        assert_eq!(memory_mib("0.5"), Some(512));
+        assert_eq!(memory_mib("1TiB"), Some(1 << 20));
+        assert_eq!(memory_mib("-1"), None);
+    }
+
+    #[test]
+    fn launch_templates_without_an_instance_type_are_refused_by_name() {
+        let text = config("managedNodeGroups:\n  - name: lt\n    launchTemplate: {id: lt-0123}\n");
+        assert_eq!(
+            error(&text),
+            "fleet/eks.yaml: ClusterConfig east: managedNodeGroups[0].launchTemplate: the instance type is in \
+             launch template `lt-0123`, which fleetplan does not read: name it in `instanceType` beside \
+             `launchTemplate`"
+        );
+        let text = config(
+            "managedNodeGroups:\n  - name: lt\n    instanceType: c5.large\n    launchTemplate: {id: lt-0123}\n",
+        );
+        assert_eq!(
+            read_cluster_config(&text, file()).unwrap()[0].pools[0].labels[INSTANCE_TYPE_LABEL],
+            "c5.large"
+        );
+    }
+
+    #[test]
+    fn mixed_capacity_counts_base_and_share() {
+        assert_eq!(mixed_capacity(4, 0, 100), Capacity::OnDemand);
+        assert_eq!(mixed_capacity(4, 0, 0), Capacity::Spot);
+        assert_eq!(
+            mixed_capacity(4, 2, 0),
+            Capacity::Mixed {
+                on_demand_percent: 50
+            }
+        );
+        assert_eq!(mixed_capacity(4, 9, 0), Capacity::OnDemand);
+        assert_eq!(mixed_capacity(0, 0, 0), Capacity::Spot);
     }
 
     #[test]

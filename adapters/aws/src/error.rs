@@ -74,14 +74,37 @@ pub enum AwsError {
     },
     /// An EC2 instance type that the instance table does not know.
     #[error(
-        "unknown instance type `{instance_type}`: fleetplan-aws knows the allocatable resources and \
-         price of {known} only"
+        "unknown instance type `{instance_type}`: EC2 does not offer it (it is not among the {known} \
+         instance types of the EC2 data fleetplan-aws reads: retired, or misspelt){}",
+        if suggestions.is_empty() { String::new() } else { format!(" (did you mean one of {suggestions}?)") }
     )]
     UnknownInstanceType {
         /// The instance type given.
         instance_type: String,
-        /// The known instance types, comma separated.
-        known: String,
+        /// How many instance types the table knows.
+        known: usize,
+        /// Known types of the same family, comma separated (empty when there are none).
+        suggestions: String,
+    },
+    /// A node group names no instance type.
+    #[error("names no instance type")]
+    NoInstanceType,
+    /// An EC2 Mac instance type, which EKS cannot run as a node.
+    #[error("`{instance_type}` is an EC2 Mac instance type, which EKS cannot run as a node")]
+    MacInstanceType {
+        /// The instance type given.
+        instance_type: String,
+    },
+    /// A node group lists instance types of two CPU architectures.
+    #[error(
+        "`{other}` has another CPU architecture than `{first}`: EKS needs one architecture per \
+         node group"
+    )]
+    MixedArchitectures {
+        /// The group's first instance type.
+        first: String,
+        /// The type of the other architecture.
+        other: String,
     },
     /// An EKS API call failed.
     #[error("EKS cluster `{cluster}` in {region}: {call} failed: {message}")]

@@ -2,8 +2,9 @@
 //!
 //! This adapter describes AWS EKS clusters in fleetplan's pure model: each EKS cluster becomes a
 //! [`fleetplan::Cluster`] in its region and AWS account, each node group a
-//! [`fleetplan::NodePool`] of identical nodes sized and priced from the
-//! [`instance_types`] table, and each Fargate profile a Fargate pool
+//! [`fleetplan::NodePool`] of identical nodes ([`node_groups`]) sized from the generated
+//! [`instance_types`] table, priced by region ([`prices`]) and labelled as EKS labels its
+//! nodes, and each Fargate profile a Fargate pool
 //! ([`fleetplan::NodePool::fargate`]) with its selectors. Every cluster carries the EKS
 //! control-plane fee ([`CONTROL_PLANE_PRICE_PER_HOUR`]) as its fixed price. Two sources:
 //!
@@ -74,11 +75,14 @@ pub mod eksctl;
 mod error;
 pub mod instance_types;
 pub mod load_balancers;
+pub mod node_groups;
+pub mod prices;
 pub mod route53;
 
 pub use eksctl::{cluster_configs_from_texts, read_cluster_config, read_cluster_configs};
 pub use error::AwsError;
-pub use instance_types::{NodeGroupSpec, allocatable, node_pool, price};
+pub use instance_types::allocatable;
+pub use node_groups::{NodeGroupSpec, node_pool};
 
 use fleetplan::fargate::FargateProfile;
 use fleetplan::{Cluster, HourlyPrice, NodePool, PoolName};

@@ -10,13 +10,14 @@
 use aws_config::SdkConfig;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    FargateProfileSelector, NodegroupScalingConfig, Taint as EksTaint, TaintEffect as EksTaintEffect,
+    CapacityTypes, FargateProfileSelector, NodegroupScalingConfig, Taint as EksTaint, TaintEffect as EksTaintEffect,
     VpcConfigRequest,
 };
 use fleetplan::fargate::{FargateProfile, FargateSelector};
 use fleetplan::{Cluster, Health, PlanOptions, Problem, Resources, Workload, WorkloadId, plan};
 use fleetplan_aws::eks::{read_cluster, read_clusters};
-use fleetplan_aws::instance_types::{INSTANCE_TYPE_LABEL, NODEGROUP_LABEL, allocatable};
+use fleetplan_aws::instance_types::allocatable;
+use fleetplan_aws::node_groups::{CAPACITY_TYPE_LABEL, INSTANCE_TYPE_LABEL, NODEGROUP_LABEL, REGION_LABEL};
 use fleetplan_testbed::{MOTO_ACCOUNT, MotoServer};
 
 /// moto's default account.
@@ -68,6 +69,8 @@ async fn create_cluster(client: &Client, name: &str) {
         .node_role(format!("arn:aws:iam::{ACCOUNT}:role/eks-node"))
         .subnets("subnet-11111111")
         .instance_types("g4dn.xlarge")
+        .capacity_type(CapacityTypes::Spot)
+        .disk_size(100)
         .scaling_config(
             NodegroupScalingConfig::builder()
                 .min_size(0)
@@ -124,18 +127,27 @@ fn check_cluster(cluster: &Cluster, name: &str, region: &str) {
     let general = &cluster.pools[0];
     assert_eq!(general.fargate, None);
     assert_eq!(general.node_count(), 2);
-    assert_eq!(general.allocatable, allocatable("m5.large").unwrap());
+    let mut m5_large = allocatable("m5.large").unwrap();
+    m5_large.set("ephemeral-storage", 17 << 30);
+    assert_eq!(general.allocatable, m5_large, "EKS's default 20 GiB volume");
     assert_eq!(general.allocatable.get("cpu"), 1930);
     assert_eq!(general.allocatable.get("pods"), 29);
     assert_eq!(general.labels["role"], "general");
     assert_eq!(general.labels[INSTANCE_TYPE_LABEL], "m5.large");
     assert_eq!(general.labels[NODEGROUP_LABEL], "general");
-    assert_eq!(general.node_price, fleetplan_aws::price("m5.large"));
+    assert_eq!(general.labels[REGION_LABEL], region);
+    assert_eq!(general.labels[CAPACITY_TYPE_LABEL], "ON_DEMAND");
+    let on_demand = fleetplan_aws::prices::on_demand_linux("m5.large", region).expect("priced");
+    assert_eq!(general.node_price, fleetplan::HourlyPrice::from_units(on_demand));
     assert!(general.taints.is_empty());
 
     let gpu = &cluster.pools[1];
     assert_eq!(gpu.node_count(), 1);
     assert_eq!(gpu.allocatable.get("nvidia.com/gpu"), 1);
+    assert_eq!(gpu.allocatable.get("ephemeral-storage"), (100 - 1 - 10) << 30);
+    assert_eq!(gpu.labels[CAPACITY_TYPE_LABEL], "SPOT");
+    let spot = fleetplan_aws::prices::on_demand_linux("g4dn.xlarge", region).expect("priced") * fleetplan_aws::prices::SPOT_SHARE;
+    assert!((gpu.node_price.expect("priced").units() - spot).abs() < 1e-6);
     let taints: Vec<String> = gpu.taints.iter().map(ToString::to_string).collect();
     assert_eq!(taints, ["nvidia.com/gpu=true:NoSchedule"]);
 
