@@ -19,6 +19,9 @@
 //!   with a launch template); the zone is left unknown. A node group whose instance type is
 //!   only in its launch template is an error.
 //!
+//! Instance types the generated table lacks (types newer than it) are read with one EC2
+//! `DescribeInstanceTypes` call ([`crate::ec2`]); a type EC2 does not know is an error.
+//!
 //! Pools come in API order, node groups first; a node group named like a Fargate profile gets
 //! the pool name `NAME-nodegroup`. Every SDK error becomes an [`AwsError::Api`] naming the
 //! cluster, the region and the call. Nothing is logged, and credentials never appear in errors.
@@ -29,8 +32,9 @@ use aws_sdk_eks::types::{CapacityTypes, FargateProfileStatus, NodegroupStatus};
 use fleetplan::fargate::{FargateProfile, FargateSelector, validate_profiles};
 use fleetplan::{Cluster, Health, Labels, NodePool, Taint, TaintEffect};
 
+use crate::ec2::{MAX_TYPES_PER_CALL, describe_instance_types};
 use crate::error::AwsError;
-use crate::instance_types::Os;
+use crate::instance_types::{InstanceType, Os, instance_type};
 use crate::node_groups::{NodeGroupSpec, node_pool};
 use crate::prices::Capacity;
 
@@ -80,8 +84,14 @@ pub fn account_from_arn(arn: &str) -> Option<&str> {
 }
 
 /// Reads one EKS cluster, `name` in `region`, with `client` (which must be set up for that
-/// region). See the module docs for what is read.
-pub async fn read_cluster(client: &Client, name: &str, region: &str) -> Result<Cluster, AwsError> {
+/// region); `config` gives the credentials and endpoint of the EC2 call for instance types
+/// the table lacks. See the module docs for what is read.
+pub async fn read_cluster(
+    config: &aws_config::SdkConfig,
+    client: &Client,
+    name: &str,
+    region: &str,
+) -> Result<Cluster, AwsError> {
     let api = |call: &'static str| {
         move |error: &dyn std::error::Error| AwsError::Api {
             cluster: name.to_owned(),
@@ -168,7 +178,7 @@ pub async fn read_cluster(client: &Client, name: &str, region: &str) -> Result<C
     }
     validate_profiles(&profiles).map_err(|e| invalid("cluster", "fargateProfiles", e.to_string()))?;
 
-    let mut pools: Vec<NodePool> = Vec::new();
+    let mut groups: Vec<(String, NodeGroupSpec)> = Vec::new();
     let mut names = client
         .list_nodegroups()
         .cluster_name(name)
@@ -265,7 +275,33 @@ pub async fn read_cluster(client: &Client, name: &str, region: &str) -> Result<C
             labels,
             taints,
         };
-        pools.push(node_pool(&spec).map_err(|e| {
+        groups.push((object, spec));
+    }
+
+    // Types newer than the generated table are read from the EC2 API.
+    let mut unknown: Vec<String> = Vec::new();
+    for (_, spec) in &groups {
+        for t in &spec.instance_types {
+            if instance_type(t).is_none() && !unknown.contains(t) {
+                unknown.push(t.clone());
+            }
+        }
+    }
+    let mut live: Vec<InstanceType> = Vec::new();
+    for chunk in unknown.chunks(MAX_TYPES_PER_CALL) {
+        let found = describe_instance_types(config, region, chunk)
+            .await
+            .map_err(|message| AwsError::Api {
+                cluster: name.to_owned(),
+                region: region.to_owned(),
+                call: "EC2 DescribeInstanceTypes",
+                message,
+            })?;
+        live.extend(found);
+    }
+    let mut pools: Vec<NodePool> = Vec::new();
+    for (object, spec) in groups {
+        pools.push(node_pool(&spec, &live).map_err(|e| {
             let field = e
                 .instance_type
                 .map_or("instanceTypes".to_owned(), |i| format!("instanceTypes[{i}]"));
@@ -320,7 +356,8 @@ where
         while tasks.len() >= CONCURRENT_CLUSTERS {
             collect(&mut tasks, &mut results).await;
         }
-        tasks.spawn(async move { (index, read_cluster(&client, &name, &region).await) });
+        let config = config.clone();
+        tasks.spawn(async move { (index, read_cluster(&config, &client, &name, &region).await) });
     }
     while !tasks.is_empty() {
         collect(&mut tasks, &mut results).await;

@@ -653,7 +653,7 @@ fn read_node_group(
         labels,
         taints,
     };
-    node_pool(&spec).map_err(|e| {
+    node_pool(&spec, &[]).map_err(|e| {
         let field = match e.instance_type {
             Some(i) if field.ends_with("instanceTypes") => format!("{field}[{i}]"),
             _ => field,

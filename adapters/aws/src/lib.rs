@@ -11,7 +11,8 @@
 //! - [`eksctl`]: eksctl `ClusterConfig` files, offline ([`read_cluster_configs`],
 //!   [`read_cluster_config`]).
 //! - [`eks`]: the live EKS API through aws-sdk-eks ([`eks::read_cluster`],
-//!   [`eks::read_clusters`]).
+//!   [`eks::read_clusters`]), with instance types newer than the table read from the EC2
+//!   API ([`ec2`]).
 //!
 //! It also writes the global DNS records that send users where the plan says:
 //! [`route53`] keeps a hosted zone's latency and weighted records in step with the plan's
@@ -62,7 +63,7 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = aws_config::load_from_env().await;
 //! let client = aws_sdk_eks::Client::new(&config);
-//! let cluster = fleetplan_aws::eks::read_cluster(&client, "shop-east", "us-east-1").await?;
+//! let cluster = fleetplan_aws::eks::read_cluster(&config, &client, "shop-east", "us-east-1").await?;
 //! println!("{} pools in account {:?}", cluster.pools.len(), cluster.account);
 //! # Ok(()) }
 //! ```
@@ -70,6 +71,7 @@
 //! Every error is an [`AwsError`] whose message names the file (or the EKS cluster and
 //! region), the object and the field path, as far as they are known.
 
+pub mod ec2;
 pub mod eks;
 pub mod eksctl;
 mod error;

@@ -77,8 +77,13 @@ pub struct SpecError {
 /// `beta.kubernetes.io/instance-type`), [`REGION_LABEL`], [`ZONE_LABEL`] when the zone is
 /// known; for managed groups also [`NODEGROUP_LABEL`] and [`CAPACITY_TYPE_LABEL`].
 ///
-/// Every instance type must be known, of one architecture, and not an EC2 Mac type.
-pub fn node_pool(spec: &NodeGroupSpec) -> Result<NodePool, SpecError> {
+/// Every instance type must be known (in the table, or in `live`: types read from the EC2
+/// API, [`crate::ec2`]), of one architecture, and not an EC2 Mac type.
+pub fn node_pool(spec: &NodeGroupSpec, live: &[InstanceType]) -> Result<NodePool, SpecError> {
+    let find = |name: &str| match live.iter().find(|t| t.name == name) {
+        Some(found) => Ok(found),
+        None => lookup(name),
+    };
     let at = |i: usize| {
         move |error: AwsError| SpecError {
             instance_type: Some(i),
@@ -91,9 +96,9 @@ pub fn node_pool(spec: &NodeGroupSpec) -> Result<NodePool, SpecError> {
             error: Box::new(AwsError::NoInstanceType),
         });
     };
-    let instance = lookup(first).map_err(at(0))?;
+    let instance = find(first).map_err(at(0))?;
     for (i, name) in spec.instance_types.iter().enumerate() {
-        let other = lookup(name).map_err(at(i))?;
+        let other = find(name).map_err(at(i))?;
         if other.mac {
             return Err(at(i)(AwsError::MacInstanceType {
                 instance_type: name.clone(),
@@ -177,7 +182,7 @@ mod tests {
     #[test]
     fn node_pools_carry_the_eks_labels_storage_and_price() {
         let spec = spec(&["m5.xlarge"]);
-        let pool = node_pool(&spec).unwrap();
+        let pool = node_pool(&spec, &[]).unwrap();
         assert_eq!(pool.name.as_str(), "workers");
         assert_eq!(pool.node_count(), 3);
         assert_eq!(
@@ -206,10 +211,13 @@ mod tests {
 
     #[test]
     fn self_managed_groups_lack_the_managed_labels() {
-        let pool = node_pool(&NodeGroupSpec {
-            managed: false,
-            ..spec(&["m5.large"])
-        })
+        let pool = node_pool(
+            &NodeGroupSpec {
+                managed: false,
+                ..spec(&["m5.large"])
+            },
+            &[],
+        )
         .unwrap();
         assert!(!pool.labels.contains_key(NODEGROUP_LABEL));
         assert!(!pool.labels.contains_key(CAPACITY_TYPE_LABEL));
@@ -217,38 +225,54 @@ mod tests {
 
     #[test]
     fn graviton_windows_and_spot_groups_are_labelled_and_priced_as_such() {
-        let graviton = node_pool(&spec(&["m6g.large"])).unwrap();
+        let graviton = node_pool(&spec(&["m6g.large"]), &[]).unwrap();
         assert_eq!(graviton.labels[ARCH_LABEL], "arm64");
-        let windows = node_pool(&NodeGroupSpec {
-            os: Os::Windows,
-            ..spec(&["m5.large"])
-        })
+        let windows = node_pool(
+            &NodeGroupSpec {
+                os: Os::Windows,
+                ..spec(&["m5.large"])
+            },
+            &[],
+        )
         .unwrap();
         assert_eq!(windows.labels[OS_LABEL], "windows");
         assert_eq!(windows.allocatable.get("pods"), 9);
-        let spot = node_pool(&NodeGroupSpec {
-            capacity: Capacity::Spot,
-            ..spec(&["m5.large"])
-        })
+        let spot = node_pool(
+            &NodeGroupSpec {
+                capacity: Capacity::Spot,
+                ..spec(&["m5.large"])
+            },
+            &[],
+        )
         .unwrap();
         assert_eq!(spot.labels[CAPACITY_TYPE_LABEL], "SPOT");
         assert!(spot.node_price.unwrap().units() < 0.05);
     }
 
     #[test]
+    fn types_read_live_stand_beside_the_table() {
+        let mut new = crate::instance_types::instance_type("m5.large").unwrap().clone();
+        new.name = "m9.large".into();
+        let pool = node_pool(&spec(&["m9.large"]), std::slice::from_ref(&new)).unwrap();
+        assert_eq!(pool.labels[INSTANCE_TYPE_LABEL], "m9.large");
+        assert_eq!(pool.allocatable.get("pods"), 29);
+        assert_eq!(pool.node_price, None, "no price is known for it");
+    }
+
+    #[test]
     fn every_instance_type_must_be_known_and_of_one_architecture() {
-        let unknown = node_pool(&spec(&["m5.large", "x9.huge"])).unwrap_err();
+        let unknown = node_pool(&spec(&["m5.large", "x9.huge"]), &[]).unwrap_err();
         assert_eq!(unknown.instance_type, Some(1));
         assert!(unknown.error.to_string().contains("x9.huge"));
-        let mixed = node_pool(&spec(&["m5.large", "m6g.large"])).unwrap_err();
+        let mixed = node_pool(&spec(&["m5.large", "m6g.large"]), &[]).unwrap_err();
         assert_eq!(mixed.instance_type, Some(1));
         assert!(
             mixed.error.to_string().contains("architecture"),
             "{}",
             mixed.error
         );
-        let mac = node_pool(&spec(&["mac1.metal"])).unwrap_err();
+        let mac = node_pool(&spec(&["mac1.metal"]), &[]).unwrap_err();
         assert!(mac.error.to_string().contains("Mac"), "{}", mac.error);
-        assert_eq!(node_pool(&spec(&[])).unwrap_err().instance_type, None);
+        assert_eq!(node_pool(&spec(&[]), &[]).unwrap_err().instance_type, None);
     }
 }

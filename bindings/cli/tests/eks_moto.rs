@@ -181,6 +181,29 @@ fn pools_of(plan: &fleetplan::Plan, workload: &WorkloadId) -> Vec<(String, Strin
     pools
 }
 
+/// The EC2 API's answer, read by the adapter's signed Query call, equals the generated table:
+/// the live reader and the generator read the same fields alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec2_describe_instance_types_agrees_with_the_table() {
+    let moto = MotoServer::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let conf = config(&moto, "us-west-2").await;
+    let names: Vec<String> = ["m5.large", "p4d.24xlarge", "m6g.large", "inf2.xlarge", "c3.8xlarge", "m5d.large"]
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    let mut live = fleetplan_aws::ec2::describe_instance_types(&conf, "us-west-2", &names)
+        .await
+        .expect("DescribeInstanceTypes");
+    live.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut table: Vec<fleetplan_aws::instance_types::InstanceType> = names
+        .iter()
+        .map(|n| fleetplan_aws::instance_types::instance_type(n).expect("in the table").clone())
+        .collect();
+    table.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(live, table);
+    drop(moto);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eks_clusters_from_moto_plan_onto_node_groups_and_fargate() {
     let moto = MotoServer::start().await.unwrap_or_else(|e| panic!("{e}"));
@@ -192,8 +215,10 @@ async fn eks_clusters_from_moto_plan_onto_node_groups_and_fargate() {
     // One by one, with a client per region.
     let mut clusters = Vec::new();
     for (name, region) in CLUSTERS {
-        let client = Client::new(&config(&moto, region).await);
-        let cluster = read_cluster(&client, name, region).await.expect("read_cluster");
+        let conf = config(&moto, region).await;
+        let cluster = read_cluster(&conf, &Client::new(&conf), name, region)
+            .await
+            .expect("read_cluster");
         check_cluster(&cluster, name, region);
         clusters.push(cluster);
     }
@@ -204,8 +229,9 @@ async fn eks_clusters_from_moto_plan_onto_node_groups_and_fargate() {
     assert_eq!(all, clusters);
 
     // A cluster that does not exist: the error names the cluster, the region and the call.
-    let client = Client::new(&config(&moto, "us-east-1").await);
-    let message = read_cluster(&client, "nowhere", "us-east-1")
+    let conf = config(&moto, "us-east-1").await;
+    let client = Client::new(&conf);
+    let message = read_cluster(&conf, &client, "nowhere", "us-east-1")
         .await
         .unwrap_err()
         .to_string();
@@ -214,6 +240,34 @@ async fn eks_clusters_from_moto_plan_onto_node_groups_and_fargate() {
         "{message}"
     );
     assert!(!message.contains("test"), "no credentials in errors: {message}");
+
+    // A node group of a type EC2 does not offer: the EC2 API is asked, and its answer named.
+    client
+        .create_nodegroup()
+        .cluster_name("shop-east")
+        .nodegroup_name("future")
+        .node_role(format!("arn:aws:iam::{ACCOUNT}:role/eks-node"))
+        .subnets("subnet-11111111")
+        .instance_types("x9.huge")
+        .send()
+        .await
+        .expect("CreateNodegroup future");
+    let message = read_cluster(&conf, &client, "shop-east", "us-east-1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.starts_with("EKS cluster `shop-east` in us-east-1: EC2 DescribeInstanceTypes failed: ")
+            && message.contains("InvalidInstanceType"),
+        "{message}"
+    );
+    client
+        .delete_nodegroup()
+        .cluster_name("shop-east")
+        .nodegroup_name("future")
+        .send()
+        .await
+        .expect("DeleteNodegroup future");
 
     // Plan: pods in `shop` (and labelled pods in `batch`) run on Fargate; the others on nodes.
     let cpu = |millis: i64| Resources::new().with("cpu", millis).with("memory", 512 << 20);
