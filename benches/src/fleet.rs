@@ -409,6 +409,7 @@ impl PoolDraft {
                     free: self.resources(free),
                 })
                 .collect(),
+            unavailable: Vec::new(),
             node_price: None,
             fargate: None,
         }

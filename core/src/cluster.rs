@@ -155,6 +155,40 @@ pub struct NodeGroup {
     pub free: Resources,
 }
 
+/// Why a node takes no new pods (and so offers its pool no capacity).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Unavailability {
+    /// The node is not Ready.
+    NotReady,
+    /// The node is cordoned: marked unschedulable.
+    Cordoned,
+    /// The node carries a taint that marks its state (disk pressure, shutting down...).
+    Tainted {
+        /// The taint.
+        taint: Taint,
+    },
+}
+
+impl fmt::Display for Unavailability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unavailability::NotReady => f.write_str("not Ready"),
+            Unavailability::Cordoned => f.write_str("cordoned"),
+            Unavailability::Tainted { taint } => write!(f, "tainted {taint}"),
+        }
+    }
+}
+
+/// A node of a pool that takes no new pods, kept by name so that reasons can say why the
+/// pool has no room.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UnavailableNode {
+    /// The node's name.
+    pub name: String,
+    /// Why it takes no new pods.
+    pub why: Unavailability,
+}
+
 /// Nodes with identical labels, taints and allocatable resources inside one cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodePool {
@@ -173,6 +207,10 @@ pub struct NodePool {
     pub allocatable: Resources,
     /// The nodes, grouped by their free resources.
     pub nodes: Vec<NodeGroup>,
+    /// The pool's nodes that take no new pods, which `nodes` leaves out: they give no
+    /// capacity, and reasons name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<UnavailableNode>,
     /// What one node costs per hour, for the cost objective; `None` when unknown (free).
     #[serde(default)]
     pub node_price: Option<HourlyPrice>,
@@ -195,6 +233,7 @@ impl NodePool {
                 free: allocatable.clone(),
             }],
             allocatable,
+            unavailable: Vec::new(),
             node_price: None,
             fargate: None,
         }
@@ -209,6 +248,7 @@ impl NodePool {
             taints: Vec::new(),
             allocatable: Resources::new(),
             nodes: Vec::new(),
+            unavailable: Vec::new(),
             node_price: None,
             fargate: Some(profile),
         }

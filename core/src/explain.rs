@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use crate::cluster::{Health, Taint};
+use crate::cluster::{Health, PoolName, Taint, Unavailability, UnavailableNode};
 use crate::fargate::{FargateRefusal, format_vcpus};
 use crate::resources::{ResourceName, format_amount};
 use crate::workload::TopologyKey;
@@ -50,13 +50,20 @@ pub enum Reason {
     NodeAffinity,
     /// A pool taint is not tolerated (reported for the most promising pool).
     PoolTaint {
+        /// The pool.
+        pool: PoolName,
         /// The taint.
         taint: Taint,
     },
     /// The zone spread constraint needs a zone label that the pools lack.
     NoZoneLabel,
-    /// The pools the workload may use have no node at all.
-    NoNodes,
+    /// The pools the workload may use have no node that takes new pods.
+    NoNodes {
+        /// Their nodes that take no new pods (not Ready, cordoned...), in pool order.
+        unavailable: Vec<UnavailableNode>,
+        /// The cluster's other pools, refused for a taint the workload does not tolerate.
+        untolerated: Vec<(PoolName, Taint)>,
+    },
     /// No node has enough of a resource left.
     Insufficient {
         /// The resource.
@@ -129,7 +136,7 @@ impl Reason {
             Reason::NodeAffinity => "NodeAffinity",
             Reason::PoolTaint { .. } => "PoolTaint",
             Reason::NoZoneLabel => "NoZoneLabel",
-            Reason::NoNodes => "NoNodes",
+            Reason::NoNodes { .. } => "NoNodes",
             Reason::Insufficient { .. } => "Insufficient",
             Reason::ClusterMax { .. } => "ClusterMax",
             Reason::RegionMax { .. } => "RegionMax",
@@ -157,11 +164,24 @@ impl fmt::Display for Reason {
                 write!(f, "node selector {key}={value} matches no node")
             }
             Reason::NodeAffinity => f.write_str("required node affinity matches no node"),
-            Reason::PoolTaint { taint } => write!(f, "taint {taint} not tolerated"),
+            Reason::PoolTaint { pool, taint } => untolerated(f, pool, taint),
             Reason::NoZoneLabel => {
                 f.write_str("zone spread needs topology.kubernetes.io/zone, which no node has")
             }
-            Reason::NoNodes => f.write_str("the pools this workload may use have no node"),
+            Reason::NoNodes {
+                unavailable,
+                untolerated: taints,
+            } => {
+                if unavailable.is_empty() {
+                    f.write_str("the pools this workload may use have no node")?;
+                }
+                unavailable_nodes(f, unavailable)?;
+                for (pool, taint) in taints {
+                    f.write_str("; ")?;
+                    untolerated(f, pool, taint)?;
+                }
+                Ok(())
+            }
             Reason::Insufficient {
                 resource,
                 needs,
@@ -211,6 +231,54 @@ impl fmt::Display for Reason {
     }
 }
 
+/// `taint T on pool P is not tolerated`.
+fn untolerated(f: &mut fmt::Formatter<'_>, pool: &PoolName, taint: &Taint) -> fmt::Result {
+    write!(f, "taint {taint} on pool {pool} is not tolerated")
+}
+
+/// How many node names a reason lists for one state before it only counts the rest.
+const LISTED_NODES: usize = 3;
+
+/// The nodes grouped by why they take no new pods, in order of first appearance, separated
+/// by `; `: `node a is not Ready; nodes b, c and d are cordoned`.
+fn unavailable_nodes(f: &mut fmt::Formatter<'_>, nodes: &[UnavailableNode]) -> fmt::Result {
+    let mut states: Vec<(&Unavailability, Vec<&str>)> = Vec::new();
+    for node in nodes {
+        match states.iter_mut().find(|(why, _)| **why == node.why) {
+            Some((_, names)) => names.push(&node.name),
+            None => states.push((&node.why, vec![&node.name])),
+        }
+    }
+    for (i, (why, names)) in states.iter().enumerate() {
+        if i > 0 {
+            f.write_str("; ")?;
+        }
+        let Some((first, rest)) = names.split_first() else {
+            continue;
+        };
+        if rest.is_empty() {
+            write!(f, "node {first} is {why}")?;
+            continue;
+        }
+        let listed = names.len().min(LISTED_NODES);
+        let more = names.len() - listed;
+        f.write_str("nodes ")?;
+        for (j, name) in names.iter().take(listed).enumerate() {
+            let separator = match j {
+                0 => "",
+                _ if j + 1 == listed && more == 0 => " and ",
+                _ => ", ",
+            };
+            write!(f, "{separator}{name}")?;
+        }
+        if more > 0 {
+            write!(f, " and {more} more")?;
+        }
+        write!(f, " are {why}")?;
+    }
+    Ok(())
+}
+
 impl Serialize for Reason {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
@@ -242,13 +310,10 @@ mod tests {
             ),
             (
                 Reason::PoolTaint {
-                    taint: Taint {
-                        key: "dedicated".into(),
-                        value: "batch".into(),
-                        effect: TaintEffect::NoSchedule,
-                    },
+                    pool: PoolName::from("batch"),
+                    taint: dedicated("batch"),
                 },
-                "taint dedicated=batch:NoSchedule not tolerated",
+                "taint dedicated=batch:NoSchedule on pool batch is not tolerated",
             ),
             (
                 Reason::ClusterUnhealthy {
@@ -284,5 +349,76 @@ mod tests {
         for (reason, message) in cases {
             assert_eq!(reason.to_string(), message);
         }
+    }
+
+    fn dedicated(value: &str) -> Taint {
+        Taint {
+            key: "dedicated".into(),
+            value: value.into(),
+            effect: TaintEffect::NoSchedule,
+        }
+    }
+
+    fn nodes(names: &[&str], why: &Unavailability) -> Vec<UnavailableNode> {
+        names
+            .iter()
+            .map(|name| UnavailableNode {
+                name: (*name).into(),
+                why: why.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_nodes_says_which_nodes_take_no_pods_and_which_taints_are_not_tolerated() {
+        let no_nodes = |unavailable: Vec<UnavailableNode>, untolerated: &[(&str, Taint)]| {
+            Reason::NoNodes {
+                unavailable,
+                untolerated: untolerated
+                    .iter()
+                    .map(|(pool, taint)| (PoolName::from(*pool), taint.clone()))
+                    .collect(),
+            }
+            .to_string()
+        };
+        let pressure = Unavailability::Tainted {
+            taint: Taint {
+                key: "node.kubernetes.io/disk-pressure".into(),
+                value: String::new(),
+                effect: TaintEffect::NoSchedule,
+            },
+        };
+        assert_eq!(
+            no_nodes(Vec::new(), &[]),
+            "the pools this workload may use have no node"
+        );
+        assert_eq!(
+            no_nodes(Vec::new(), &[("gpu", dedicated("gpu"))]),
+            "the pools this workload may use have no node; taint dedicated=gpu:NoSchedule on pool gpu is not tolerated"
+        );
+        let mut unavailable = nodes(&["n1"], &Unavailability::NotReady);
+        unavailable.extend(nodes(&["n2"], &Unavailability::Cordoned));
+        unavailable.extend(nodes(&["n3"], &pressure));
+        assert_eq!(
+            no_nodes(
+                unavailable,
+                &[("gpu", dedicated("gpu")), ("batch", dedicated("batch"))]
+            ),
+            "node n1 is not Ready; node n2 is cordoned; node n3 is tainted node.kubernetes.io/disk-pressure:NoSchedule; \
+             taint dedicated=gpu:NoSchedule on pool gpu is not tolerated; \
+             taint dedicated=batch:NoSchedule on pool batch is not tolerated"
+        );
+        // Nodes in one state are grouped in the order they come, with at most three names.
+        let mut unavailable = nodes(&["a", "b"], &Unavailability::Cordoned);
+        unavailable.extend(nodes(&["c", "d", "e", "f", "g"], &Unavailability::NotReady));
+        unavailable.extend(nodes(&["h"], &Unavailability::Cordoned));
+        assert_eq!(
+            no_nodes(unavailable, &[]),
+            "nodes a, b and h are cordoned; nodes c, d, e and 2 more are not Ready"
+        );
+        assert_eq!(
+            no_nodes(nodes(&["a", "b"], &Unavailability::NotReady), &[]),
+            "nodes a and b are not Ready"
+        );
     }
 }

@@ -88,7 +88,7 @@ mod workload;
 
 pub use cluster::{
     CLUSTER_NAME_LABEL, Cluster, ClusterName, Health, HourlyPrice, Labels, NodeGroup, NodePool, PoolName,
-    REGION_LABEL, Taint, TaintEffect,
+    REGION_LABEL, Taint, TaintEffect, Unavailability, UnavailableNode,
 };
 pub use error::Error;
 pub use explain::Reason;

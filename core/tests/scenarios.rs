@@ -554,3 +554,60 @@ fn a_pool_without_nodes_is_reported_as_no_nodes() {
     assert_eq!(reason.code(), "NoNodes");
     assert_eq!(reason.to_string(), "the pools this workload may use have no node");
 }
+
+/// A pool whose nodes take no pods names them and why, with the cluster's pools refused for
+/// a taint, whichever solver plans; a cluster whose only pool is tainted names the pool.
+#[test]
+fn pools_without_usable_nodes_say_which_nodes_and_taints_stop_the_workload() {
+    let mut down = pool("general", None, 110);
+    down.nodes.clear();
+    down.unavailable = vec![
+        fleetplan::UnavailableNode {
+            name: "kwok-node-0".into(),
+            why: fleetplan::Unavailability::NotReady,
+        },
+        fleetplan::UnavailableNode {
+            name: "n2".into(),
+            why: fleetplan::Unavailability::Cordoned,
+        },
+    ];
+    let mut gpu = pool("gpu", None, 110);
+    gpu.taints.push(Taint {
+        key: "dedicated".into(),
+        value: "gpu".into(),
+        effect: TaintEffect::NoSchedule,
+    });
+    let problem = Problem {
+        clusters: vec![
+            cluster("mixed", "r0", vec![down, gpu.clone()]),
+            cluster("tainted", "r0", vec![gpu]),
+        ],
+        workloads: vec![workload(2)],
+        ..Problem::default()
+    };
+    for solver in [
+        fleetplan::SolverChoice::Fast,
+        fleetplan::SolverChoice::Flow,
+        fleetplan::SolverChoice::Exact,
+    ] {
+        let options = PlanOptions {
+            solver,
+            ..PlanOptions::default()
+        };
+        let plan = plan(&problem, &options).expect("valid problem");
+        let reasons: Vec<String> = plan.unplaced[0]
+            .reasons
+            .iter()
+            .map(|r| format!("{} {}: {}", r.cluster, r.reason.code(), r.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "mixed NoNodes: node kwok-node-0 is not Ready; node n2 is cordoned; \
+                 taint dedicated=gpu:NoSchedule on pool gpu is not tolerated",
+                "tainted PoolTaint: taint dedicated=gpu:NoSchedule on pool gpu is not tolerated",
+            ],
+            "{solver:?}"
+        );
+    }
+}

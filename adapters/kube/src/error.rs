@@ -5,7 +5,7 @@
 //! namespace/name`) and the field path (`spec.template.spec.containers[0].resources...`).
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where in the input something went wrong: a file, and when known an object and a field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,10 +176,68 @@ pub enum LoadError {
         /// What is wrong.
         message: String,
     },
+    /// A kustomization among the apps could not be rendered with `kubectl kustomize`.
+    #[error(
+        "{}: cannot render the kustomization with `kubectl kustomize {}`: {problem}; you may render it \
+         yourself (`kubectl kustomize {} > apps.yaml`) and plan with that file",
+        dir.display(), dir.display(), dir.display()
+    )]
+    Kustomize {
+        /// The kustomization's directory.
+        dir: PathBuf,
+        /// What went wrong: kubectl missing, or what it printed on stderr.
+        problem: String,
+    },
+    /// A Helm chart among the apps: its templates are not Kubernetes YAML until rendered.
+    #[error(
+        "{}: a Helm chart (it holds {}), whose templates are not Kubernetes YAML until rendered; {}",
+        dir.display(), crate::files::helm::CHART_FILE, crate::files::helm::render_hint(Some(dir))
+    )]
+    HelmChart {
+        /// The chart's directory.
+        dir: PathBuf,
+    },
+    /// An apps file that failed to load holds a Go template action: most likely an
+    /// unrendered Helm template.
+    #[error(
+        "{source}; this looks like an unrendered Helm template (line {line}: `{action}`); {}",
+        crate::files::helm::render_hint(chart.as_deref())
+    )]
+    HelmTemplate {
+        /// The error met loading the file.
+        source: Box<LoadError>,
+        /// The 1-based line of the first template action.
+        line: usize,
+        /// The action, such as `{{ .Values.replicaCount }}`.
+        action: String,
+        /// The chart the file belongs to, when a directory above it holds one.
+        chart: Option<PathBuf>,
+    },
     /// The assembled problem failed the core's own validation (a safety net: the adapter
     /// checks everything the core checks first, with better context).
     #[error("invalid problem: {0}")]
     Problem(#[from] fleetplan::Error),
+}
+
+impl LoadError {
+    /// The file the error names, when it names one.
+    pub(crate) fn file(&self) -> Option<&Path> {
+        match self {
+            LoadError::Read { path: file, .. }
+            | LoadError::Yaml { file, .. }
+            | LoadError::Kustomize { dir: file, .. }
+            | LoadError::HelmChart { dir: file } => Some(file),
+            LoadError::UnknownKind { at, .. }
+            | LoadError::Type { at, .. }
+            | LoadError::Quantity { at, .. }
+            | LoadError::UnknownAnnotation { at, .. }
+            | LoadError::DuplicateWorkload { at, .. }
+            | LoadError::DuplicateCluster { at, .. }
+            | LoadError::Invalid { at, .. } => Some(&at.file),
+            LoadError::HelmTemplate { source, .. } => source.file(),
+            LoadError::EmptyFleet { .. } | LoadError::Problem(_) => None,
+        }
+    }
 }
 
 /// An I/O error's message without the trailing `(os error N)`.

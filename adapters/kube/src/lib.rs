@@ -20,7 +20,9 @@
 //! - **the apps**: ordinary Kubernetes YAML. `apps/v1` Deployments and `batch/v1` Jobs become
 //!   workloads (pod template, replica target, and a placement policy from `fleetplan.io/`
 //!   annotations, see [`annotations`]); every other object is carried along unplanned as a
-//!   [`CarriedObject`].
+//!   [`CarriedObject`]. A directory with a kustomization is rendered with `kubectl
+//!   kustomize` (see [`read_app_files`]); a Helm chart is refused with the command that
+//!   renders it.
 //! - **the fleet**: either the project's concise fleet YAML (synthetic what-ifs), or one
 //!   kubectl dump (`kubectl get nodes,pods -A -o yaml`) per cluster, or both.
 //!   Documents whose `apiVersion` starts with `eksctl.io/` (eksctl `ClusterConfig`s) are left
@@ -34,7 +36,8 @@
 //!
 //! Every error is a [`LoadError`] whose message names the file, the object (`Kind
 //! namespace/name`) and the field path, as far as they are known. The loader never panics
-//! on bad input and never returns a half-loaded scenario.
+//! on bad input and never returns a half-loaded scenario. Files it does not read (other
+//! extensions) are returned as [`Scenario::skipped`], never dropped silently.
 
 pub mod annotations;
 pub mod control;
@@ -56,6 +59,6 @@ pub use files::dump::{
 pub use files::scenario::{
     Scenario, load, load_scenario, load_scenario_with_clusters, load_sources, load_with_clusters,
 };
-pub use files::source::{SourceFile, read_source_files};
+pub use files::source::{SkipReason, Skipped, SourceFile, SourceFiles, read_app_files, read_source_files};
 pub use files::steps::parse_steps;
 pub use quantity::parse_quantity;

@@ -70,7 +70,14 @@ fn typed_lists_expand_like_a_list() {
         for d in serde_norway::Deserializer::from_str(&text) {
             let v: Value = serde::Deserialize::deserialize(d).expect("YAML");
             match v["kind"].as_str() {
-                Some("Deployment") => deployments.push(v),
+                Some("Deployment") => {
+                    // The API server leaves a typed list's items without kind and apiVersion.
+                    let mut v = v;
+                    let object = v.as_object_mut().expect("an object");
+                    object.remove("kind");
+                    object.remove("apiVersion");
+                    deployments.push(v);
+                }
                 Some(_) => rest.push(v),
                 None => {}
             }

@@ -694,8 +694,9 @@ fn write_stdout(text: &str, what: &str) -> ExitCode {
     }
 }
 
-/// Loads the scenario named by SCENARIO_DIR and the overriding flags; on failure the error
-/// has been printed and the exit code is returned.
+/// Loads the scenario named by SCENARIO_DIR and the overriding flags, with a warning on
+/// stderr for each file it did not read; on failure the error has been printed and the exit
+/// code is returned.
 fn load_scenario(args: &ScenarioArgs) -> Result<(PathBuf, fleetplan_kube::Scenario), ExitCode> {
     let from_dir = |sub: &str| args.dir.as_deref().map(|d: &Path| d.join(sub));
     let fleet = args.fleet.clone().or_else(|| from_dir("fleet"));
@@ -711,7 +712,12 @@ fn load_scenario(args: &ScenarioArgs) -> Result<(PathBuf, fleetplan_kube::Scenar
         clusters.extend(read_eks(&args.eks).map_err(|err| fail(&err))?);
     }
     match fleetplan_kube::load_with_clusters(&fleet, &apps, clusters) {
-        Ok(scenario) => Ok((fleet, scenario)),
+        Ok(scenario) => {
+            for skipped in &scenario.skipped {
+                eprintln!("warning: skipped {skipped}");
+            }
+            Ok((fleet, scenario))
+        }
         Err(err) => Err(fail(&err.to_string())),
     }
 }

@@ -55,7 +55,7 @@ pub fn up(args: &TestbedUpArgs) -> ExitCode {
     }
     // The settings-only Fleet files become the fleet-settings ConfigMap.
     let settings: Vec<SourceFile> = match read_source_files(&fleet_path) {
-        Ok(files) => files,
+        Ok(read) => read.files,
         Err(err) => return fail(&err.to_string()),
     };
     let binaries = match Binaries::from_env() {

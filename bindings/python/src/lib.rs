@@ -8,6 +8,7 @@
 //! the command line prints.
 
 use std::collections::BTreeSet;
+use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +16,9 @@ use std::time::Duration;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Timeline, TimelineStep};
 use fleetplan::traffic::{ClusterTraffic, HostTraffic, RegionTraffic, find_host, resolve as resolve_host};
 use fleetplan::{ClusterName, Plan, PlanOptions, Problem, SolverChoice, Weights, solve, utilisation};
-use fleetplan_kube::{SourceFile, load_sources, parse_steps, read_source_files};
+use fleetplan_kube::{SourceFile, load_sources, parse_steps, read_app_files, read_source_files};
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyUserWarning, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pythonize::pythonize;
@@ -142,14 +143,23 @@ fn run_steps(
 
 #[pymethods]
 impl Scenario {
-    /// Loads `path/fleet` and `path/apps`.
+    /// Loads `path/fleet` and `path/apps` (kustomizations rendered with `kubectl kustomize`),
+    /// with a `UserWarning` for each file it did not read, as the command line warns.
     #[staticmethod]
     fn from_dir(py: Python<'_>, path: PathBuf) -> PyResult<Scenario> {
-        py.detach(|| {
-            let read = |sub: &str| read_source_files(&path.join(sub)).map_err(|e| e.to_string());
-            load(&read("fleet")?, &read("apps")?)
-        })
-        .map_err(FleetplanError::new_err)
+        let (scenario, skipped) = py
+            .detach(|| {
+                let fleet = read_source_files(&path.join("fleet")).map_err(|e| e.to_string())?;
+                let apps = read_app_files(&path.join("apps")).map_err(|e| e.to_string())?;
+                let scenario = load(&fleet.files, &apps.files)?;
+                Ok::<_, String>((scenario, [fleet.skipped, apps.skipped].concat()))
+            })
+            .map_err(FleetplanError::new_err)?;
+        for skipped in skipped {
+            let message = CString::new(format!("skipped {skipped}"))?;
+            PyErr::warn(py, &py.get_type::<PyUserWarning>(), &message, 1)?;
+        }
+        Ok(scenario)
     }
 
     /// Loads named YAML texts: `fleet` and `apps` are lists of `(name, text)`.

@@ -2,6 +2,8 @@
 that results equal the command line's JSON on the same scenario."""
 
 import json
+import shutil
+
 import pandas as pd
 import pytest
 
@@ -115,6 +117,14 @@ def test_plots_draw_bars():
         assert ax.patches, ax.get_title()
     with pytest.raises(ValueError, match="by: expected cluster or region"):
         plot.before_after(plan, after, by="zone")
+
+
+def test_files_a_folder_holds_that_are_not_manifests_are_warned_about(tmp_path):
+    shutil.copytree(TUTORIAL, tmp_path / "tutorial")
+    (tmp_path / "tutorial" / "apps" / "notes.txt").write_text("to do\n")
+    with pytest.warns(UserWarning, match=r"^skipped .*/apps/notes\.txt: not a \.yaml, \.yml or \.json file$"):
+        scenario = fleetplan.load(tmp_path / "tutorial")
+    assert scenario.plan().to_dict()["summary"]["unplaced"] == 0
 
 
 def test_bad_input_raises_the_command_lines_message():

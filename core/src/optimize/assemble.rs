@@ -14,7 +14,6 @@ use crate::explain::Reason;
 use crate::plan::{
     ClusterReason, Explanation, PLAN_FORMAT, Placement, Plan, PoolReplicas, Summary, Unplaced,
 };
-use crate::planner::candidates::PoolChoice;
 use crate::planner::capacity::Capacity;
 use crate::planner::index::Request;
 use crate::planner::{priority_order, shortage_reason};
@@ -456,14 +455,11 @@ fn refusal(model: &Model<'_>, w: usize, c: usize) -> Reason {
 
 /// The resource (or Fargate quota) the cluster's usable pools ran out of.
 fn shortage(model: &Model<'_>, packed: &Packed, w: usize, c: usize) -> Reason {
-    let pools: &[PoolChoice] = match &model.candidates[model.rules_of[w]].clusters[c] {
-        Ok(choices) => &choices.pools,
-        Err(_) => &[],
-    };
     shortage_reason(
         &model.index,
         &packed.capacity,
-        pools.iter().map(|p| p.pool),
+        &model.problem.clusters[c],
+        &model.candidates[model.rules_of[w]].clusters[c],
         &model.requests[w],
     )
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::index::Index;
-use crate::cluster::{Cluster, Labels, NodePool, Taint};
+use crate::cluster::{Cluster, Labels, NodePool, PoolName, Taint};
 use crate::explain::Reason;
 use crate::fargate::{FargateRefusal, PodFacts, fargate_refusal, select_profile};
 use crate::problem::Problem;
@@ -81,6 +81,9 @@ pub(crate) struct Choices {
     pub first_run: usize,
     /// The best score, kept beside the list so reading it needs no second memory access.
     pub best_score: i64,
+    /// The cluster's node pools refused for a taint the rules do not tolerate, with the
+    /// taint: a reason names them when the pools in `pools` have no room.
+    pub untolerated: Vec<(PoolName, Taint)>,
 }
 
 impl Choices {
@@ -168,7 +171,13 @@ fn pool_verdict(pool: &NodePool, rules: &Rules<'_>) -> Result<i64, (u8, Reason)>
         return Err((1, Reason::NodeAffinity));
     }
     if let Some(taint) = untolerated_hard_taint(&pool.taints, rules.tolerations) {
-        return Err((2, Reason::PoolTaint { taint: taint.clone() }));
+        return Err((
+            2,
+            Reason::PoolTaint {
+                pool: pool.name.clone(),
+                taint: taint.clone(),
+            },
+        ));
     }
     if rules.needs_zone && pool.zone.is_none() {
         return Err((3, Reason::NoZoneLabel));
@@ -214,12 +223,14 @@ fn cluster_verdict(
                 }],
                 first_run: 1,
                 best_score: cluster_penalty,
+                untolerated: Vec::new(),
             });
         }
         FargateVerdict::Refused(refusal) => return Err(Reason::Fargate { refusal }),
         FargateVerdict::Nodes => {}
     }
     let mut choices = Vec::new();
+    let mut untolerated = Vec::new();
     let mut best_refusal: Option<(u8, Reason)> = None;
     for (local, pool) in cluster.pools.iter().enumerate() {
         if pool.fargate.is_some() {
@@ -231,6 +242,9 @@ fn cluster_verdict(
                 score: score + cluster_penalty,
             }),
             Err((stage, reason)) => {
+                if let Reason::PoolTaint { pool, taint } = &reason {
+                    untolerated.push((pool.clone(), taint.clone()));
+                }
                 if best_refusal.as_ref().is_none_or(|(best, _)| stage > *best) {
                     best_refusal = Some((stage, reason));
                 }
@@ -253,6 +267,7 @@ fn cluster_verdict(
         best_score: choices[0].score,
         pools: choices,
         first_run,
+        untolerated,
     })
 }
 

@@ -19,14 +19,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use candidates::Candidates;
+use candidates::{Candidates, ClusterVerdict};
 use capacity::Capacity;
 use index::{Index, Request};
 use pricing::Prices;
 use replan::Replanner;
 use seats::{Distributor, Job, Stop, stable_hash};
 
-use crate::cluster::{Health, PoolName};
+use crate::cluster::{Cluster, Health, PoolName, Taint};
 use crate::error::Error;
 use crate::explain::Reason;
 use crate::objective::Weights;
@@ -265,22 +265,32 @@ impl<'p> Context<'p> {
 
     /// Why a cluster whose pools are full takes no more.
     fn shortage(&self, job: &Job<'_>, cluster: usize, capacity: &Capacity) -> Reason {
-        let pools: &[candidates::PoolChoice] = match &job.candidates.clusters[cluster] {
-            Ok(choices) => &choices.pools,
-            Err(_) => &[],
-        };
-        shortage_reason(job.index, capacity, pools.iter().map(|c| c.pool), job.request)
+        shortage_reason(
+            job.index,
+            capacity,
+            &self.problem.clusters[cluster],
+            &job.candidates.clusters[cluster],
+            job.request,
+        )
     }
 }
 
-/// Why `pools` (a cluster's usable pools) take no more replicas of `request`: the Fargate
-/// quota for a Fargate profile, else the resource their nodes ran out of.
+/// Why `cluster`, whose static verdict is `verdict`, takes no more replicas of `request` in
+/// the pools it allows: the Fargate quota for a Fargate profile, else the resource their
+/// nodes ran out of, else (when they have no node that takes pods) which nodes take none and
+/// which of the cluster's other pools have a taint the workload does not tolerate.
 pub(crate) fn shortage_reason(
     index: &Index,
     capacity: &Capacity,
-    mut pools: impl Iterator<Item = usize> + Clone,
+    cluster: &Cluster,
+    verdict: &ClusterVerdict,
     request: &Request,
 ) -> Reason {
+    let (choices, untolerated): (&[candidates::PoolChoice], &[(PoolName, Taint)]) = match verdict {
+        Ok(choices) => (&choices.pools, &choices.untolerated),
+        Err(_) => (&[], &[]),
+    };
+    let mut pools = choices.iter().map(|c| c.pool);
     if let Some(bucket) = pools.clone().next().and_then(|p| index.pools[p].bucket) {
         let b = &index.buckets[bucket];
         return Reason::FargateQuota {
@@ -298,7 +308,14 @@ pub(crate) fn shortage_reason(
             largest_free,
         },
         // Every node lacks something when nothing fits, so no shortage means no node.
-        None => Reason::NoNodes,
+        None => Reason::NoNodes {
+            unavailable: choices
+                .iter()
+                .flat_map(|c| &cluster.pools[index.pools[c.pool].local].unavailable)
+                .cloned()
+                .collect(),
+            untolerated: untolerated.to_vec(),
+        },
     }
 }
 

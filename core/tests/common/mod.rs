@@ -231,6 +231,7 @@ fn build_cluster(i: usize, (region, tier, taint, health, pools): ClusterSpec) ->
             taints: taint.into_iter().collect(),
             allocatable: nodes[0].free.clone(),
             nodes,
+            unavailable: Vec::new(),
             node_price: None,
             fargate: None,
         });

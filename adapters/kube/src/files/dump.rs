@@ -14,8 +14,9 @@
 //! several zones, else `pool-1`, `pool-2`, ...; a name still taken gets `-2`, `-3`, ...
 //!
 //! **Capacity.** A node that is unschedulable (`spec.unschedulable`), whose `Ready` condition
-//! is not `True`, or that carries a node-state taint with effect NoSchedule or NoExecute
-//! contributes no capacity (its pool is kept). The free resources of a node are its
+//! is not `True` (or absent), or that carries a node-state taint with effect NoSchedule or
+//! NoExecute contributes no capacity (its pool is kept, and lists it by name with why, the
+//! first of those in that order, so that reasons can name it). The free resources of a node are its
 //! allocatable resources less the requests of the pods bound to it (`spec.nodeName`) that
 //! have not Succeeded or Failed, never below zero.
 //!
@@ -52,7 +53,7 @@ use std::path::Path;
 use fleetplan::fargate::{FargateProfile, PROFILE_LABEL};
 use fleetplan::{
     Cluster, Health, HourlyPrice, Labels, NodeGroup, NodePool, PoolName, Resources, Running, Taint,
-    TaintEffect, WorkloadId, WorkloadKind,
+    TaintEffect, Unavailability, UnavailableNode, WorkloadId, WorkloadKind,
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -78,8 +79,9 @@ pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 pub const COMPUTE_TYPE_LABEL: &str = "eks.amazonaws.com/compute-type";
 
 /// Labels that differ from node to node and so do not split pools.
-pub const PER_NODE_LABELS: [&str; 8] = [
+pub const PER_NODE_LABELS: [&str; 9] = [
     "kubernetes.io/hostname",
+    "doks.digitalocean.com/node-id",
     "k3s.io/hostname",
     "k3s.io/internal-ip",
     "k3s.io/external-ip",
@@ -99,11 +101,12 @@ pub const STATE_TAINTS: [&str; 4] = [
 ];
 
 /// The node labels that name a pool, in order of preference.
-pub const POOL_NAME_LABELS: [&str; 5] = [
+pub const POOL_NAME_LABELS: [&str; 6] = [
     "eks.amazonaws.com/nodegroup",
     "karpenter.sh/nodepool",
     "cloud.google.com/gke-nodepool",
     "kubernetes.azure.com/agentpool",
+    "doks.digitalocean.com/node-pool",
     "fleetplan.io/pool",
 ];
 
@@ -287,7 +290,8 @@ struct NodeInfo {
     taints: Vec<Taint>,
     allocatable: Resources,
     ready: bool,
-    usable: bool,
+    /// Why the node takes no new pods, when it takes none.
+    unavailable: Option<Unavailability>,
     used: Resources,
 }
 
@@ -457,7 +461,7 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut pool_taints = Vec::new();
-    let mut blocked = false;
+    let mut state_taint = None;
     let spec = node.spec.as_ref();
     for (i, t) in spec
         .and_then(|s| s.taints.as_ref())
@@ -467,15 +471,18 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
     {
         let effect =
             taint_effect(&t.effect).map_err(|m| site.invalid(format!("spec.taints[{i}].effect"), m))?;
-        if t.key.starts_with("node.kubernetes.io/") || STATE_TAINTS.contains(&t.key.as_str()) {
-            blocked |= effect != TaintEffect::PreferNoSchedule;
-            continue;
-        }
-        pool_taints.push(Taint {
+        let taint = Taint {
             key: t.key.clone(),
             value: t.value.clone().unwrap_or_default(),
             effect,
-        });
+        };
+        if t.key.starts_with("node.kubernetes.io/") || STATE_TAINTS.contains(&t.key.as_str()) {
+            if effect != TaintEffect::PreferNoSchedule && state_taint.is_none() {
+                state_taint = Some(taint);
+            }
+            continue;
+        }
+        pool_taints.push(taint);
     }
     pool_taints.sort();
     pool_taints.dedup();
@@ -491,7 +498,13 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
         None => Resources::new(),
     };
     let ready = is_ready(node);
-    let unschedulable = spec.and_then(|s| s.unschedulable) == Some(true);
+    let unavailable = if !ready {
+        Some(Unavailability::NotReady)
+    } else if spec.and_then(|s| s.unschedulable) == Some(true) {
+        Some(Unavailability::Cordoned)
+    } else {
+        state_taint.map(|taint| Unavailability::Tainted { taint })
+    };
     Ok(NodeInfo {
         name,
         site,
@@ -499,7 +512,7 @@ fn node_info(node: &Node, name: String, site: Site) -> Result<NodeInfo, LoadErro
         taints: pool_taints,
         allocatable,
         ready,
-        usable: ready && !unschedulable && !blocked,
+        unavailable,
         used: Resources::new(),
     })
 }
@@ -562,6 +575,7 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
                     taints: node.taints.clone(),
                     allocatable: node.allocatable.clone(),
                     nodes: Vec::new(),
+                    unavailable: Vec::new(),
                     node_price: None,
                     fargate: None,
                 });
@@ -570,13 +584,23 @@ fn pools(nodes: &[NodeInfo]) -> (Vec<NodePool>, Vec<usize>) {
             }
         };
         node_pool.push(index);
-        if node.usable
-            && let Some(g) = groups.get_mut(index)
-        {
-            g.push(NodeGroup {
-                count: 1,
-                free: free(&node.allocatable, &node.used),
-            });
+        match &node.unavailable {
+            None => {
+                if let Some(g) = groups.get_mut(index) {
+                    g.push(NodeGroup {
+                        count: 1,
+                        free: free(&node.allocatable, &node.used),
+                    });
+                }
+            }
+            Some(why) => {
+                if let Some(pool) = pools.get_mut(index) {
+                    pool.unavailable.push(UnavailableNode {
+                        name: node.name.clone(),
+                        why: why.clone(),
+                    });
+                }
+            }
         }
     }
     let names = pool_names(&pools);
@@ -927,6 +951,55 @@ mod tests {
         let d = dump(&items, None, &[]).unwrap();
         assert_eq!(d.cluster.pools[0].name.as_str(), "g");
         assert!(d.cluster.pools[0].nodes.is_empty());
+    }
+
+    #[test]
+    fn nodes_that_take_no_pods_are_named_with_why() {
+        let ready = "conditions: [{type: Ready, status: 'True'}]";
+        let items = [
+            node("a-none", "r1a", Some("g"), "").replace(ready, "conditions: []"),
+            node("b-false", "r1a", Some("g"), "").replace("status: 'True'", "status: 'False'"),
+            node("c-unknown", "r1a", Some("g"), "").replace("status: 'True'", "status: 'Unknown'"),
+            // Not Ready comes first when a node is also cordoned.
+            node("d-both", "r1a", Some("g"), "spec: {unschedulable: true}\n  ")
+                .replace("status: 'True'", "status: 'False'"),
+            node(
+                "e-cordoned",
+                "r1a",
+                Some("g"),
+                "spec:\n    unschedulable: true\n    \
+                 taints: [{key: node.kubernetes.io/unschedulable, effect: NoSchedule}]\n  ",
+            ),
+            node(
+                "f-pressure",
+                "r1a",
+                Some("g"),
+                "spec: {taints: [{key: node.kubernetes.io/disk-pressure, effect: PreferNoSchedule}, \
+                 {key: ToBeDeletedByClusterAutoscaler, value: '1700000000', effect: NoSchedule}]}\n  ",
+            ),
+            node("g-fine", "r1a", Some("g"), ""),
+        ]
+        .concat();
+        let d = dump(&items, None, &[]).unwrap();
+        let pool = &d.cluster.pools[0];
+        assert_eq!(d.cluster.pools.len(), 1);
+        assert_eq!(pool.node_count(), 1, "only g-fine takes pods");
+        let unavailable: Vec<String> = pool
+            .unavailable
+            .iter()
+            .map(|n| format!("{} {}", n.name, n.why))
+            .collect();
+        assert_eq!(
+            unavailable,
+            [
+                "a-none not Ready",
+                "b-false not Ready",
+                "c-unknown not Ready",
+                "d-both not Ready",
+                "e-cordoned cordoned",
+                "f-pressure tainted ToBeDeletedByClusterAutoscaler=1700000000:NoSchedule",
+            ]
+        );
     }
 
     #[test]

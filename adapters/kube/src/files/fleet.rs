@@ -603,6 +603,7 @@ fn pool(p: PoolSpec, region: &str, site: &Site, field: &str) -> Result<NodePool,
             Vec::new()
         },
         allocatable,
+        unavailable: Vec::new(),
         node_price,
         fargate: None,
     })

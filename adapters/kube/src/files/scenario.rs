@@ -12,7 +12,7 @@ use crate::error::{LoadError, Location};
 use crate::files::carried::CarriedObject;
 use crate::files::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
 use crate::files::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
-use crate::files::source::{SourceFile, parse_documents, read_source_files};
+use crate::files::source::{Skipped, SourceFile, parse_documents, read_app_files, read_source_files};
 use crate::files::workloads::{AppWorkload, load_apps};
 
 /// A loaded scenario: the problem to plan and the objects carried along unplanned.
@@ -26,6 +26,9 @@ pub struct Scenario {
     /// Every planned workload's object as written (a Deployment or a Job), from which an
     /// executor makes its copies in the workload clusters.
     pub sources: BTreeMap<WorkloadId, serde_json::Value>,
+    /// The files below the fleet and apps folders that were not read, and why (none when
+    /// loaded from [`SourceFile`]s).
+    pub skipped: Vec<Skipped>,
 }
 
 impl Scenario {
@@ -57,12 +60,13 @@ pub fn load_scenario_with_clusters(
 
 /// Loads a fleet and apps into a [`Scenario`].
 ///
-/// `fleet` is a file or a directory (searched recursively for `*.yaml`/`*.yml`, sorted by
-/// path); each file is either a concise fleet file (`kind: Fleet`) or a kubectl dump of one
-/// cluster, decided by its content, and files named `_clusters.yaml` give metadata for the
-/// dumped clusters. Documents whose `apiVersion` starts with `eksctl.io/` (eksctl
-/// `ClusterConfig`s, read by the `fleetplan-aws` adapter) are skipped. `apps` is a file or a
-/// directory of Kubernetes YAML.
+/// `fleet` is a file or a directory (searched recursively for `*.yaml`, `*.yml` and `*.json`,
+/// sorted by path, see [`read_source_files`]); each file is either a concise fleet file
+/// (`kind: Fleet`) or a kubectl dump of one cluster, decided by its content, and files named
+/// `_clusters.yaml` give metadata for the dumped clusters. Documents whose `apiVersion` starts
+/// with `eksctl.io/` (eksctl `ClusterConfig`s, read by the `fleetplan-aws` adapter) are
+/// skipped. `apps` is a file or a directory of Kubernetes YAML, kustomizations rendered (see
+/// [`read_app_files`]). The other files below them are listed in [`Scenario::skipped`].
 ///
 /// Everything is checked before anything is returned.
 ///
@@ -85,14 +89,16 @@ pub fn load_with_clusters(
     apps: &Path,
     extra: Vec<(Cluster, PathBuf)>,
 ) -> Result<Scenario, LoadError> {
-    let apps = read_source_files(apps)?;
+    let apps = read_app_files(apps)?;
     let fleet_files = read_source_files(fleet)?;
-    load_sources(&fleet_files, &apps, extra).map_err(|e| match e {
+    let mut scenario = load_sources(&fleet_files.files, &apps.files, extra).map_err(|e| match e {
         LoadError::EmptyFleet { .. } => LoadError::EmptyFleet {
             path: fleet.to_path_buf(),
         },
         other => other,
-    })
+    })?;
+    scenario.skipped = fleet_files.skipped.into_iter().chain(apps.skipped).collect();
+    Ok(scenario)
 }
 
 /// As [`load_with_clusters`], from the fleet's and the apps' YAML given as [`SourceFile`]s
@@ -129,6 +135,7 @@ pub fn load_sources(
         problem,
         carried: apps.carried,
         sources,
+        skipped: Vec::new(),
     })
 }
 

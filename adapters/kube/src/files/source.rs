@@ -1,55 +1,18 @@
 //! Files and YAML documents: finding the `*.yaml`, `*.yml` and `*.json` files under a path
-//! (as `kubectl apply -f DIR` does), splitting them into documents (expanding the items of a
-//! `List`, and of typed lists such as the `NodeList` and `PodList` the API returns),
-//! reading each document's identity, and deserializing a document into a typed value with
-//! the failing field path in the error.
+//! (as `kubectl apply -f DIR` does; among the apps, kustomizations rendered as `kubectl apply
+//! -k` would and Helm charts refused), with the files left out and why, splitting them into
+//! documents (expanding the items of a `List`, and of typed lists such as the `NodeList` and
+//! `PodList` the API returns), reading each document's identity, and deserializing a document
+//! into a typed value with the failing field path in the error.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
-
-/// The manifest files under `path`: the path itself when it is a file, else every `*.yaml`,
-/// `*.yml` and `*.json` file below it (recursively, symlinked directories not followed),
-/// sorted by path.
-pub(crate) fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let read = |source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(read)?;
-    if !meta.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files = Vec::new();
-    walk(path, &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let read = |source| LoadError::Read {
-        path: dir.to_path_buf(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(read)? {
-        let entry = entry.map_err(read)?;
-        let path = entry.path();
-        let file_type = entry.file_type().map_err(read)?;
-        if file_type.is_dir() {
-            walk(&path, files)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            && path.is_file()
-        {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
+use crate::files::{helm, kustomize};
 
 /// A YAML file's name and text: read from disk, or given as text (the name then only labels
 /// it in errors, such as `fleet[0]`).
@@ -61,23 +24,187 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// Why a file below a fleet or apps folder was not read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Its name does not end in `.yaml`, `.yml` or `.json`.
+    NotManifest,
+    /// A symbolic link to a directory, which is not followed (nor does `kubectl apply -f DIR`
+    /// follow one).
+    SymlinkedDirectory,
+    /// Named like a manifest but not a regular file (a broken symbolic link, a socket...).
+    NotRegularFile,
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SkipReason::NotManifest => "not a .yaml, .yml or .json file",
+            SkipReason::SymlinkedDirectory => "a symbolic link to a directory, which is not followed",
+            SkipReason::NotRegularFile => "not a regular file",
+        })
+    }
+}
+
+/// A file below a fleet or apps folder that was not read, and why. Hidden files and
+/// everything below hidden directories (`.git`, `.DS_Store`) are left out without a word.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// Why it was not read.
+    pub reason: SkipReason,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+/// The files read from a path, and the files below it that were not read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceFiles {
+    /// The files read, sorted by path; a rendered kustomization is named after its directory.
+    pub files: Vec<SourceFile>,
+    /// The files not read, sorted by path.
+    pub skipped: Vec<Skipped>,
+}
+
+/// How a folder is read: as `kubectl apply -f DIR` does, or as the apps are (the same, but a
+/// directory with a kustomization is rendered and one with a Helm chart is refused).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    Apps,
+}
+
+/// What a walk finds: manifest files, kustomization directories, and what it leaves out.
+#[derive(Default)]
+struct Found {
+    /// Files to read, and kustomization directories to render (`true`).
+    sources: Vec<(PathBuf, bool)>,
+    skipped: Vec<Skipped>,
+}
+
 /// The manifest files under `path` with their text: the path itself when it is a file, else
 /// every `*.yaml`, `*.yml` and `*.json` file below it (recursively, symlinked directories
-/// not followed), sorted by path.
+/// not followed), sorted by path, and the other files below it (hidden ones aside).
 ///
 /// # Errors
 /// [`LoadError::Read`] naming the file or folder that cannot be read.
-pub fn read_source_files(path: &Path) -> Result<Vec<SourceFile>, LoadError> {
-    yaml_files(path)?
+pub fn read_source_files(path: &Path) -> Result<SourceFiles, LoadError> {
+    read(path, Mode::Plain)
+}
+
+/// The apps' files under `path`, as [`read_source_files`] finds them, except that a directory
+/// holding a kustomization (`kustomization.yaml`, `kustomization.yml` or `Kustomization`,
+/// `path` itself or any directory below it) is rendered with `kubectl kustomize DIR`, as
+/// `kubectl apply -k DIR` would: its output, named after the directory, is read in place of
+/// the directory's files. A kustomization file given as `path` renders its directory.
+///
+/// # Errors
+/// [`LoadError::Read`] naming the file or folder that cannot be read;
+/// [`LoadError::Kustomize`] when a kustomization cannot be rendered;
+/// [`LoadError::HelmChart`] for a directory holding a Helm chart's `Chart.yaml`.
+pub fn read_app_files(path: &Path) -> Result<SourceFiles, LoadError> {
+    read(path, Mode::Apps)
+}
+
+fn read(path: &Path, mode: Mode) -> Result<SourceFiles, LoadError> {
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut found = Found::default();
+    if meta.is_dir() {
+        walk(path, mode, false, &mut found)?;
+    } else {
+        let named = |names: &[&str]| path.file_name().is_some_and(|n| names.iter().any(|m| n == *m));
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if mode == Mode::Apps && named(&kustomize::KUSTOMIZATION_FILES) {
+            found.sources.push((dir.to_path_buf(), true));
+        } else if mode == Mode::Apps && named(&[helm::CHART_FILE]) {
+            return Err(LoadError::HelmChart {
+                dir: dir.to_path_buf(),
+            });
+        } else {
+            found.sources.push((path.to_path_buf(), false));
+        }
+    }
+    found.sources.sort();
+    found.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    let files = found
+        .sources
         .into_iter()
-        .map(|name| {
-            let text = std::fs::read_to_string(&name).map_err(|source| LoadError::Read {
-                path: name.clone(),
-                source,
-            })?;
+        .map(|(name, rendered)| {
+            let text = if rendered {
+                kustomize::render(&name)?
+            } else {
+                std::fs::read_to_string(&name).map_err(|source| LoadError::Read {
+                    path: name.clone(),
+                    source,
+                })?
+            };
             Ok(SourceFile { name, text })
         })
-        .collect()
+        .collect::<Result<_, LoadError>>()?;
+    Ok(SourceFiles {
+        files,
+        skipped: found.skipped,
+    })
+}
+
+/// Adds what `dir` holds to `found`; `hidden` when `dir` is or is below a hidden directory,
+/// whose left-out files are not reported.
+fn walk(dir: &Path, mode: Mode, hidden: bool, found: &mut Found) -> Result<(), LoadError> {
+    if mode == Mode::Apps {
+        if kustomize::is_kustomization(dir) {
+            found.sources.push((dir.to_path_buf(), true));
+            return Ok(());
+        }
+        if helm::is_chart(dir) {
+            return Err(LoadError::HelmChart {
+                dir: dir.to_path_buf(),
+            });
+        }
+    }
+    let read = |source| LoadError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(read)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read)?;
+    // In path order, so that the first chart found is always the same one.
+    entries.sort_by_key(std::fs::DirEntry::path);
+    for entry in entries {
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(read)?;
+        let hidden = hidden || entry.file_name().to_string_lossy().starts_with('.');
+        let manifest = path
+            .extension()
+            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json");
+        let skipped = if file_type.is_dir() {
+            walk(&path, mode, hidden, found)?;
+            None
+        } else if manifest && path.is_file() {
+            found.sources.push((path.clone(), false));
+            None
+        } else if file_type.is_symlink() && path.is_dir() {
+            Some(SkipReason::SymlinkedDirectory)
+        } else if manifest {
+            Some(SkipReason::NotRegularFile)
+        } else {
+            Some(SkipReason::NotManifest)
+        };
+        if let Some(reason) = skipped.filter(|_| !hidden) {
+            found.skipped.push(Skipped { path, reason });
+        }
+    }
+    Ok(())
 }
 
 /// One object read from a file: a YAML document, or one item of a `v1 List` document.
@@ -167,7 +294,19 @@ pub(crate) fn parse_documents(text: &str, file: &Path) -> Result<Vec<Document>, 
                         });
                     }
                 };
-                for (item, value) in items.into_iter().enumerate() {
+                // The API server leaves `kind` and `apiVersion` out of a typed list's items
+                // (a NodeList's items are Nodes of the list's version): put them back.
+                let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+                let implied = kind.strip_suffix("List").filter(|k| !k.is_empty());
+                for (item, mut value) in items.into_iter().enumerate() {
+                    if let (Some(item_kind), Value::Object(object)) = (implied, &mut value) {
+                        object
+                            .entry("kind")
+                            .or_insert_with(|| Value::String(item_kind.to_owned()));
+                        if let Some(version) = map.get("apiVersion") {
+                            object.entry("apiVersion").or_insert_with(|| version.clone());
+                        }
+                    }
                     documents.push(Document {
                         file: file.to_path_buf(),
                         number,

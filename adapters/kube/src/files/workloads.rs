@@ -21,6 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use crate::annotations::{AnnotationError, placement_policy};
 use crate::error::{LoadError, Location};
 use crate::files::carried::CarriedObject;
+use crate::files::helm;
 use crate::files::source::{Document, Header, Site, SourceFile, deserialize, parse_documents};
 use crate::kinds::{Role, classify};
 use crate::pod::pod_template;
@@ -62,13 +63,18 @@ struct Object {
     role: Role,
 }
 
-/// Reads every YAML file under `path` (a file or a directory).
+/// Reads the apps' files; an error in a file that holds a Go template action says it looks
+/// like an unrendered Helm template.
 pub(crate) fn load_apps(files: &[SourceFile]) -> Result<Apps, LoadError> {
+    let hint = |error: LoadError| match files.iter().find(|f| error.file() == Some(f.name.as_path())) {
+        Some(file) => helm::with_hint(error, file),
+        None => error,
+    };
     let mut documents = Vec::new();
     for file in files {
-        documents.extend(parse_documents(&file.text, &file.name)?);
+        documents.extend(parse_documents(&file.text, &file.name).map_err(hint)?);
     }
-    apps_from_documents(documents)
+    apps_from_documents(documents).map_err(hint)
 }
 
 /// Reads the workloads among `documents` (from files, or objects read from a cluster).

@@ -45,7 +45,9 @@ PathLike = Union[str, Path]
 
 def load(path: PathLike) -> Scenario:
     """Loads a scenario folder: ``path/fleet`` (eksctl ClusterConfigs, Fleet files, kubectl
-    dumps) and ``path/apps`` (Kubernetes YAML), as ``fleetplan plan PATH`` does."""
+    dumps) and ``path/apps`` (Kubernetes YAML, kustomizations rendered with ``kubectl
+    kustomize``), as ``fleetplan plan PATH`` does; each file it does not read (not ``.yaml``,
+    ``.yml`` or ``.json``) raises a ``UserWarning``, as the command line warns."""
     folder = Path(path)
     if not folder.is_dir():
         raise FleetplanError(f"{folder}: not a scenario folder (it needs fleet/ and apps/)")
