@@ -10,8 +10,8 @@
 use aws_config::SdkConfig;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    CapacityTypes, FargateProfileSelector, NodegroupScalingConfig, Taint as EksTaint, TaintEffect as EksTaintEffect,
-    VpcConfigRequest,
+    CapacityTypes, FargateProfileSelector, NodegroupScalingConfig, Taint as EksTaint,
+    TaintEffect as EksTaintEffect, VpcConfigRequest,
 };
 use fleetplan::fargate::{FargateProfile, FargateSelector};
 use fleetplan::{Cluster, Health, PlanOptions, Problem, Resources, Workload, WorkloadId, plan};
@@ -146,7 +146,8 @@ fn check_cluster(cluster: &Cluster, name: &str, region: &str) {
     assert_eq!(gpu.allocatable.get("nvidia.com/gpu"), 1);
     assert_eq!(gpu.allocatable.get("ephemeral-storage"), (100 - 1 - 10) << 30);
     assert_eq!(gpu.labels[CAPACITY_TYPE_LABEL], "SPOT");
-    let spot = fleetplan_aws::prices::on_demand_linux("g4dn.xlarge", region).expect("priced") * fleetplan_aws::prices::SPOT_SHARE;
+    let spot = fleetplan_aws::prices::on_demand_linux("g4dn.xlarge", region).expect("priced")
+        * fleetplan_aws::prices::SPOT_SHARE;
     assert!((gpu.node_price.expect("priced").units() - spot).abs() < 1e-6);
     let taints: Vec<String> = gpu.taints.iter().map(ToString::to_string).collect();
     assert_eq!(taints, ["nvidia.com/gpu=true:NoSchedule"]);
@@ -187,17 +188,28 @@ fn pools_of(plan: &fleetplan::Plan, workload: &WorkloadId) -> Vec<(String, Strin
 async fn ec2_describe_instance_types_agrees_with_the_table() {
     let moto = MotoServer::start().await.unwrap_or_else(|e| panic!("{e}"));
     let conf = config(&moto, "us-west-2").await;
-    let names: Vec<String> = ["m5.large", "p4d.24xlarge", "m6g.large", "inf2.xlarge", "c3.8xlarge", "m5d.large"]
-        .iter()
-        .map(|n| (*n).to_owned())
-        .collect();
+    let names: Vec<String> = [
+        "m5.large",
+        "p4d.24xlarge",
+        "m6g.large",
+        "inf2.xlarge",
+        "c3.8xlarge",
+        "m5d.large",
+    ]
+    .iter()
+    .map(|n| (*n).to_owned())
+    .collect();
     let mut live = fleetplan_aws::ec2::describe_instance_types(&conf, "us-west-2", &names)
         .await
         .expect("DescribeInstanceTypes");
     live.sort_by(|a, b| a.name.cmp(&b.name));
     let mut table: Vec<fleetplan_aws::instance_types::InstanceType> = names
         .iter()
-        .map(|n| fleetplan_aws::instance_types::instance_type(n).expect("in the table").clone())
+        .map(|n| {
+            fleetplan_aws::instance_types::instance_type(n)
+                .expect("in the table")
+                .clone()
+        })
         .collect();
     table.sort_by(|a, b| a.name.cmp(&b.name));
     assert_eq!(live, table);
