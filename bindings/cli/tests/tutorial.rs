@@ -75,7 +75,9 @@ fn tutorial_clusters() -> Vec<Cluster> {
 /// eksctl files may divide a tie the other way.
 fn planned_by_region() -> BTreeMap<(String, String), u64> {
     let output = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
-        .args(["plan", "--output", "json", "--weight", "cost=0", "--weight", "fixed=0"])
+        .args([
+            "plan", "--output", "json", "--weight", "cost=0", "--weight", "fixed=0",
+        ])
         .arg(tutorial())
         .output()
         .expect("fleetplan plan runs");
