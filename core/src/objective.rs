@@ -71,12 +71,14 @@ impl Weights {
         "fixed",
     ];
 
-    /// Sets the weight called `name` (one of [`Weights::NAMES`]); `false` for an unknown
-    /// name. Negative or non-finite weights are refused the same way.
-    pub fn set(&mut self, name: &str, value: f64) -> bool {
-        if !value.is_finite() || value < 0.0 {
-            return false;
-        }
+    /// The largest weight [`Weights::set`] takes. Above it the solvers' integer costs would
+    /// overflow on large fleets; the defaults span 0.1 to 1000, so a million leaves room to
+    /// make any term dominate.
+    pub const MAX: f64 = 1_000_000.0;
+
+    /// Sets the weight called `name` (one of [`Weights::NAMES`]) to `value`, which must be a
+    /// number from 0 to [`Weights::MAX`]; the error says which of the two is wrong.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
         let slot = match name {
             "unplaced" => &mut self.unplaced,
             "below-minimum" => &mut self.below_minimum,
@@ -86,10 +88,18 @@ impl Weights {
             "cost" => &mut self.cost,
             "demand" => &mut self.demand,
             "fixed" => &mut self.fixed,
-            _ => return false,
+            _ => {
+                return Err(format!(
+                    "unknown weight `{name}` (names: {})",
+                    Weights::NAMES.join(", ")
+                ));
+            }
         };
+        if !(0.0..=Self::MAX).contains(&value) {
+            return Err(format!("weight `{name}`: {value} is outside 0 to {}", Self::MAX));
+        }
         *slot = value;
-        true
+        Ok(())
     }
 }
 
@@ -117,4 +127,31 @@ pub struct ObjectiveValue {
     pub demand: f64,
     /// Fixed prices of the clusters used, per hour, in currency units.
     pub fixed_per_hour: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_set_by_name_within_range() {
+        let mut w = Weights::default();
+        w.set("cost", 5.0).unwrap();
+        assert_eq!(w.cost, 5.0);
+        w.set("moved", Weights::MAX).unwrap();
+        assert!(
+            w.set("speed", 1.0)
+                .unwrap_err()
+                .starts_with("unknown weight `speed` (names: unplaced,")
+        );
+        for bad in [-1.0, 1e15, f64::INFINITY, f64::NAN] {
+            let message = w.set("unplaced", bad).unwrap_err();
+            assert!(message.contains("is outside 0 to 1000000"), "{message}");
+        }
+        assert_eq!(
+            w.unplaced,
+            Weights::default().unplaced,
+            "a refused value changes nothing"
+        );
+    }
 }

@@ -324,7 +324,7 @@ fn cheaper_capacity_wins_under_the_cost_objective() {
         solver: SolverChoice::Exact,
         weights: {
             let mut w = fleetplan::Weights::default();
-            assert!(w.set("cost", 100.0));
+            w.set("cost", 100.0).unwrap();
             w
         },
         ..PlanOptions::default()

@@ -468,7 +468,9 @@ impl SolverTuning {
         }
         let mut weights = Weights::default();
         for (name, value) in &self.weights {
-            weights.set(name, *value);
+            weights
+                .set(name, *value)
+                .map_err(|e| fail(&format!("--weight: {e}")))?;
         }
         Ok(PlanOptions {
             explain,
@@ -589,13 +591,7 @@ fn parse_weight(text: &str) -> Result<(String, f64), String> {
         .trim()
         .parse()
         .map_err(|_| format!("weight `{name}`: `{value}` is not a number"))?;
-    let mut probe = Weights::default();
-    if !probe.set(name.trim(), value) {
-        return Err(format!(
-            "unknown weight `{name}` or negative value (names: {})",
-            Weights::NAMES.join(", ")
-        ));
-    }
+    Weights::default().set(name.trim(), value)?;
     Ok((name.trim().to_string(), value))
 }
 

@@ -303,6 +303,55 @@ fn malformed_yaml_names_the_file() {
     assert_bad_input(&out, &["app.yaml"]);
 }
 
+/// Issue 20: a key given twice was silently "last one wins"; kubectl refuses it.
+#[test]
+fn a_key_given_twice_is_refused() {
+    let dir = scenario_with_app(
+        &deployment("2", "100m").replace("  replicas: 2\n", "  replicas: 2\n  replicas: 3\n"),
+    );
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["app.yaml", "key `replicas` is given twice"]);
+}
+
+/// Issue 20: one anchored list aliased many times made an 830 KB file abort the process at
+/// 3.4 GB; the read now stops at a budget.
+#[test]
+fn a_wide_alias_bomb_is_refused_without_exhausting_memory() {
+    let mut text = deployment("2", "100m");
+    text.push_str(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb, namespace: shop}\ndata:\n  base: &a [",
+    );
+    text.push_str(&vec!["\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\""; 1000].join(", "));
+    text.push_str("]\nlist:\n");
+    for _ in 0..100_000 {
+        text.push_str("- *a\n");
+    }
+    let dir = scenario_with_app(&text);
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["app.yaml", "expands to too much"]);
+}
+
+/// Issue 20: `--weight unplaced=1e15` made the flow solver fail with `InvalidArc`, reported
+/// as bad input in the fleet; weights are now bounded, and the bound plans with every solver.
+#[test]
+fn weights_are_bounded_and_the_bound_plans_with_every_solver() {
+    let out = fleetplan(&["plan", "examples/tutorial", "--weight", "unplaced=1e15"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_contains(&stderr(&out), &["weight `unplaced`", "outside 0 to 1000000"]);
+    let weights: Vec<String> = fleetplan::Weights::NAMES
+        .iter()
+        .map(|w| format!("{w}=1000000"))
+        .collect();
+    for solver in ["fast", "flow", "exact"] {
+        let mut args = vec!["plan", "examples/tutorial", "--solver", solver];
+        for weight in &weights {
+            args.extend(["--weight", weight.as_str()]);
+        }
+        let out = fleetplan(&args);
+        assert!(out.status.success(), "{solver}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn an_unknown_kind_is_refused() {
     let dir = scenario_with_app(&deployment("2", "100m").replace("kind: Deployment", "kind: Deploymnet"));

@@ -69,12 +69,8 @@ fn options(
     }
     let mut set = Weights::default();
     for (name, value) in weights.unwrap_or_default() {
-        if !set.set(&name, value) {
-            return Err(FleetplanError::new_err(format!(
-                "weights: unknown weight `{name}` or negative value (names: {})",
-                Weights::NAMES.join(", ")
-            )));
-        }
+        set.set(&name, value)
+            .map_err(|e| FleetplanError::new_err(format!("weights: {e}")))?;
     }
     Ok(PlanOptions {
         explain,

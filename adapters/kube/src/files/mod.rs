@@ -3,6 +3,7 @@
 //! steps, read into the core model with errors that name the file, the object and the field.
 //! No network here; the only program run is kubectl, to render a kustomization.
 
+pub(crate) mod bounded;
 pub(crate) mod carried;
 pub(crate) mod dump;
 pub(crate) mod fleet;

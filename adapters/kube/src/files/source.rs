@@ -8,10 +8,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
+use crate::files::bounded::{BoundedValue, Budget};
 use crate::files::{helm, kustomize};
 
 /// A YAML file's name and text: read from disk, or given as text (the name then only labels
@@ -221,11 +222,15 @@ pub(crate) struct Document {
 }
 
 /// The documents of `text` read from `file` (which names where it came from in errors): the
-/// YAML documents, or the one JSON value of a `.json` file.
+/// YAML documents, or the one JSON value of a `.json` file, read under the limits of
+/// [`crate::files::bounded`].
 fn values(text: &str, file: &Path) -> Result<Vec<Value>, LoadError> {
+    let budget = Budget::for_text(text.len());
     if file.extension().is_some_and(|e| e == "json") {
-        return serde_json::from_str(text)
-            .map(|value| vec![value])
+        let mut json = serde_json::Deserializer::from_str(text);
+        return BoundedValue(&budget)
+            .deserialize(&mut json)
+            .and_then(|value| json.end().map(|()| vec![value]))
             .map_err(|e| LoadError::Yaml {
                 format: "JSON",
                 file: file.to_path_buf(),
@@ -241,21 +246,23 @@ fn values(text: &str, file: &Path) -> Result<Vec<Value>, LoadError> {
     }
     serde_norway::Deserializer::from_str(text)
         .map(|document| {
-            serde::Deserialize::deserialize(document).map_err(|e: serde_norway::Error| {
-                let location = e.location();
-                let mut message = e.to_string();
-                // The location is reported separately; drop the parser's own copy of it.
-                if let Some(at) = message.find(" at line ") {
-                    message.truncate(at);
-                }
-                LoadError::Yaml {
-                    format: "YAML",
-                    file: file.to_path_buf(),
-                    line: location.as_ref().map(|l| l.line()),
-                    column: location.as_ref().map(|l| l.column()),
-                    message,
-                }
-            })
+            BoundedValue(&budget)
+                .deserialize(document)
+                .map_err(|e: serde_norway::Error| {
+                    let location = e.location();
+                    let mut message = e.to_string();
+                    // The location is reported separately; drop the parser's own copy of it.
+                    if let Some(at) = message.find(" at line ") {
+                        message.truncate(at);
+                    }
+                    LoadError::Yaml {
+                        format: "YAML",
+                        file: file.to_path_buf(),
+                        line: location.as_ref().map(|l| l.line()),
+                        column: location.as_ref().map(|l| l.column()),
+                        message,
+                    }
+                })
         })
         .collect()
 }

@@ -1,0 +1,204 @@
+//! Documents read into JSON values under limits that hostile input cannot get around, and
+//! with kubectl's strictness:
+//!
+//! - a key given twice in one mapping is an error, as `kubectl apply` refuses it (last one
+//!   wins in plain serde, silently);
+//! - what one file expands to is bounded: YAML aliases repeat what they name, so a file of a
+//!   few hundred kilobytes can stand for gigabytes. A file may build at most
+//!   [`Budget::VALUES`] values plus two per byte of its text, holding at most
+//!   [`Budget::TEXT_BYTES`] bytes of strings plus four per byte of its text; beyond that the
+//!   read stops with an error naming the file;
+//! - `.inf` and `.nan` are refused where they stand (JSON and Kubernetes have no such number).
+//!
+//! Nesting depth is bounded by the parsers themselves (serde_norway and serde_json stop at
+//! 128 levels).
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// What one file may still build.
+pub(crate) struct Budget {
+    values: Cell<usize>,
+    text_bytes: Cell<usize>,
+}
+
+impl Budget {
+    /// Values any file may build, besides two per byte of its text.
+    pub const VALUES: usize = 1_000_000;
+    /// Bytes of strings any file may build, besides four per byte of its text.
+    pub const TEXT_BYTES: usize = 64 << 20;
+
+    /// The budget of a file of `text_len` bytes.
+    pub fn for_text(text_len: usize) -> Self {
+        Budget {
+            values: Cell::new(Self::VALUES.saturating_add(text_len.saturating_mul(2))),
+            text_bytes: Cell::new(Self::TEXT_BYTES.saturating_add(text_len.saturating_mul(4))),
+        }
+    }
+
+    fn spend<E: de::Error>(&self, text_bytes: usize) -> Result<(), E> {
+        let values = self.values.get();
+        let bytes = self.text_bytes.get();
+        if values == 0 || bytes < text_bytes {
+            return Err(E::custom(
+                "the file expands to too much (YAML aliases repeating large parts?): more than \
+                 a million values plus two per byte of the file, or 64 MiB of text plus four per \
+                 byte",
+            ));
+        }
+        self.values.set(values - 1);
+        self.text_bytes.set(bytes - text_bytes);
+        Ok(())
+    }
+}
+
+/// Deserializes one document into a [`Value`] under `budget` (see the module docs).
+pub(crate) struct BoundedValue<'b>(pub &'b Budget);
+
+impl<'de> DeserializeSeed<'de> for BoundedValue<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(ValueVisitor(self.0))
+    }
+}
+
+struct ValueVisitor<'b>(&'b Budget);
+
+impl<'de> Visitor<'de> for ValueVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML or JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        self.0.spend(0)?;
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.0.spend(0)?;
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.0.spend(0)?;
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        self.0.spend(0)?;
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format!("`{v}` is not a number Kubernetes accepts")))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.0.spend(v.len())?;
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        self.0.spend(v.len())?;
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.0.spend(0)?;
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        BoundedValue(self.0).deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.0.spend(0)?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(BoundedValue(self.0))? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.0.spend(0)?;
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            self.0.spend(key.len())?;
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format!(
+                    "key `{key}` is given twice in one mapping (kubectl refuses this too)"
+                )));
+            }
+            let value = map.next_value_seed(BoundedValue(self.0))?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Result<Vec<Value>, String> {
+        let budget = Budget::for_text(text.len());
+        serde_norway::Deserializer::from_str(text)
+            .map(|document| {
+                BoundedValue(&budget)
+                    .deserialize(document)
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn documents_read_as_plain_serde_reads_them() {
+        let text = "a: 1\nb: [x, 2.5, true, null]\nc: {d: e}\n---\n- 1\n";
+        let plain: Vec<Value> = serde_norway::Deserializer::from_str(text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect();
+        assert_eq!(yaml(text).unwrap(), plain);
+    }
+
+    #[test]
+    fn keys_given_twice_are_refused() {
+        let message = yaml("metadata:\n  name: a\n  name: b\n").unwrap_err();
+        assert!(message.contains("key `name` is given twice"), "{message}");
+        let budget = Budget::for_text(0);
+        let mut json = serde_json::Deserializer::from_str(r#"{"a": 1, "a": 2}"#);
+        assert!(BoundedValue(&budget).deserialize(&mut json).is_err());
+    }
+
+    #[test]
+    fn wide_alias_bombs_stop_at_the_budget() {
+        // One anchored list of 1,000 strings, aliased 10,000 times: ten million values from a
+        // 60 KB file.
+        let mut text = String::from("base: &a [");
+        text.push_str(&vec!["xxxxxxxxxx"; 1000].join(", "));
+        text.push_str("]\nmany:\n");
+        for _ in 0..10_000 {
+            text.push_str("  - *a\n");
+        }
+        let message = yaml(&text).unwrap_err();
+        assert!(message.contains("expands to too much"), "{message}");
+    }
+
+    #[test]
+    fn infinities_are_refused() {
+        let message = yaml("cpu: .inf\n").unwrap_err();
+        assert!(
+            message.contains("is not a number Kubernetes accepts"),
+            "{message}"
+        );
+    }
+}
