@@ -53,6 +53,56 @@ macro_rules! display_as_str {
 }
 display_as_str!(ClusterName, PoolName);
 
+/// The longest cluster name: EKS's limit.
+pub const MAX_CLUSTER_NAME_LEN: usize = 100;
+
+/// Why `name` cannot name a cluster, as a sentence naming it; `None` when it can.
+///
+/// A cluster name is 1 to [`MAX_CLUSTER_NAME_LEN`] (100) ASCII letters, digits, `-`, `_` and
+/// `.`, starting with a letter or digit. The one rule for every reader (fleet files, dump file
+/// names, eksctl configs, live registrations) and for [`crate::Problem::validate`].
+///
+/// Why this rule: cluster names are printed in tables and become Kubernetes object names and
+/// label values, so whitespace, control characters, `/` and `:` (which break output or
+/// objects) are refused; but no name that EKS (`[0-9A-Za-z][A-Za-z0-9-_]*`, at most 100) or
+/// Kubernetes (a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`) allows is refused,
+/// up to 100 characters. Kubernetes contexts are looser (`arn:aws:eks:...:cluster/x`): name
+/// the file or the fleet entry after the cluster, not the context.
+///
+/// ```
+/// assert_eq!(fleetplan::cluster_name_error("shop-east_1.prod"), None);
+/// assert!(fleetplan::cluster_name_error("east\n").is_some());
+/// ```
+pub fn cluster_name_error(name: &str) -> Option<String> {
+    let shown = || name.escape_debug().to_string();
+    let Some(first) = name.chars().next() else {
+        return Some("a cluster name must not be empty".into());
+    };
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Some(format!(
+            "cluster name `{}` holds {bad:?}; use only ASCII letters, digits, `-`, `_` and `.`",
+            shown()
+        ));
+    }
+    if !first.is_ascii_alphanumeric() {
+        return Some(format!(
+            "cluster name `{}` must start with a letter or digit",
+            shown()
+        ));
+    }
+    if name.len() > MAX_CLUSTER_NAME_LEN {
+        return Some(format!(
+            "cluster name `{}` is {} characters long; at most {MAX_CLUSTER_NAME_LEN}",
+            shown(),
+            name.len()
+        ));
+    }
+    None
+}
+
 /// Whether a cluster can run replicas, as the planner sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Health {
@@ -454,6 +504,57 @@ mod tests {
             ..t
         };
         assert_eq!(t.to_string(), "dedicated:NoSchedule");
+    }
+
+    #[test]
+    fn cluster_names_follow_eks_and_dns_1123() {
+        let long = "a".repeat(MAX_CLUSTER_NAME_LEN);
+        // EKS names, DNS-1123 subdomains, and both.
+        for good in [
+            "a",
+            "0",
+            "east-a",
+            "Shop_East-1",
+            "my-cluster.example.com",
+            "1.2.3",
+            "kind-kind",
+            "gke_project_us-central1_prod",
+            long.as_str(),
+        ] {
+            assert_eq!(cluster_name_error(good), None, "{good}");
+        }
+        let too_long = "a".repeat(MAX_CLUSTER_NAME_LEN + 1);
+        let error = |name: &str| cluster_name_error(name).unwrap_or_else(|| panic!("{name:?} passed"));
+        assert_eq!(error(""), "a cluster name must not be empty");
+        assert_eq!(
+            error("east\nwest"),
+            "cluster name `east\\nwest` holds '\\n'; use only ASCII letters, digits, `-`, `_` and `.`"
+        );
+        assert_eq!(
+            error("east a"),
+            "cluster name `east a` holds ' '; use only ASCII letters, digits, `-`, `_` and `.`"
+        );
+        assert_eq!(
+            error("-east"),
+            "cluster name `-east` must start with a letter or digit"
+        );
+        assert_eq!(
+            error(&too_long),
+            format!("cluster name `{too_long}` is 101 characters long; at most 100")
+        );
+        for bad in [
+            "_a",
+            ".a",
+            "a\tb",
+            "a\u{7f}",
+            "arn:aws:eks:us-east-1:1:cluster/x",
+            "a/b",
+            "é",
+            "a%b",
+            "a\u{0}",
+        ] {
+            assert!(cluster_name_error(bad).is_some(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -17,6 +17,15 @@ pub enum Error {
         /// The repeated name.
         cluster: ClusterName,
     },
+    /// A cluster's name breaks the rule of [`crate::cluster_name_error`] (whitespace, control
+    /// characters, more than 100 characters...).
+    #[error("{detail}")]
+    InvalidClusterName {
+        /// The name given.
+        cluster: ClusterName,
+        /// What is wrong, naming it.
+        detail: String,
+    },
     /// Two pools of one cluster share a name.
     #[error("cluster `{cluster}` has two node pools named `{pool}`")]
     DuplicatePool {
@@ -44,6 +53,20 @@ pub enum Error {
     ZeroMaxSkew {
         /// The workload.
         workload: WorkloadId,
+    },
+    /// A cluster's or region's minimum is above its maximum (`*` for every name not listed).
+    #[error("workload `{workload}`: {what} `{name}` has a minimum of {min} above its maximum of {max}")]
+    MinimumAboveMaximum {
+        /// The workload.
+        workload: WorkloadId,
+        /// `cluster` or `region`.
+        what: &'static str,
+        /// The cluster or region, or `*`.
+        name: String,
+        /// Its minimum.
+        min: u32,
+        /// Its maximum.
+        max: u32,
     },
     /// A preferred node affinity weight is outside 1-100.
     #[error("workload `{workload}` has preferred node affinity weight {weight}, outside 1-100")]
@@ -134,4 +157,13 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+}
+
+impl Error {
+    /// True for a failure of fleetplan itself rather than of the problem given (a solver
+    /// rejecting the network it was built; a bug to report): callers tell the user so instead
+    /// of blaming their input.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::FlowFailed { .. })
+    }
 }

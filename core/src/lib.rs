@@ -87,8 +87,9 @@ mod utilisation;
 mod workload;
 
 pub use cluster::{
-    CLUSTER_NAME_LABEL, Cluster, ClusterName, Health, HourlyPrice, Labels, NodeGroup, NodePool, PoolName,
-    REGION_LABEL, Taint, TaintEffect, Unavailability, UnavailableNode,
+    CLUSTER_NAME_LABEL, Cluster, ClusterName, Health, HourlyPrice, Labels, MAX_CLUSTER_NAME_LEN, NodeGroup,
+    NodePool, PoolName, REGION_LABEL, Taint, TaintEffect, Unavailability, UnavailableNode,
+    cluster_name_error,
 };
 pub use error::Error;
 pub use explain::Reason;

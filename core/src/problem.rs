@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, ClusterName, PoolName};
+use crate::cluster::{Cluster, ClusterName, PoolName, cluster_name_error};
 use crate::error::Error;
 use crate::fargate::{FargateProfile, FargateSettings, validate_profiles};
 use crate::follow::Dependent;
@@ -55,9 +55,10 @@ pub struct Problem {
 }
 
 impl Problem {
-    /// Checks what the planner relies on: at least one cluster, unique cluster, pool and
-    /// workload names, sane requests, weights and spread constraints, and current replicas
-    /// that name known clusters and pools. Current replicas of workloads not in the problem
+    /// Checks what the planner relies on: at least one cluster, cluster names that keep the
+    /// rule of [`crate::cluster_name_error`], unique cluster, pool and workload names, sane
+    /// requests, weights and spread constraints, and current replicas that name known
+    /// clusters and pools. Current replicas of workloads not in the problem
     /// are ignored: their pods already count in the pools' free resources.
     pub fn validate(&self) -> Result<(), Error> {
         if self.clusters.is_empty() {
@@ -65,6 +66,12 @@ impl Problem {
         }
         let mut clusters = BTreeMap::new();
         for cluster in &self.clusters {
+            if let Some(detail) = cluster_name_error(cluster.name.as_str()) {
+                return Err(Error::InvalidClusterName {
+                    cluster: cluster.name.clone(),
+                    detail,
+                });
+            }
             if clusters.insert(&cluster.name, cluster).is_some() {
                 return Err(Error::DuplicateCluster {
                     cluster: cluster.name.clone(),
@@ -103,6 +110,15 @@ impl Problem {
             if workload.template.topology_spread.iter().any(|t| t.max_skew == 0) {
                 return Err(Error::ZeroMaxSkew {
                     workload: workload.id.clone(),
+                });
+            }
+            if let Some((what, name, min, max)) = workload.policy.contradiction() {
+                return Err(Error::MinimumAboveMaximum {
+                    workload: workload.id.clone(),
+                    what,
+                    name,
+                    min,
+                    max,
                 });
             }
             for term in &workload.template.affinity.preferred {
@@ -225,6 +241,20 @@ mod tests {
         let mut p = problem();
         p.workloads.push(p.workloads[0].clone());
         assert_eq!(p.validate().unwrap_err().to_string(), "duplicate workload `ns/w`");
+    }
+
+    #[test]
+    fn cluster_names_must_keep_the_rule() {
+        for name in ["east\nwest", "", "a b", "-a", "x".repeat(101).as_str()] {
+            let mut p = problem();
+            p.clusters[0].name = name.into();
+            let error = p.validate().unwrap_err();
+            assert!(matches!(&error, Error::InvalidClusterName { cluster, .. } if cluster.as_str() == name));
+            assert_eq!(Some(error.to_string()), cluster_name_error(name));
+        }
+        let mut p = problem();
+        p.clusters[0].name = "Shop_East-1.prod".into();
+        p.validate().unwrap();
     }
 
     #[test]

@@ -267,13 +267,18 @@ impl Simulation {
     /// Starts from `problem`; returns the simulation and the first plan (step zero).
     ///
     /// # Errors
-    /// When the problem is invalid.
+    /// When the problem is invalid, or `disruption.max_surge` is 0.
     pub fn new(
         problem: Problem,
         options: PlanOptions,
         recovery: RecoveryPolicy,
         disruption: Disruption,
     ) -> Result<(Simulation, Step), Error> {
+        if disruption.max_surge == 0 {
+            return Err(Error::Simulation {
+                detail: "max surge 0: moves are make-before-break, so at least 1 new replica must start before an old one stops".into(),
+            });
+        }
         let mut sim = Simulation {
             removing: BTreeSet::new(),
             problem,
@@ -281,10 +286,7 @@ impl Simulation {
             stale_nodes: BTreeSet::new(),
             options,
             recovery,
-            disruption: Disruption {
-                max_surge: disruption.max_surge.max(1),
-                ..disruption
-            },
+            disruption,
             failed_zones: BTreeSet::new(),
             traffic: Vec::new(),
         };

@@ -274,7 +274,8 @@ impl PodTemplate {
 /// How the replica target is divided among the eligible clusters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Strategy {
-    /// Equal shares over every eligible cluster (weights ignored).
+    /// Equal shares over every eligible cluster (weights ignored, except that a weight of 0
+    /// still excludes a cluster).
     #[default]
     Spread,
     /// Shares proportional to cluster weights (times region weights).
@@ -343,6 +344,53 @@ pub struct PlacementPolicy {
     /// The replicas must span at least this many regions; only the exact solver enforces it.
     #[serde(default)]
     pub min_regions: Option<u32>,
+}
+
+impl PerName {
+    /// The first name (in name order, `*` last) whose value in `self`, read as minimums, is
+    /// above its value in `max`: `(name, min, max)`. `*` stands for every name listed in
+    /// neither.
+    pub fn first_above(&self, max: &PerName) -> Option<(String, u32, u32)> {
+        let names = self.named.keys().chain(max.named.keys());
+        let named = names.filter_map(|name| match (self.get(name), max.get(name)) {
+            (Some(lo), Some(hi)) if lo > hi => Some((name.clone(), lo, hi)),
+            _ => None,
+        });
+        let rest = match (self.default, max.default) {
+            (Some(lo), Some(hi)) if lo > hi => Some(("*".to_string(), lo, hi)),
+            _ => None,
+        };
+        named.min().or(rest)
+    }
+}
+
+impl PlacementPolicy {
+    /// The first contradiction between the policy's minimums and maximums: a cluster or
+    /// region whose minimum is above its maximum, as `(what, name, min, max)` with `what`
+    /// `cluster` or `region`.
+    pub fn contradiction(&self) -> Option<(&'static str, String, u32, u32)> {
+        let cluster = self
+            .cluster_min
+            .first_above(&self.cluster_max)
+            .map(|(n, lo, hi)| ("cluster", n, lo, hi));
+        cluster.or_else(|| {
+            self.region_min
+                .first_above(&self.region_max)
+                .map(|(n, lo, hi)| ("region", n, lo, hi))
+        })
+    }
+
+    /// The weight of a cluster named `cluster` in `region` for the division: its cluster
+    /// weight times its region weight (1 each unless set). Under [`Strategy::Spread`] every
+    /// cluster weighs 1, but a weight of 0 excludes a cluster under every strategy.
+    pub fn weight_of(&self, cluster: &str, region: &str) -> u64 {
+        let weight = u64::from(self.cluster_weights.get(cluster).unwrap_or(1))
+            * u64::from(self.region_weights.get(region).unwrap_or(1));
+        match self.strategy {
+            Strategy::Spread => weight.min(1),
+            Strategy::Weighted | Strategy::Pack => weight,
+        }
+    }
 }
 
 /// A workload to place.

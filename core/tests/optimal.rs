@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::{
-    Packing, PoolCounts, Shape, config, current_pools, domain, eligible_domains, json, may_stay, pack_plan,
+    PoolCounts, Shape, config, current_pools, domain, eligible_domains, invariants, json, may_stay,
     plan_pools, pool_allows_new, problem, takes_new,
 };
 use fleetplan::{
@@ -154,31 +154,11 @@ fn plan_of_counts(problem: &Problem, counts: &PoolCounts) -> Plan {
 /// Checks the hard rules of a plan independently of the solvers; `Err` names the first
 /// broken one.
 fn hard_rules_hold(problem: &Problem, plan: &Plan) -> Result<(), String> {
+    invariants::rules(problem, plan)?;
+    invariants::maximums(problem, plan)?;
+    invariants::capacity(problem, plan)?;
     let current = current_pools(problem);
     let counts = plan_pools(plan);
-    for ((w, c, p), &n) in &counts {
-        let workload = problem
-            .workloads
-            .iter()
-            .find(|x| x.id.to_string() == *w)
-            .expect("workload");
-        let cluster = problem
-            .clusters
-            .iter()
-            .find(|x| x.name.as_str() == c)
-            .expect("cluster");
-        let pool = cluster.pools.iter().find(|x| x.name.as_str() == p).expect("pool");
-        let running = current
-            .get(&(w.clone(), c.clone(), p.clone()))
-            .copied()
-            .unwrap_or(0);
-        if n > running && !(takes_new(workload, cluster) && pool_allows_new(workload, cluster, pool)) {
-            return Err(format!("new replicas of {w} in forbidden {c}/{p}"));
-        }
-        if n.min(running) > 0 && !may_stay(workload, cluster, pool) {
-            return Err(format!("replicas of {w} kept in {c}/{p} where they may not stay"));
-        }
-    }
     for w in &problem.workloads {
         let mine: BTreeMap<(String, String), u32> = counts
             .iter()
@@ -192,34 +172,8 @@ fn hard_rules_hold(problem: &Problem, plan: &Plan) -> Result<(), String> {
         if w.policy.gang && placed != 0 && placed != w.replicas {
             return Err(format!("gang {} placed {placed} of {}", w.id, w.replicas));
         }
-        let mut per_cluster: BTreeMap<&str, u32> = BTreeMap::new();
-        let mut per_region: BTreeMap<&str, u32> = BTreeMap::new();
-        for ((c, _), &n) in &mine {
-            let cluster = problem
-                .clusters
-                .iter()
-                .find(|x| x.name.as_str() == c)
-                .expect("cluster");
-            *per_cluster.entry(c).or_default() += n;
-            *per_region.entry(cluster.region.as_str()).or_default() += n;
-        }
-        for (c, n) in per_cluster {
-            if w.policy.cluster_max.get(c).is_some_and(|max| n > max) {
-                return Err(format!("{}: cluster {c} above its maximum", w.id));
-            }
-        }
-        for (r, n) in per_region {
-            if w.policy.region_max.get(r).is_some_and(|max| n > max) {
-                return Err(format!("{}: region {r} above its maximum", w.id));
-            }
-        }
         if let Some(v) = spread_broken(problem, w, &mine, &current) {
             return Err(format!("{}: spread broken {v}", w.id));
-        }
-    }
-    for ((c, p), packing) in pack_plan(problem, plan) {
-        if packing == Packing::Impossible {
-            return Err(format!("new replicas in {c}/{p} do not fit its nodes"));
         }
     }
     Ok(())
@@ -555,4 +509,51 @@ fn a_gang_that_does_not_fit_whole_is_not_placed_by_any_solver() {
     for solver in [SolverChoice::Fast, SolverChoice::Flow, SolverChoice::Exact] {
         assert_eq!(plan_with(&problem, solver).summary.placed, 32, "{solver}");
     }
+}
+
+/// The time limit bounds the flow solver too: with a deadline already past it stops within
+/// 256 pivots and the fast plan is kept, saying why.
+#[test]
+fn the_time_limit_stops_the_flow_solver_and_keeps_the_fast_plan() {
+    use fleetplan::{Cluster, NodePool, Resources, Workload};
+    let node = Resources::new().with("cpu", 4000).with("pods", 110);
+    let clusters = (0u32..60)
+        .map(|c| {
+            let mut cluster = Cluster::new(&format!("c{c}"), &format!("r{}", c % 6));
+            cluster
+                .pools
+                .push(NodePool::uniform("p", 3 + c % 5, node.clone()));
+            cluster
+        })
+        .collect();
+    let workloads = (0u32..40)
+        .map(|w| {
+            Workload::new(
+                "ns",
+                &format!("w{w}"),
+                5 + w % 7,
+                Resources::new().with("cpu", 250 + 50 * i64::from(w % 4)),
+            )
+        })
+        .collect();
+    let problem = Problem {
+        clusters,
+        workloads,
+        ..Problem::default()
+    };
+    let options = PlanOptions {
+        solver: SolverChoice::Flow,
+        time_limit: std::time::Duration::from_nanos(1),
+        ..PlanOptions::default()
+    };
+    let plan = solve(&problem, &options).expect("a valid problem");
+    let stats = plan.solver.as_ref().expect("solver stats");
+    assert_eq!(stats.solver, "fast");
+    assert_eq!(
+        stats.note.as_deref(),
+        Some("the time limit was reached before the flow solver finished; the fast plan is kept")
+    );
+    let fast = plan_with(&problem, SolverChoice::Fast);
+    assert_eq!(plan.placements, fast.placements);
+    invariants::all(&problem, &plan).expect("the kept fast plan keeps every invariant");
 }

@@ -8,13 +8,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use common::{
-    Demands, Packing, PoolCounts, RESOURCES, Shape, cluster_caps, cluster_counts, config, current_pools,
-    dense, eligible_clusters, json, list_every_resource, may_stay, nested_limits, new_replicas, oracle,
-    pack_plan, plain_division, plan_pools, pool_allows_new, problem, regroup, replica_request,
-    skew_violation, takes_new, without_hard_spread, workload_pools,
+    Demands, Packing, PoolCounts, RESOURCES, Shape, cluster_caps, cluster_counts, config, dense,
+    eligible_clusters, invariants, json, list_every_resource, nested_limits, new_replicas, oracle, pack_plan,
+    plain_division, plan_pools, pool_allows_new, problem, regroup, replica_request, skew_violation,
+    takes_new, without_hard_spread, workload_pools,
 };
 use fleetplan::{Plan, PlanOptions, Problem, Reason, Running, Strategy as Split, plan};
 use proptest::prelude::*;
@@ -96,15 +96,7 @@ proptest! {
     /// packing.
     #[test]
     fn no_pool_is_over_capacity(problem in problem(Shape::FULL)) {
-        let plan = plan_of(&problem);
-        for ((cluster, pool), outcome) in pack_plan(&problem, &plan) {
-            prop_assert!(
-                outcome != Packing::Impossible,
-                "new replicas in {cluster}/{pool} cannot be packed on its nodes\nproblem: {}\nplan: {}",
-                json(&problem),
-                json(&plan)
-            );
-        }
+        invariants::capacity(&problem, &plan_of(&problem)).map_err(TestCaseError::fail)?;
     }
 
     /// Property 2. New replicas go only where the cluster is Ready with a positive weight and
@@ -113,28 +105,7 @@ proptest! {
     /// runs and nothing evicts or forbids them.
     #[test]
     fn no_replica_where_selectors_affinity_taints_or_health_forbid_it(problem in problem(Shape::FULL)) {
-        let plan = plan_of(&problem);
-        let current = current_pools(&problem);
-        for ((w, c, p), n) in plan_pools(&plan) {
-            let workload = problem.workloads.iter().find(|x| x.id.to_string() == w).expect("workload");
-            let cluster = problem.clusters.iter().find(|x| x.name.as_str() == c).expect("cluster");
-            let pool = cluster.pools.iter().find(|x| x.name.as_str() == p).expect("pool");
-            let running = current.get(&(w.clone(), c.clone(), p.clone())).copied().unwrap_or(0);
-            if n > running {
-                prop_assert!(
-                    takes_new(workload, cluster) && pool_allows_new(workload, cluster, pool),
-                    "{} new replicas of {w} in forbidden {c}/{p}\nproblem: {}\nplan: {}",
-                    n - running, json(&problem), json(&plan)
-                );
-            }
-            if n.min(running) > 0 {
-                prop_assert!(
-                    may_stay(workload, cluster, pool),
-                    "{} replicas of {w} kept in {c}/{p} where they may not stay\nproblem: {}\nplan: {}",
-                    n.min(running), json(&problem), json(&plan)
-                );
-            }
-        }
+        invariants::rules(&problem, &plan_of(&problem)).map_err(TestCaseError::fail)?;
     }
 
     /// Property 3. Per workload, placed plus unplaced is the target; a workload with unplaced
@@ -142,44 +113,7 @@ proptest! {
     /// well formed and ordered; the summary adds up.
     #[test]
     fn placed_plus_unplaced_is_the_target_and_every_cluster_gives_a_reason(problem in problem(Shape::FULL)) {
-        let plan = plan_of(&problem);
-        let mut names: Vec<String> = problem.clusters.iter().map(|c| c.name.to_string()).collect();
-        names.sort();
-        for w in &problem.workloads {
-            let entries: Vec<_> = plan.unplaced.iter().filter(|u| u.workload == w.id).collect();
-            prop_assert!(entries.len() <= 1);
-            let placed = plan.placed(&w.id);
-            let unplaced = entries.first().map_or(0, |u| u.replicas);
-            prop_assert_eq!(placed + u64::from(unplaced), u64::from(w.replicas),
-                "workload {}\nproblem: {}\nplan: {}", w.id, json(&problem), json(&plan));
-            if let Some(u) = entries.first() {
-                prop_assert!(u.replicas > 0);
-                let reasons: Vec<String> = u.reasons.iter().map(|r| r.cluster.to_string()).collect();
-                prop_assert_eq!(&reasons, &names, "reasons of {}\nplan: {}", w.id, json(&plan));
-            }
-        }
-        let keys: Vec<(String, String)> = plan
-            .placements
-            .iter()
-            .map(|p| (p.workload.to_string(), p.cluster.to_string()))
-            .collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        sorted.dedup();
-        prop_assert_eq!(&keys, &sorted, "placements out of order or repeated");
-        for p in &plan.placements {
-            let cluster = problem.clusters.iter().find(|c| c.name == p.cluster).expect("cluster");
-            prop_assert_eq!(&*p.region, cluster.region.as_str());
-            prop_assert!(p.replicas > 0 && p.pools.iter().all(|r| r.replicas > 0));
-            prop_assert_eq!(p.pools.iter().map(|r| r.replicas).sum::<u32>(), p.replicas);
-            let pools: Vec<&str> = p.pools.iter().map(|r| r.pool.as_str()).collect();
-            prop_assert!(pools.windows(2).all(|w| w[0] < w[1]), "pools out of order: {:?}", pools);
-        }
-        let s = &plan.summary;
-        prop_assert_eq!(s.workloads, problem.workloads.len());
-        prop_assert_eq!(s.target, problem.workloads.iter().map(|w| u64::from(w.replicas)).sum::<u64>());
-        prop_assert_eq!(s.placed, plan.placements.iter().map(|p| u64::from(p.replicas)).sum::<u64>());
-        prop_assert_eq!(s.unplaced, plan.unplaced.iter().map(|u| u64::from(u.replicas)).sum::<u64>());
+        invariants::accounting(&problem, &plan_of(&problem)).map_err(TestCaseError::fail)?;
     }
 
     /// Property 3b. Every running replica of a known workload is either kept or removed:
@@ -187,19 +121,7 @@ proptest! {
     /// pools where it runs.
     #[test]
     fn summary_accounts_for_every_running_replica(problem in problem(Shape::FULL)) {
-        let plan = plan_of(&problem);
-        let current = current_pools(&problem);
-        let placed = plan_pools(&plan);
-        let running: u64 = current.values().map(|&n| u64::from(n)).sum();
-        let stayed: u64 = current
-            .iter()
-            .map(|(k, &n)| u64::from(n.min(placed.get(k).copied().unwrap_or(0))))
-            .sum();
-        prop_assert_eq!(plan.summary.kept, stayed, "kept\nproblem: {}\nplan: {}", json(&problem), json(&plan));
-        prop_assert_eq!(
-            plan.summary.kept + plan.summary.removed, running,
-            "kept + removed != running\nproblem: {}\nplan: {}", json(&problem), json(&plan)
-        );
+        invariants::running_accounted(&problem, &plan_of(&problem)).map_err(TestCaseError::fail)?;
     }
 
     /// Property 5a. The same problem planned twice gives byte-identical JSON, with and without
@@ -392,24 +314,7 @@ proptest! {
     /// maximum, kept replicas included.
     #[test]
     fn cluster_and_region_maximums_are_never_exceeded(problem in problem(Shape::FULL)) {
-        let plan = plan_of(&problem);
-        for w in &problem.workloads {
-            let mut regions: BTreeMap<String, u32> = BTreeMap::new();
-            for (cluster, n) in cluster_counts(&plan, &w.id) {
-                if let Some(max) = w.policy.cluster_max.get(&cluster) {
-                    prop_assert!(n <= max, "{}: cluster {cluster} has {n} > max {max}\nproblem: {}\nplan: {}",
-                        w.id, json(&problem), json(&plan));
-                }
-                let c = problem.clusters.iter().find(|c| c.name.as_str() == cluster).expect("cluster");
-                *regions.entry(c.region.clone()).or_default() += n;
-            }
-            for (region, n) in regions {
-                if let Some(max) = w.policy.region_max.get(&region) {
-                    prop_assert!(n <= max, "{}: region {region} has {n} > max {max}\nproblem: {}\nplan: {}",
-                        w.id, json(&problem), json(&plan));
-                }
-            }
-        }
+        invariants::maximums(&problem, &plan_of(&problem)).map_err(TestCaseError::fail)?;
     }
 
     /// Property 8. Without running replicas, every hard spread constraint holds in the final

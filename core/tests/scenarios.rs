@@ -155,15 +155,47 @@ fn weighted_split_is_three_to_one() {
 }
 
 #[test]
-fn weight_zero_excludes_a_cluster_but_spread_ignores_weights() {
+fn weight_zero_excludes_a_cluster_under_every_strategy_and_spread_ignores_other_weights() {
+    for strategy in [Strategy::Weighted, Strategy::Spread, Strategy::Pack] {
+        let mut w = workload(4);
+        w.policy.strategy = strategy;
+        w.policy.cluster_weights.named = [("a".to_string(), 0)].into();
+        let (_, plan) = solve(two_clusters(), w, vec![]);
+        assert_eq!(pools_of(&plan), map(&[("b/p", 4)]), "{strategy:?}");
+    }
+    // `*=0` excludes every cluster, under the default `spread` too.
     let mut w = workload(4);
-    w.policy.strategy = Strategy::Weighted;
-    w.policy.cluster_weights.named = [("a".to_string(), 0)].into();
-    let (_, plan) = solve(two_clusters(), w.clone(), vec![]);
-    assert_eq!(pools_of(&plan), map(&[("b/p", 4)]));
-    w.policy.strategy = Strategy::Spread;
+    w.policy.cluster_weights.default = Some(0);
+    let (_, plan) = solve(two_clusters(), w, vec![]);
+    assert_eq!(plan.summary.unplaced, 4);
+    let reasons: Vec<String> = plan.unplaced[0]
+        .reasons
+        .iter()
+        .map(|r| r.reason.to_string())
+        .collect();
+    assert_eq!(reasons, ["cluster weight is 0", "cluster weight is 0"]);
+    // Other weights do not change an equal spread.
+    let mut w = workload(4);
+    w.policy.cluster_weights.named = [("a".to_string(), 3)].into();
     let (_, plan) = solve(two_clusters(), w, vec![]);
     assert_eq!(pools_of(&plan), map(&[("a/p", 2), ("b/p", 2)]));
+}
+
+#[test]
+fn a_minimum_above_its_maximum_is_refused() {
+    let mut w = workload(4);
+    w.policy.cluster_min.default = Some(5);
+    w.policy.cluster_max.default = Some(2);
+    let problem = Problem {
+        clusters: two_clusters(),
+        workloads: vec![w],
+        ..Problem::default()
+    };
+    let e = problem.validate().unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "workload `ns/w0`: cluster `*` has a minimum of 5 above its maximum of 2"
+    );
 }
 
 #[test]

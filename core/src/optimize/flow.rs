@@ -19,9 +19,11 @@
 //! fixed cluster prices) is repaired afterwards by packing onto nodes (see `assemble.rs`);
 //! the result then says it is not proven optimal.
 
+use std::time::Instant;
+
 use petgraph::graph::NodeIndex;
 
-use super::min_cost_flow::{FlowArc, FlowError, FlowNetwork, min_cost_flow};
+use super::min_cost_flow::{FlowArc, FlowError, FlowNetwork, min_cost_flow_until};
 use super::model::{Assignment, Model, WorkloadModel};
 use crate::planner::capacity::node_fit;
 
@@ -118,15 +120,15 @@ pub(crate) fn network(model: &Model<'_>) -> Network {
     }
 }
 
-/// Builds and solves the network.
-pub(crate) fn solve(model: &Model<'_>) -> Result<FlowResult, FlowError> {
+/// Builds and solves the network, giving up once `deadline` has passed.
+pub(crate) fn solve(model: &Model<'_>, deadline: Option<Instant>) -> Result<FlowResult, FlowError> {
     let Network {
         net,
         edges,
         exact_model,
     } = network(model);
     let arcs = net.edge_count();
-    let solution = min_cost_flow(&net)?;
+    let solution = min_cost_flow_until(&net, deadline)?;
     let mut assignment: Assignment = model
         .workloads
         .iter()

@@ -53,6 +53,8 @@
 //! All arithmetic is in `i64` (the total cost in `i128`); the inputs are checked first so that
 //! no intermediate value can overflow. See [`min_cost_flow`] for the limits.
 
+use std::time::Instant;
+
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 
 /// An arc: at most `capacity` units at `cost` per unit. Lower bounds are zero.
@@ -78,6 +80,8 @@ pub enum FlowError {
     /// of capacities passes 2^61 at this arc, or its cost is the largest in absolute value and
     /// `|cost| · 4 · (nodes + 1)` exceeds 2^62.
     InvalidArc(EdgeIndex),
+    /// The deadline given to [`min_cost_flow_until`] passed before the flow was optimal.
+    TimeLimit,
 }
 
 /// A minimum-cost flow.
@@ -131,6 +135,19 @@ const COST_LIMIT: i128 = 1 << 62;
 /// [`FlowError::InvalidArc`] and [`FlowError::Unbalanced`] as above;
 /// [`FlowError::Infeasible`] when no flow meets every supply and demand within the capacities.
 pub fn min_cost_flow(network: &FlowNetwork) -> Result<FlowSolution, FlowError> {
+    min_cost_flow_until(network, None)
+}
+
+/// As [`min_cost_flow`], giving up with [`FlowError::TimeLimit`] once `deadline` (when given)
+/// has passed; the clock is read every 256 pivots.
+///
+/// # Errors
+///
+/// As [`min_cost_flow`], and [`FlowError::TimeLimit`].
+pub fn min_cost_flow_until(
+    network: &FlowNetwork,
+    deadline: Option<Instant>,
+) -> Result<FlowSolution, FlowError> {
     let nodes = network.node_count();
     let edges = network.raw_edges();
     let mut total_capacity: i128 = 0;
@@ -174,8 +191,13 @@ pub fn min_cost_flow(network: &FlowNetwork) -> Result<FlowSolution, FlowError> {
     }
 
     let (mut simplex, original) = Simplex::new(network, &supplies);
+    let mut pivots: u32 = 0;
     while let Some(entering) = simplex.find_entering() {
         simplex.pivot(entering);
+        pivots = pivots.wrapping_add(1);
+        if pivots.is_multiple_of(256) && deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(FlowError::TimeLimit);
+        }
     }
     simplex.solution(network, &original)
 }

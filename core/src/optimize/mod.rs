@@ -14,6 +14,9 @@ mod flow;
 pub mod min_cost_flow;
 mod model;
 
+use std::time::Instant;
+
+use min_cost_flow::FlowError;
 use model::Model;
 
 use crate::error::Error;
@@ -64,11 +67,27 @@ struct Candidate {
     note: Option<String>,
 }
 
-/// The flow solver's packed result.
-fn flow_candidate(model: &Model<'_>) -> Result<Candidate, Error> {
-    let result = flow::solve(model).map_err(|e| Error::FlowFailed {
-        detail: format!("{e:?}"),
-    })?;
+/// The note of a plan kept because the time limit ran out before a solver finished.
+const TIME_LIMIT_NOTE: &str =
+    "the time limit was reached before the flow solver finished; the fast plan is kept";
+
+/// When a solver started now with `options` must stop (none when the limit is beyond the
+/// clock's range).
+fn deadline(options: &PlanOptions) -> Option<Instant> {
+    Instant::now().checked_add(options.time_limit)
+}
+
+/// The flow solver's packed result, or none when `deadline` passed first.
+fn flow_candidate(model: &Model<'_>, deadline: Option<Instant>) -> Result<Option<Candidate>, Error> {
+    let result = match flow::solve(model, deadline) {
+        Ok(result) => result,
+        Err(FlowError::TimeLimit) => return Ok(None),
+        Err(e) => {
+            return Err(Error::FlowFailed {
+                detail: format!("{e:?}"),
+            });
+        }
+    };
     let packed = assemble::pack(model, result.assignment, !result.exact_model);
     let value = model.evaluate(&packed.assignment);
     let proven = result.exact_model && !packed.trimmed;
@@ -82,14 +101,14 @@ fn flow_candidate(model: &Model<'_>) -> Result<Candidate, Error> {
     } else {
         None
     };
-    Ok(Candidate {
+    Ok(Some(Candidate {
         packed,
         value,
         proven,
         bound: proven.then_some(value.total),
         size: result.arcs,
         note,
-    })
+    }))
 }
 
 /// The best of the solver's own candidates and the fast plan (ties go to the candidates, in
@@ -159,10 +178,17 @@ fn best(
 /// The flow solver's plan.
 pub(crate) fn flow_plan(problem: &Problem, options: &PlanOptions) -> Result<Outcome, Error> {
     problem.validate()?;
+    let deadline = deadline(options);
     let model = Model::new(problem, options.weights);
     let fast = fast_start(problem, &model, options)?;
-    let flow = flow_candidate(&model)?;
-    Ok(best(&model, options, fast, vec![("flow", flow)]))
+    Ok(match flow_candidate(&model, deadline)? {
+        Some(flow) => best(&model, options, fast, vec![("flow", flow)]),
+        None => {
+            let mut outcome = best(&model, options, fast, Vec::new());
+            outcome.note = Some(TIME_LIMIT_NOTE.to_string());
+            outcome
+        }
+    })
 }
 
 /// The exact solver's plan: the MILP's, unless packing it onto nodes left it worse than the
@@ -170,10 +196,14 @@ pub(crate) fn flow_plan(problem: &Problem, options: &PlanOptions) -> Result<Outc
 #[cfg(any(feature = "highs", feature = "microlp"))]
 pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Outcome, Error> {
     problem.validate()?;
+    let deadline = deadline(options);
     let model = Model::new(problem, options.weights);
     let fast = fast_start(problem, &model, options)?;
     let mut candidates = Vec::new();
-    match exact::solve(&model, options.time_limit) {
+    let left = deadline.map_or(options.time_limit, |d| {
+        d.saturating_duration_since(Instant::now())
+    });
+    match exact::solve(&model, left) {
         Ok(result) => {
             let packed = assemble::pack(&model, result.assignment, false);
             let value = model.evaluate(&packed.assignment);
@@ -204,13 +234,14 @@ pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Out
             // A proven optimum cannot be beaten: the flow's plan is only worth building when
             // the MILP's was trimmed or stopped early.
             if !proven {
-                candidates.push(("flow", flow_candidate(&model)?));
+                candidates.extend(flow_candidate(&model, deadline)?.map(|flow| ("flow", flow)));
             }
         }
         Err(detail) => {
-            let mut flow = flow_candidate(&model)?;
-            flow.note = Some(format!("the MILP found no plan ({detail})"));
-            candidates.push(("flow", flow));
+            if let Some(mut flow) = flow_candidate(&model, deadline)? {
+                flow.note = Some(format!("the MILP found no plan ({detail})"));
+                candidates.push(("flow", flow));
+            }
         }
     }
     Ok(best(&model, options, fast, candidates))

@@ -364,13 +364,7 @@ impl Context<'_, '_> {
             if !cluster.health.keeps_running() {
                 continue;
             }
-            let weight = match policy.strategy {
-                Strategy::Spread => 1,
-                Strategy::Weighted | Strategy::Pack => {
-                    u64::from(policy.cluster_weights.get(cluster.name.as_str()).unwrap_or(1))
-                        * u64::from(policy.region_weights.get(&cluster.region).unwrap_or(1))
-                }
-            };
+            let weight = policy.weight_of(cluster.name.as_str(), &cluster.region);
             let verdict = candidates.clusters[c].as_ref().ok();
             let eligible = cluster.health == Health::Ready && weight > 0 && verdict.is_some();
             let slot = clusters.len();

@@ -361,13 +361,7 @@ impl Distributor {
             if !cluster.health.keeps_running() {
                 continue;
             }
-            let weight = match policy.strategy {
-                Strategy::Spread => 1,
-                Strategy::Weighted | Strategy::Pack => {
-                    u64::from(policy.cluster_weights.get(cluster.name.as_str()).unwrap_or(1))
-                        * u64::from(policy.region_weights.get(&cluster.region).unwrap_or(1))
-                }
-            };
+            let weight = policy.weight_of(cluster.name.as_str(), &cluster.region);
             let start = self.pools.len();
             let hash = mix(job.workload_hash, job.cluster_hashes[c]);
             // Pool slots are filled in lazily (see `pool_slot`): most are never looked at.

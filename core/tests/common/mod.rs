@@ -8,6 +8,8 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod invariants;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use fleetplan::{
@@ -404,6 +406,27 @@ fn template(tight: bool) -> impl Strategy<Value = PodTemplate> {
         )
 }
 
+/// `min` lowered to `max` name by name (`*` included): a minimum above its maximum is
+/// refused as a contradiction, so the generators make none.
+fn at_most(mut min: PerName, max: &PerName) -> PerName {
+    for (name, value) in &mut min.named {
+        if let Some(hi) = max.get(name) {
+            *value = (*value).min(hi);
+        }
+    }
+    if let (Some(lo), Some(hi)) = (min.default, max.default) {
+        min.default = Some(lo.min(hi));
+    }
+    if let Some(lo) = min.default {
+        for (name, &hi) in &max.named {
+            if lo > hi && !min.named.contains_key(name) {
+                min.named.insert(name.clone(), hi);
+            }
+        }
+    }
+    min
+}
+
 fn policy(tight: bool) -> impl Strategy<Value = PlacementPolicy> {
     (
         option::weighted(if tight { 0.1 } else { 0.3 }, cluster_requirement()),
@@ -423,9 +446,9 @@ fn policy(tight: bool) -> impl Strategy<Value = PlacementPolicy> {
                 strategy,
                 cluster_weights: weights,
                 region_weights,
-                cluster_min: cmin,
+                cluster_min: at_most(cmin, &cmax),
                 cluster_max: cmax,
-                region_min: rmin,
+                region_min: at_most(rmin, &rmax),
                 region_max: rmax,
                 ..PlacementPolicy::default()
             },
@@ -582,14 +605,13 @@ pub fn pool_allows_new(w: &Workload, c: &Cluster, pool: &NodePool) -> bool {
         && (!needs_zone(w) || pool.zone.is_some())
 }
 
-/// The cluster's weight for the workload (always 1 for `Spread`).
+/// The cluster's weight for the workload (for `Spread`, 1 unless a weight of 0 excludes it).
 pub fn weight(w: &Workload, c: &Cluster) -> u64 {
+    let weight = u64::from(w.policy.cluster_weights.get(c.name.as_str()).unwrap_or(1))
+        * u64::from(w.policy.region_weights.get(&c.region).unwrap_or(1));
     match w.policy.strategy {
-        Split::Spread => 1,
-        Split::Weighted | Split::Pack => {
-            u64::from(w.policy.cluster_weights.get(c.name.as_str()).unwrap_or(1))
-                * u64::from(w.policy.region_weights.get(&c.region).unwrap_or(1))
-        }
+        Split::Spread => weight.min(1),
+        Split::Weighted | Split::Pack => weight,
     }
 }
 
@@ -847,7 +869,9 @@ pub fn pack_plan(problem: &Problem, plan: &Plan) -> BTreeMap<(String, String), P
     let order = priority_order(problem);
     let mut out = BTreeMap::new();
     for c in &problem.clusters {
-        for pool in &c.pools {
+        // A Fargate pool has no nodes: its limit is the account's vCPU quota (see
+        // `tests/fargate.rs`), not a packing.
+        for pool in c.pools.iter().filter(|p| p.fargate.is_none()) {
             let demands: Vec<([i64; 4], u32)> = order
                 .iter()
                 .map(|&w| &problem.workloads[w])
