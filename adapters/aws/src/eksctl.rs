@@ -48,7 +48,7 @@ use fleetplan::fargate::{FargateProfile, FargateSelector, validate_profiles};
 use fleetplan::{Cluster, Labels, NodePool, Taint, TaintEffect};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_norway::Value;
+use serde_json::Value;
 
 use crate::error::AwsError;
 use crate::instance_types::{Arch, Os, Selector, select};
@@ -331,33 +331,30 @@ impl Place<'_> {
 }
 
 /// Whether a YAML document claims to be an eksctl `ClusterConfig` (any `eksctl.io` version).
-fn claims_cluster_config(value: &Value) -> bool {
-    value.get("kind").and_then(Value::as_str) == Some(KIND)
-        && value
+pub fn is_cluster_config(document: &Value) -> bool {
+    document.get("kind").and_then(Value::as_str) == Some(KIND)
+        && document
             .get("apiVersion")
             .and_then(Value::as_str)
             .is_some_and(|v| v.starts_with("eksctl.io/"))
 }
 
-/// Whether `text` holds at least one eksctl `ClusterConfig` document (of any `eksctl.io`
-/// version). Text that is not valid YAML holds none.
-pub fn is_cluster_config(text: &str) -> bool {
-    serde_norway::Deserializer::from_str(text)
-        .map_while(|document| Value::deserialize(document).ok())
-        .any(|value| claims_cluster_config(&value))
-}
-
-/// The clusters of the `ClusterConfig` documents of a YAML text read from `file` (which only
-/// names the text in errors), in document order. Documents of other kinds, and empty ones, are
-/// ignored; a `ClusterConfig` of another `eksctl.io` version is an error.
-pub fn read_cluster_config(text: &str, file: &Path) -> Result<Vec<Cluster>, AwsError> {
+/// The clusters of the `ClusterConfig` documents of one file, `file` (which only names it in
+/// errors), in document order. The documents come parsed (as JSON values; the
+/// `fleetplan-kube` adapter's reader parses YAML under limits that alias bombs cannot get
+/// around). Documents of other kinds are ignored; a `ClusterConfig` of another `eksctl.io`
+/// version is an error.
+///
+/// # Errors
+/// [`AwsError::Eksctl`] naming the document and field; [`AwsError::DuplicateCluster`] for a
+/// name given twice.
+pub fn read_cluster_config(documents: &[Value], file: &Path) -> Result<Vec<Cluster>, AwsError> {
     let mut clusters: Vec<Cluster> = Vec::new();
-    for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(document).map_err(|e| yaml_error(file, &e))?;
-        if !claims_cluster_config(&value) {
+    for (index, document) in documents.iter().enumerate() {
+        if !is_cluster_config(document) {
             continue;
         }
-        let cluster = read_document(value, index + 1, file)?;
+        let cluster = read_document(document.clone(), index + 1, file)?;
         if clusters.iter().any(|c| c.name == cluster.name) {
             return Err(AwsError::DuplicateCluster {
                 cluster: cluster.name.to_string(),
@@ -370,34 +367,18 @@ pub fn read_cluster_config(text: &str, file: &Path) -> Result<Vec<Cluster>, AwsE
     Ok(clusters)
 }
 
-/// Every cluster of the `ClusterConfig` documents under `path`: the file itself, or every
-/// `*.yaml` and `*.yml` file below a directory (recursively, symlinked directories not
-/// followed), in path order. Files without a `ClusterConfig` document are skipped; a file that
-/// is not valid YAML is an error, and so are two clusters of the same name. Each cluster
-/// comes with the file that defines it.
-pub fn read_cluster_configs(path: &Path) -> Result<Vec<(Cluster, PathBuf)>, AwsError> {
-    let mut files = Vec::new();
-    for file in yaml_files(path)? {
-        let text = std::fs::read_to_string(&file).map_err(|source| AwsError::Read {
-            path: file.clone(),
-            source,
-        })?;
-        files.push((file, text));
-    }
-    cluster_configs_from_texts(files.iter().map(|(file, text)| (file.as_path(), text.as_str())))
-}
-
-/// As [`read_cluster_configs`], from YAML texts each with the name of the file it stands
-/// for (which labels it in errors).
+/// The clusters of the `ClusterConfig` documents of several files (each as
+/// [`read_cluster_config`] reads one), in order, each with the file that defines it.
 ///
 /// # Errors
-/// As [`read_cluster_configs`], less reading files.
-pub fn cluster_configs_from_texts<'a>(
-    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+/// As [`read_cluster_config`]; two clusters of the same name, in any files, are an
+/// [`AwsError::DuplicateCluster`] naming both.
+pub fn cluster_configs_from_documents<'a>(
+    files: impl IntoIterator<Item = (&'a Path, &'a [Value])>,
 ) -> Result<Vec<(Cluster, PathBuf)>, AwsError> {
     let mut clusters: Vec<(Cluster, PathBuf)> = Vec::new();
-    for (file, text) in files {
-        for cluster in read_cluster_config(text, file)? {
+    for (file, documents) in files {
+        for cluster in read_cluster_config(documents, file)? {
             if let Some((_, first)) = clusters.iter().find(|(c, _)| c.name == cluster.name) {
                 return Err(AwsError::DuplicateCluster {
                     cluster: cluster.name.to_string(),
@@ -409,51 +390,6 @@ pub fn cluster_configs_from_texts<'a>(
         }
     }
     Ok(clusters)
-}
-
-fn yaml_error(file: &Path, error: &serde_norway::Error) -> AwsError {
-    let location = error.location();
-    let mut message = error.to_string();
-    // The position is reported on its own; drop the parser's copy of it.
-    if let Some(at) = message.find(" at line ") {
-        message.truncate(at);
-    }
-    AwsError::Yaml {
-        file: file.to_path_buf(),
-        line: location.as_ref().map(|l| l.line()),
-        column: location.as_ref().map(|l| l.column()),
-        message,
-    }
-}
-
-/// The YAML files under `path`, sorted.
-fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, AwsError> {
-    let meta = std::fs::metadata(path).map_err(|source| AwsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files = Vec::new();
-    let mut dirs = vec![path.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let read = |source| AwsError::Read {
-            path: dir.clone(),
-            source,
-        };
-        for entry in std::fs::read_dir(&dir).map_err(read)? {
-            let entry = entry.map_err(read)?;
-            let path = entry.path();
-            if entry.file_type().map_err(read)?.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") && path.is_file() {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 /// One `ClusterConfig` document, the `number`th of its file.
@@ -489,8 +425,8 @@ fn read_document(value: Value, number: usize, file: &Path) -> Result<Cluster, Aw
         place.error(field, e.into_inner().to_string())
     })?;
     let name = doc.metadata.name;
-    if name.is_empty() {
-        return Err(place.error("metadata.name", "must not be empty"));
+    if let Some(problem) = fleetplan::cluster_name_error(&name) {
+        return Err(place.error("metadata.name", problem));
     }
     if doc.metadata.region.is_empty() {
         return Err(place.error("metadata.region", "must not be empty"));
@@ -812,8 +748,20 @@ metadata: {name: west, region: eu-west-1}
         Path::new("fleet/eks.yaml")
     }
 
+    /// The documents of a YAML text, as the kube adapter's reader hands them over.
+    fn documents(text: &str) -> Vec<Value> {
+        serde_norway::Deserializer::from_str(text)
+            .map(|document| Value::deserialize(document).unwrap())
+            .filter(|value| !value.is_null())
+            .collect()
+    }
+
+    fn read(text: &str) -> Result<Vec<Cluster>, AwsError> {
+        read_cluster_config(&documents(text), file())
+    }
+
     fn error(text: &str) -> String {
-        read_cluster_config(text, file()).unwrap_err().to_string()
+        read(text).unwrap_err().to_string()
     }
 
     fn config(body: &str) -> String {
@@ -824,7 +772,7 @@ metadata: {name: west, region: eu-west-1}
 
     #[test]
     fn a_good_file_gives_every_cluster() {
-        let clusters = read_cluster_config(GOOD, file()).unwrap();
+        let clusters = read(GOOD).unwrap();
         assert_eq!(clusters.len(), 2);
         let east = &clusters[0];
         assert_eq!((east.name.as_str(), east.region.as_str()), ("east", "us-east-1"));
@@ -885,14 +833,14 @@ metadata: {name: west, region: eu-west-1}
 
     #[test]
     fn defaults_follow_eksctl() {
-        let clusters = read_cluster_config(&config("managedNodeGroups:\n  - name: ng\n"), file()).unwrap();
+        let clusters = read(&config("managedNodeGroups:\n  - name: ng\n")).unwrap();
         let pool = &clusters[0].pools[0];
         assert_eq!(pool.labels[INSTANCE_TYPE_LABEL], DEFAULT_INSTANCE_TYPE);
         assert_eq!(pool.node_count(), 2);
         let text = config(
             "nodeGroups:\n  - name: ng\n    instanceType: mixed\n    instancesDistribution:\n      instanceTypes: [c5.large, m5.large]\n",
         );
-        let clusters = read_cluster_config(&text, file()).unwrap();
+        let clusters = read(&text).unwrap();
         assert_eq!(clusters[0].pools[0].labels[INSTANCE_TYPE_LABEL], "c5.large");
     }
 
@@ -919,7 +867,7 @@ nodeGroups:
       onDemandPercentageAboveBaseCapacity: 0
 ",
         );
-        let clusters = read_cluster_config(&text, file()).unwrap();
+        let clusters = read(&text).unwrap();
         let [graviton, old, windows, mixed] = &clusters[0].pools[..] else {
             panic!("four pools")
         };
@@ -958,7 +906,7 @@ nodeGroups:
         let text = config(
             "managedNodeGroups:\n  - name: sel\n    instanceSelector: {vCPUs: 2, memory: \"4\", gpus: 0}\n",
         );
-        let clusters = read_cluster_config(&text, file()).unwrap();
+        let clusters = read(&text).unwrap();
         let pool = &clusters[0].pools[0];
         let chosen = &pool.labels[INSTANCE_TYPE_LABEL];
         let chosen = crate::instance_types::instance_type(chosen).unwrap();
@@ -1009,7 +957,7 @@ nodeGroups:
             "managedNodeGroups:\n  - name: lt\n    instanceType: c5.large\n    launchTemplate: {id: lt-0123}\n",
         );
         assert_eq!(
-            read_cluster_config(&text, file()).unwrap()[0].pools[0].labels[INSTANCE_TYPE_LABEL],
+            read(&text).unwrap()[0].pools[0].labels[INSTANCE_TYPE_LABEL],
             "c5.large"
         );
     }
@@ -1030,18 +978,15 @@ nodeGroups:
 
     #[test]
     fn other_documents_and_files_are_not_cluster_configs() {
-        assert!(read_cluster_config("", file()).unwrap().is_empty());
-        assert!(
-            read_cluster_config("kind: Deployment\n---\n- 1\n---\nplain", file())
-                .unwrap()
-                .is_empty()
-        );
-        assert!(is_cluster_config(GOOD));
-        assert!(!is_cluster_config("apiVersion: v1\nkind: ConfigMap\n"));
+        assert!(read("").unwrap().is_empty());
+        assert!(read("kind: Deployment\n---\n- 1\n---\nplain").unwrap().is_empty());
+        assert!(documents(GOOD).iter().any(is_cluster_config));
         assert!(!is_cluster_config(
-            "kind: ClusterConfig\napiVersion: kind.x-k8s.io/v1alpha4\n"
+            &documents("apiVersion: v1\nkind: ConfigMap\n")[0]
         ));
-        assert!(!is_cluster_config("{"));
+        assert!(!is_cluster_config(
+            &documents("kind: ClusterConfig\napiVersion: kind.x-k8s.io/v1alpha4\n")[0]
+        ));
     }
 
     #[test]
@@ -1049,7 +994,7 @@ nodeGroups:
         let text = config(
             "managedNodeGroups: [{name: shop}]\nfargateProfiles: [{name: shop, selectors: [{namespace: shop}]}]\n",
         );
-        let clusters = read_cluster_config(&text, file()).unwrap();
+        let clusters = read(&text).unwrap();
         let names: Vec<&str> = clusters[0].pools.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["shop-nodegroup", "shop"]);
         assert_eq!(clusters[0].pools[0].labels[NODEGROUP_LABEL], "shop");
@@ -1131,6 +1076,11 @@ nodeGroups:
                 "fleet/eks.yaml: ClusterConfig east: fargateProfiles: duplicate Fargate profile `fp`",
             ),
             (
+                "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: east west, region: r}\n".to_owned(),
+                "fleet/eks.yaml: ClusterConfig east west: metadata.name: cluster name `east west` holds ' '; use only \
+                 ASCII letters, digits, `-`, `_` and `.`",
+            ),
+            (
                 "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: east}\n".to_owned(),
                 "fleet/eks.yaml: ClusterConfig east: metadata: missing field `region`",
             ),
@@ -1149,10 +1099,6 @@ nodeGroups:
             (
                 format!("{}---\n{}", config(""), config("")),
                 "fleet/eks.yaml: ClusterConfig east: a cluster of this name is already defined in fleet/eks.yaml",
-            ),
-            (
-                "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: [\n".to_owned(),
-                "fleet/eks.yaml:4:1: invalid YAML: ",
             ),
         ];
         for (text, expected) in cases {
@@ -1177,46 +1123,39 @@ nodeGroups:
     }
 
     #[test]
-    fn directories_are_read_recursively_in_path_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, text: &str| {
-            let path = dir.path().join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
+    fn clusters_of_several_files_keep_their_files_and_names_are_unique() {
         let cluster = |name: &str| {
-            format!(
+            documents(&format!(
                 "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {{name: {name}, region: r}}\n"
-            )
+            ))
         };
-        write("b/two.yml", &cluster("two"));
-        write("a.yaml", &cluster("one"));
-        write("c/deep/three.yaml", &cluster("three"));
-        write(
-            "apps.yaml",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
-        );
-        write("notes.txt", &cluster("ignored"));
-        let names: Vec<String> = read_cluster_configs(dir.path())
-            .unwrap()
+        let (one, two) = (cluster("one"), cluster("two"));
+        let files = [
+            (Path::new("a.yaml"), one.as_slice()),
+            (Path::new("b/two.yml"), two.as_slice()),
+        ];
+        let read = cluster_configs_from_documents(files).unwrap();
+        let names: Vec<(String, &Path)> = read
             .iter()
-            .map(|(c, _)| c.name.to_string())
+            .map(|(c, f)| (c.name.to_string(), f.as_path()))
             .collect();
-        assert_eq!(names, ["one", "two", "three"]);
-        let single = read_cluster_configs(&dir.path().join("b/two.yml")).unwrap();
-        assert_eq!(single.len(), 1);
-
-        write("d.yaml", &cluster("one"));
-        let message = read_cluster_configs(dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            names,
+            [
+                ("one".to_string(), Path::new("a.yaml")),
+                ("two".to_string(), Path::new("b/two.yml"))
+            ]
+        );
+        let again = cluster("one");
+        let files = [
+            (Path::new("a.yaml"), one.as_slice()),
+            (Path::new("d.yaml"), again.as_slice()),
+        ];
+        let message = cluster_configs_from_documents(files).unwrap_err().to_string();
         assert!(
             message.contains("d.yaml: ClusterConfig one: a cluster of this name is already defined in"),
             "{message}"
         );
         assert!(message.ends_with("a.yaml"), "{message}");
-
-        let missing = read_cluster_configs(&dir.path().join("nope"))
-            .unwrap_err()
-            .to_string();
-        assert!(missing.contains("nope: cannot read"), "{missing}");
     }
 }

@@ -1,5 +1,5 @@
 //! The errors of this adapter: one [`AwsError`] for everything that can go wrong between an
-//! eksctl file or the EKS API and a [`fleetplan::Cluster`].
+//! eksctl document or the EKS API and a [`fleetplan::Cluster`].
 //!
 //! Every message names what is known of the place: the file (or the EKS cluster and region),
 //! the object (`ClusterConfig NAME`, `nodegroup NAME`) and the field path
@@ -13,27 +13,6 @@ use fleetplan::fargate::FargateError;
 /// whole read.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
-    /// A file or directory could not be read.
-    #[error("{}: cannot read: {source}", path.display())]
-    Read {
-        /// The file or directory.
-        path: PathBuf,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file is not valid YAML.
-    #[error("{}{}: invalid YAML: {message}", file.display(), position(*line, *column))]
-    Yaml {
-        /// The file.
-        file: PathBuf,
-        /// The 1-based line of the error, when known.
-        line: Option<usize>,
-        /// The 1-based column of the error, when known.
-        column: Option<usize>,
-        /// What the parser said.
-        message: String,
-    },
     /// A field of an eksctl `ClusterConfig` is missing, has the wrong type or a wrong value.
     #[error("{}: {object}: {field}: {message}", file.display())]
     Config {
@@ -132,12 +111,4 @@ pub enum AwsError {
         /// What was wrong.
         message: String,
     },
-}
-
-fn position(line: Option<usize>, column: Option<usize>) -> String {
-    match (line, column) {
-        (Some(line), Some(column)) => format!(":{line}:{column}"),
-        (Some(line), None) => format!(":{line}"),
-        _ => String::new(),
-    }
 }

@@ -8,8 +8,9 @@
 //! ([`fleetplan::NodePool::fargate`]) with its selectors. Every cluster carries the EKS
 //! control-plane fee ([`CONTROL_PLANE_PRICE_PER_HOUR`]) as its fixed price. Two sources:
 //!
-//! - [`eksctl`]: eksctl `ClusterConfig` files, offline ([`read_cluster_configs`],
-//!   [`read_cluster_config`]).
+//! - [`eksctl`]: eksctl `ClusterConfig` documents, offline ([`read_cluster_config`],
+//!   [`cluster_configs_from_documents`]), parsed by the caller (the `fleetplan-kube`
+//!   adapter's reader parses YAML under limits that hostile files cannot get around).
 //! - [`eks`]: the live EKS API through aws-sdk-eks ([`eks::read_cluster`],
 //!   [`eks::read_clusters`]), with instance types newer than the table read from the EC2
 //!   API ([`ec2`]).
@@ -41,7 +42,8 @@
 //!   - name: shop
 //!     selectors: [{namespace: shop}]
 //! "#;
-//! let clusters = fleetplan_aws::read_cluster_config(text, Path::new("eks.yaml"))?;
+//! let documents = [serde_norway::from_str::<serde_json::Value>(text).unwrap()];
+//! let clusters = fleetplan_aws::read_cluster_config(&documents, Path::new("eks.yaml"))?;
 //! let east = &clusters[0];
 //! assert_eq!((east.region.as_str(), east.account.as_deref()), ("us-east-1", Some("111122223333")));
 //!
@@ -81,7 +83,7 @@ pub mod node_groups;
 pub mod prices;
 pub mod route53;
 
-pub use eksctl::{cluster_configs_from_texts, read_cluster_config, read_cluster_configs};
+pub use eksctl::{cluster_configs_from_documents, is_cluster_config, read_cluster_config};
 pub use error::AwsError;
 pub use instance_types::allocatable;
 pub use node_groups::{NodeGroupSpec, node_pool};

@@ -22,7 +22,11 @@ fn corpus() -> PathBuf {
 fn read(name: &str) -> Result<Vec<Cluster>, String> {
     let path = corpus().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    read_cluster_config(&text, Path::new(name)).map_err(|e| e.to_string())
+    let documents: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&text)
+        .map(|document| serde::Deserialize::deserialize(document).unwrap_or_else(|e| panic!("{name}: {e}")))
+        .filter(|value: &serde_json::Value| !value.is_null())
+        .collect();
+    read_cluster_config(&documents, Path::new(name)).map_err(|e| e.to_string())
 }
 
 /// The files that must fail, and what the error must say: two name their instance type only

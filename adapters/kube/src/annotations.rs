@@ -5,8 +5,8 @@
 //! | --- | --- | --- | --- |
 //! | `fleetplan.io/cluster-selector` | label-selector string: `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, `k>N`, `k<N`, comma-separated | everything | which clusters are eligible, over cluster labels plus the implicit `fleetplan.io/cluster` (name) and `fleetplan.io/region` |
 //! | `fleetplan.io/strategy` | `spread`, `weighted` or `pack` | `spread` | how the replicas are divided: equal shares, shares by weight, or as few clusters as possible |
-//! | `fleetplan.io/cluster-weights` | `name=N,name2=N,*=N` | 1 each | cluster weights for `weighted` (and preference order for `pack`) |
-//! | `fleetplan.io/region-weights` | `name=N,*=N` | 1 each | region weights, multiplied into the cluster weights |
+//! | `fleetplan.io/cluster-weights` | `name=N,name2=N,*=N` | 1 each | cluster weights for `weighted` (and preference order for `pack`); 0 excludes a cluster under every strategy |
+//! | `fleetplan.io/region-weights` | `name=N,*=N` | 1 each | region weights, multiplied into the cluster weights; 0 excludes the region's clusters |
 //! | `fleetplan.io/cluster-min` | `name=N,*=N` | none | minimum replicas per cluster |
 //! | `fleetplan.io/cluster-max` | `name=N,*=N` | none | maximum replicas per cluster |
 //! | `fleetplan.io/region-min` | `name=N,*=N` | none | minimum replicas per region |
@@ -16,7 +16,8 @@
 //! | `fleetplan.io/min-regions` | positive integer | none | the replicas must span at least this many regions; only the exact solver enforces it |
 //!
 //! In the `name=N` lists, `*` sets the value for every name not listed; N is a non-negative
-//! integer; whitespace around names and numbers is ignored; a name may appear once. Any other
+//! integer; whitespace around names and numbers is ignored; a name may appear once. A minimum
+//! above the maximum of the same cluster or region (`*` included) is an error. Any other
 //! annotation key under `fleetplan.io/` is an error (typo protection). Annotations outside
 //! `fleetplan.io/` are ignored.
 //!
@@ -138,6 +139,18 @@ pub(crate) fn placement_policy(
             _ => return Err(AnnotationError::Unknown(key.clone())),
         }
     }
+    if let Some((what, name, min, max)) = policy.contradiction() {
+        let (min_key, max_key) = match what {
+            "cluster" => (CLUSTER_MIN, CLUSTER_MAX),
+            _ => (REGION_MIN, REGION_MAX),
+        };
+        return Err(AnnotationError::Invalid {
+            key: min_key.to_string(),
+            message: format!(
+                "{what} `{name}` has a minimum of {min}, above its maximum of {max} in {max_key}"
+            ),
+        });
+    }
     Ok(policy)
 }
 
@@ -242,7 +255,7 @@ mod tests {
             (CLUSTER_MIN, "*=1"),
             (CLUSTER_MAX, "east-a=10"),
             (REGION_MIN, "eu=2"),
-            (REGION_MAX, "*=0"),
+            (REGION_MAX, "*=0,eu=5"),
             (REGION_DEMAND, "eu-west-1=30, us-west-2=70"),
         ])
         .unwrap();
@@ -258,7 +271,10 @@ mod tests {
         assert_eq!(p.cluster_min.get("any"), Some(1));
         assert_eq!(p.cluster_max.get("east-a"), Some(10));
         assert_eq!(p.region_min.get("eu"), Some(2));
-        assert_eq!(p.region_max.get("eu"), Some(0));
+        assert_eq!(
+            (p.region_max.get("eu"), p.region_max.get("us")),
+            (Some(5), Some(0))
+        );
         assert_eq!(
             (p.region_demand.get("us-west-2"), p.region_demand.get("eu-west-1")),
             (Some(70), Some(30))
@@ -294,6 +310,40 @@ mod tests {
                 assert_eq!(message, format!("invalid value {value:?}: {expected}"));
             }
         }
+    }
+
+    #[test]
+    fn a_minimum_above_its_maximum_is_refused() {
+        let cases = [
+            (
+                (CLUSTER_MIN, "*=5"),
+                (CLUSTER_MAX, "*=2"),
+                "cluster `*` has a minimum of 5, above its maximum of 2",
+            ),
+            (
+                (CLUSTER_MIN, "a=3"),
+                (CLUSTER_MAX, "*=2"),
+                "cluster `a` has a minimum of 3, above its maximum of 2",
+            ),
+            (
+                (CLUSTER_MIN, "*=3"),
+                (CLUSTER_MAX, "b=1"),
+                "cluster `b` has a minimum of 3, above its maximum of 1",
+            ),
+            (
+                (REGION_MIN, "r=4"),
+                (REGION_MAX, "r=1"),
+                "region `r` has a minimum of 4, above its maximum of 1",
+            ),
+        ];
+        for (min, max, expected) in cases {
+            let (key, message) = invalid(&[min, max]);
+            assert_eq!(key, min.0);
+            assert!(message.starts_with(expected), "{message}");
+            assert!(message.ends_with(max.0), "{message}");
+        }
+        // Equal bounds, and bounds on different names, are fine.
+        assert!(policy(&[(CLUSTER_MIN, "a=2,*=1"), (CLUSTER_MAX, "a=2,b=1")]).is_ok());
     }
 
     #[test]

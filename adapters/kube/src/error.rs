@@ -89,6 +89,20 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// A file holds more than the input limits allow (see [`crate::InputLimits`]).
+    #[error(
+        "{}: too large: {kind} may hold at most {} bytes (an input limit)",
+        path.display(),
+        crate::files::limits::binary_size(*limit)
+    )]
+    TooLarge {
+        /// The file that went over.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+        /// Which limit.
+        kind: crate::files::limits::LimitKind,
+    },
     /// A file is not well-formed YAML (or JSON, for a `.json` file).
     #[error("{}: malformed {format}{}: {message}", file.display(), line_column(*line, *column))]
     Yaml {
@@ -224,6 +238,7 @@ impl LoadError {
     pub(crate) fn file(&self) -> Option<&Path> {
         match self {
             LoadError::Read { path: file, .. }
+            | LoadError::TooLarge { path: file, .. }
             | LoadError::Yaml { file, .. }
             | LoadError::Kustomize { dir: file, .. }
             | LoadError::HelmChart { dir: file } => Some(file),

@@ -50,14 +50,17 @@ mod pod;
 mod quantity;
 pub mod routes;
 mod selector;
+mod validation;
 
 pub use error::{LoadError, Location, QuantityError};
 pub use files::carried::CarriedObject;
 pub use files::dump::{
     COMPUTE_TYPE_LABEL, INSTANCE_TYPE_LABEL, META_FILE, PER_NODE_LABELS, POOL_NAME_LABELS, STATE_TAINTS,
 };
+pub use files::fleet::foreign_documents;
+pub use files::limits::{InputBudget, InputLimits, LimitKind};
 pub use files::scenario::{
-    Scenario, load, load_scenario, load_scenario_with_clusters, load_sources, load_with_clusters,
+    Scenario, load, load_files, load_scenario, load_scenario_with_clusters, load_sources, load_with_clusters,
 };
 pub use files::source::{SkipReason, Skipped, SourceFile, SourceFiles, read_app_files, read_source_files};
 pub use files::steps::parse_steps;

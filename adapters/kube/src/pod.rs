@@ -16,6 +16,14 @@
 //! `minDomains` and node policies (the constraint is taken to count the workload's own
 //! replicas). Requests follow the Kubernetes rule: a resource with a limit and no request
 //! requests its limit.
+//!
+//! What the API server would refuse in a pod template is refused too (see
+//! [`crate::validation`]): no container, container names that are not DNS-1123 labels or are
+//! used twice (init containers included), a request above the limit of the same resource,
+//! invalid label keys and values in `nodeSelector`, node affinity and spread constraint
+//! selectors, tolerations and spread constraints that break the API server's rules (checked
+//! for every constraint, also those whose key is skipped). The requests of a dump's pods
+//! ([`pod_requests`]) are read as the API server accepted them.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +38,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use crate::error::LoadError;
 use crate::files::source::Site;
 use crate::quantity::parse_non_negative;
+use crate::validation;
 
 /// The CSI driver of Amazon EBS volumes.
 pub(crate) const EBS_CSI_DRIVER: &str = "ebs.csi.aws.com";
@@ -49,12 +58,21 @@ pub(crate) fn pod_template(
             "pod-level resources are not supported; give the requests per container",
         ));
     }
+    if spec.containers.is_empty() {
+        return Err(site.invalid(
+            format!("{prefix}.containers"),
+            "at least one container is required",
+        ));
+    }
     let (containers, init_containers) = containers(spec, site, prefix)?;
+    check_containers(spec, site, prefix)?;
+    let node_selector = spec.node_selector.clone().unwrap_or_default();
+    validation::labels(&node_selector, site, &format!("{prefix}.nodeSelector"))?;
     Ok(PodTemplate {
         labels,
         containers,
         init_containers,
-        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        node_selector,
         affinity: node_affinity(spec, site, prefix)?,
         tolerations: tolerations(spec, site, prefix)?,
         topology_spread: topology_spread(spec, site, prefix)?,
@@ -63,26 +81,83 @@ pub(crate) fn pod_template(
     })
 }
 
-/// What the pod needs from its host: privileged containers, the host network, host ports
-/// and EBS volumes.
-fn host_needs(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<HostNeeds, LoadError> {
-    let all = spec
-        .containers
+/// The containers and then the init containers of `spec`, each with its field path.
+fn all_containers<'a>(
+    spec: &'a core::PodSpec,
+    prefix: &'a str,
+) -> impl Iterator<Item = (String, &'a core::Container)> + 'a {
+    spec.containers
         .iter()
         .enumerate()
-        .map(|(i, c)| (format!("{prefix}.containers[{i}]"), c))
+        .map(move |(i, c)| (format!("{prefix}.containers[{i}]"), c))
         .chain(
             spec.init_containers
                 .iter()
                 .flatten()
                 .enumerate()
-                .map(|(i, c)| (format!("{prefix}.initContainers[{i}]"), c)),
-        );
+                .map(move |(i, c)| (format!("{prefix}.initContainers[{i}]"), c)),
+        )
+}
+
+/// What the API server refuses of a pod's containers (their quantities already read): a name
+/// that is not a DNS-1123 label or that another container or init container has, and a
+/// request above the limit of the same resource.
+fn check_containers(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<(), LoadError> {
+    let mut names: BTreeMap<&str, String> = BTreeMap::new();
+    for (field, c) in all_containers(spec, prefix) {
+        validation::dns1123_label(&c.name).map_err(|m| site.invalid(format!("{field}.name"), m))?;
+        if let Some(first) = names.get(c.name.as_str()) {
+            return Err(site.invalid(
+                format!("{field}.name"),
+                format!("container name `{}` is already used by {first}", c.name),
+            ));
+        }
+        names.insert(&c.name, field.clone());
+        if let Some(resources) = &c.resources {
+            requests_within_limits(resources, site, &format!("{field}.resources"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a request above the limit of the same resource, as the API server does. Both are
+/// compared in canonical units, rounded up (so a difference below a millicore or a byte
+/// passes).
+fn requests_within_limits(
+    resources: &core::ResourceRequirements,
+    site: &Site,
+    field: &str,
+) -> Result<(), LoadError> {
+    let (Some(requests), Some(limits)) = (&resources.requests, &resources.limits) else {
+        return Ok(());
+    };
+    for (name, request) in requests {
+        let Some(limit) = limits.get(name) else {
+            continue;
+        };
+        // Quantities that do not parse were reported already.
+        if let (Ok(request), Ok(amount)) = (
+            parse_non_negative(&request.0, name),
+            parse_non_negative(&limit.0, name),
+        ) && request > amount
+        {
+            return Err(site.invalid(
+                format!("{field}.requests.{name}"),
+                format!("must be less than or equal to {name} limit of {}", limit.0),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What the pod needs from its host: privileged containers, the host network, host ports
+/// and EBS volumes.
+fn host_needs(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<HostNeeds, LoadError> {
     let mut needs = HostNeeds {
         host_network: spec.host_network == Some(true),
         ..HostNeeds::default()
     };
-    for (field, c) in all {
+    for (field, c) in all_containers(spec, prefix) {
         needs.privileged |= c
             .security_context
             .as_ref()
@@ -209,6 +284,12 @@ fn node_affinity(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Node
     };
     let field = format!("{prefix}.affinity.nodeAffinity");
     if let Some(required) = &affinity.required_during_scheduling_ignored_during_execution {
+        if required.node_selector_terms.is_empty() {
+            return Err(site.invalid(
+                format!("{field}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"),
+                "at least one node selector term is required",
+            ));
+        }
         for (i, term) in required.node_selector_terms.iter().enumerate() {
             let field =
                 format!("{field}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]");
@@ -261,7 +342,8 @@ fn selector_term(
     Ok(LabelSelector { requirements })
 }
 
-/// A requirement with the value count Kubernetes demands of its operator.
+/// A requirement with a valid key, the value count Kubernetes demands of its operator, and
+/// valid label values for `In` and `NotIn` (the integers of `Gt` and `Lt` may be negative).
 fn requirement(
     key: &str,
     operator: &str,
@@ -299,6 +381,12 @@ fn requirement(
             format!("operator {operator:?} {problem}"),
         ));
     }
+    validation::label_key(key).map_err(|m| site.invalid(format!("{field}.key"), m))?;
+    if matches!(operator, Operator::In | Operator::NotIn) {
+        for (j, value) in values.iter().enumerate() {
+            validation::label_value(value).map_err(|m| site.invalid(format!("{field}.values[{j}]"), m))?;
+        }
+    }
     Ok(LabelRequirement {
         key: key.to_string(),
         operator,
@@ -306,10 +394,19 @@ fn requirement(
     })
 }
 
+/// The tolerations, each checked as the API server does: a key that is a valid label key
+/// (or empty with `Exists`, which tolerates every taint), an operator `Equal` (the default)
+/// with a valid label value or `Exists` with none, a known effect (or none), and
+/// `tolerationSeconds` only with `NoExecute`.
 fn tolerations(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Vec<Toleration>, LoadError> {
     let mut result = Vec::new();
     for (i, t) in spec.tolerations.iter().flatten().enumerate() {
         let field = format!("{prefix}.tolerations[{i}]");
+        let key = t.key.clone().unwrap_or_default();
+        let value = t.value.clone().unwrap_or_default();
+        if !key.is_empty() {
+            validation::label_key(&key).map_err(|m| site.invalid(format!("{field}.key"), m))?;
+        }
         let operator = match t.operator.as_deref() {
             None | Some("") | Some("Equal") => TolerationOperator::Equal,
             Some("Exists") => TolerationOperator::Exists,
@@ -320,16 +417,43 @@ fn tolerations(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<Vec<To
                 ));
             }
         };
+        match operator {
+            TolerationOperator::Equal if key.is_empty() => {
+                return Err(site.invalid(
+                    format!("{field}.operator"),
+                    "must be Exists when `key` is empty (which tolerates every taint)",
+                ));
+            }
+            TolerationOperator::Equal => {
+                validation::label_value(&value).map_err(|m| site.invalid(format!("{field}.value"), m))?;
+            }
+            TolerationOperator::Exists if !value.is_empty() => {
+                return Err(site.invalid(
+                    format!("{field}.value"),
+                    format!(
+                        "must be empty when `operator` is Exists (got `{}`)",
+                        value.escape_debug()
+                    ),
+                ));
+            }
+            TolerationOperator::Exists => {}
+        }
         let effect = match t.effect.as_deref() {
             None | Some("") => None,
             Some(effect) => {
                 Some(taint_effect(effect).map_err(|m| site.invalid(format!("{field}.effect"), m))?)
             }
         };
+        if t.toleration_seconds.is_some() && effect != Some(TaintEffect::NoExecute) {
+            return Err(site.invalid(
+                format!("{field}.tolerationSeconds"),
+                "only allowed with effect NoExecute",
+            ));
+        }
         result.push(Toleration {
-            key: t.key.clone().unwrap_or_default(),
+            key,
             operator,
-            value: t.value.clone().unwrap_or_default(),
+            value,
             effect,
         });
     }
@@ -348,21 +472,20 @@ pub(crate) fn taint_effect(effect: &str) -> Result<TaintEffect, String> {
     }
 }
 
+/// The spread constraints over regions, zones and clusters. Every constraint is checked as
+/// the API server does, also those skipped: `maxSkew` at least 1, a `topologyKey` that is a
+/// valid label key, `whenUnsatisfiable` DoNotSchedule or ScheduleAnyway, `minDomains` at least
+/// 1 and only with DoNotSchedule, a valid `labelSelector` and `matchLabelKeys`, and no two
+/// constraints with the same key and `whenUnsatisfiable`.
 fn topology_spread(
     spec: &core::PodSpec,
     site: &Site,
     prefix: &str,
 ) -> Result<Vec<TopologySpread>, LoadError> {
     let mut result = Vec::new();
+    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (i, c) in spec.topology_spread_constraints.iter().flatten().enumerate() {
         let field = format!("{prefix}.topologySpreadConstraints[{i}]");
-        let topology_key = match c.topology_key.as_str() {
-            "topology.kubernetes.io/region" => TopologyKey::Region,
-            "topology.kubernetes.io/zone" => TopologyKey::Zone,
-            fleetplan::CLUSTER_NAME_LABEL => TopologyKey::Cluster,
-            // Node-level keys (kubernetes.io/hostname, ...) are the cluster scheduler's job.
-            _ => continue,
-        };
         let max_skew = u32::try_from(c.max_skew)
             .ok()
             .filter(|s| *s >= 1)
@@ -372,15 +495,67 @@ fn topology_spread(
                     format!("must be at least 1 (got {})", c.max_skew),
                 )
             })?;
+        if c.topology_key.is_empty() {
+            return Err(site.invalid(format!("{field}.topologyKey"), "must not be empty"));
+        }
+        validation::label_key(&c.topology_key)
+            .map_err(|m| site.invalid(format!("{field}.topologyKey"), m))?;
         let when_unsatisfiable = match c.when_unsatisfiable.as_str() {
-            "" | "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
+            "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
             "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
+            "" => {
+                return Err(site.invalid(
+                    format!("{field}.whenUnsatisfiable"),
+                    "missing; expected DoNotSchedule or ScheduleAnyway",
+                ));
+            }
             other => {
                 return Err(site.invalid(
                     format!("{field}.whenUnsatisfiable"),
-                    format!("unknown value `{other}`; expected DoNotSchedule or ScheduleAnyway"),
+                    format!(
+                        "unknown value `{}`; expected DoNotSchedule or ScheduleAnyway",
+                        other.escape_debug()
+                    ),
                 ));
             }
+        };
+        if let Some(min_domains) = c.min_domains {
+            if min_domains < 1 {
+                return Err(site.invalid(
+                    format!("{field}.minDomains"),
+                    format!("must be at least 1 (got {min_domains})"),
+                ));
+            }
+            if when_unsatisfiable != WhenUnsatisfiable::DoNotSchedule {
+                return Err(site.invalid(
+                    format!("{field}.minDomains"),
+                    "only allowed with whenUnsatisfiable DoNotSchedule",
+                ));
+            }
+        }
+        if let Some(selector) = &c.label_selector {
+            validation::label_selector(selector, site, &format!("{field}.labelSelector"))?;
+        }
+        for (j, key) in c.match_label_keys.iter().flatten().enumerate() {
+            validation::label_key(key)
+                .map_err(|m| site.invalid(format!("{field}.matchLabelKeys[{j}]"), m))?;
+        }
+        if let Some(first) = seen.insert((&c.topology_key, &c.when_unsatisfiable), i) {
+            return Err(site.invalid(
+                field,
+                format!(
+                    "repeats topologySpreadConstraints[{first}]: two constraints with topologyKey {} and \
+                     whenUnsatisfiable {}",
+                    c.topology_key, c.when_unsatisfiable
+                ),
+            ));
+        }
+        let topology_key = match c.topology_key.as_str() {
+            "topology.kubernetes.io/region" => TopologyKey::Region,
+            "topology.kubernetes.io/zone" => TopologyKey::Zone,
+            fleetplan::CLUSTER_NAME_LABEL => TopologyKey::Cluster,
+            // Node-level keys (kubernetes.io/hostname, ...) are the cluster scheduler's job.
+            _ => continue,
         };
         result.push(TopologySpread {
             max_skew,
@@ -475,7 +650,9 @@ mod tests {
              n, u, m, k, M, G, T, P, E or an exponent such as e3)"
         );
         assert_eq!(
-            error("containers: []\ninitContainers:\n- {name: a, resources: {limits: {memory: -1Gi}}}\n"),
+            error(
+                "containers: [{name: main}]\ninitContainers:\n- {name: a, resources: {limits: {memory: -1Gi}}}\n"
+            ),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.initContainers[0].resources.limits.memory: \
              quantity \"-1Gi\" for memory must not be negative"
         );
@@ -484,7 +661,7 @@ mod tests {
     #[test]
     fn node_selector_and_affinity() {
         let t = template(
-            "containers: []\nnodeSelector: {disktype: ssd}\naffinity:\n  nodeAffinity:\n    \
+            "containers: [{name: main}]\nnodeSelector: {disktype: ssd}\naffinity:\n  nodeAffinity:\n    \
              requiredDuringSchedulingIgnoredDuringExecution:\n      nodeSelectorTerms:\n      \
              - matchExpressions:\n        - {key: a, operator: In, values: [x, y]}\n        \
              - {key: b, operator: NotIn, values: [z]}\n        - {key: c, operator: Exists}\n      \
@@ -505,7 +682,7 @@ mod tests {
     fn affinity_errors() {
         let required = |expr: &str| {
             error(&format!(
-                "containers: []\naffinity: {{nodeAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: \
+                "containers: [{{name: main}}]\naffinity: {{nodeAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: \
                  {{nodeSelectorTerms: [{expr}]}}}}}}\n"
             ))
         };
@@ -540,7 +717,7 @@ mod tests {
         for weight in [0, 101] {
             assert_eq!(
                 error(&format!(
-                    "containers: []\naffinity: {{nodeAffinity: {{preferredDuringSchedulingIgnoredDuringExecution: \
+                    "containers: [{{name: main}}]\naffinity: {{nodeAffinity: {{preferredDuringSchedulingIgnoredDuringExecution: \
                      [{{weight: {weight}, preference: {{}}}}]}}}}\n"
                 )),
                 format!(
@@ -554,7 +731,7 @@ mod tests {
     #[test]
     fn tolerations() {
         let t = template(
-            "containers: []\ntolerations:\n- {key: a, value: b, effect: NoSchedule}\n\
+            "containers: [{name: main}]\ntolerations:\n- {key: a, value: b, effect: NoSchedule}\n\
              - {key: c, operator: Exists, effect: PreferNoSchedule}\n- {operator: Exists}\n\
              - {key: d, operator: Equal, value: e, effect: NoExecute, tolerationSeconds: 30}\n- {key: f, effect: ''}\n",
         )
@@ -576,12 +753,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            error("containers: []\ntolerations: [{key: a, effect: NoRun}]\n"),
+            error("containers: [{name: main}]\ntolerations: [{key: a, effect: NoRun}]\n"),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.tolerations[0].effect: unknown effect `NoRun`; \
              expected NoSchedule, PreferNoSchedule or NoExecute"
         );
         assert_eq!(
-            error("containers: []\ntolerations: [{key: a, operator: Gt, value: '1'}]\n"),
+            error("containers: [{name: main}]\ntolerations: [{key: a, operator: Gt, value: '1'}]\n"),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.tolerations[0].operator: unsupported operator \
              `Gt`; expected Equal or Exists"
         );
@@ -590,11 +767,11 @@ mod tests {
     #[test]
     fn topology_spread() {
         let t = template(
-            "containers: []\ntopologySpreadConstraints:\n\
+            "containers: [{name: main}]\ntopologySpreadConstraints:\n\
              - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n\
              - {maxSkew: 2, topologyKey: topology.kubernetes.io/region, whenUnsatisfiable: ScheduleAnyway}\n\
              - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule}\n\
-             - {maxSkew: 3, topologyKey: fleetplan.io/cluster, whenUnsatisfiable: ''}\n",
+             - {maxSkew: 3, topologyKey: fleetplan.io/cluster, whenUnsatisfiable: DoNotSchedule, minDomains: 2}\n",
         )
         .unwrap();
         let got: Vec<_> = t
@@ -612,7 +789,7 @@ mod tests {
         );
         assert_eq!(
             error(
-                "containers: []\ntopologySpreadConstraints:\n\
+                "containers: [{name: main}]\ntopologySpreadConstraints:\n\
                  - {maxSkew: 0, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n"
             ),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.topologySpreadConstraints[0].maxSkew: must be at \
@@ -620,12 +797,261 @@ mod tests {
         );
         assert_eq!(
             error(
-                "containers: []\ntopologySpreadConstraints:\n\
+                "containers: [{name: main}]\ntopologySpreadConstraints:\n\
                  - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: Never}\n"
             ),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.topologySpreadConstraints[0].whenUnsatisfiable: \
              unknown value `Never`; expected DoNotSchedule or ScheduleAnyway"
         );
+    }
+
+    /// The API server's rules hold for every constraint, also those whose key is skipped.
+    #[test]
+    fn topology_spread_errors() {
+        let spread = |constraints: &str| {
+            error(&format!(
+                "containers: [{{name: main}}]\ntopologySpreadConstraints:\n{constraints}"
+            ))
+        };
+        let prefix = "apps/web.yaml: Deployment shop/web: spec.template.spec.topologySpreadConstraints";
+        assert_eq!(
+            spread(
+                "- {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n\
+                 - {maxSkew: 0, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule}\n"
+            ),
+            format!("{prefix}[1].maxSkew: must be at least 1 (got 0)")
+        );
+        assert_eq!(
+            spread(
+                "- {maxSkew: -1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule}\n"
+            ),
+            format!("{prefix}[0].maxSkew: must be at least 1 (got -1)")
+        );
+        assert_eq!(
+            spread("- {maxSkew: 1, whenUnsatisfiable: DoNotSchedule}\n"),
+            format!("{prefix}[0].topologyKey: must not be empty")
+        );
+        assert!(
+            spread("- {maxSkew: 1, topologyKey: 'zone/a/b', whenUnsatisfiable: DoNotSchedule}\n")
+                .starts_with(&format!(
+                    "{prefix}[0].topologyKey: `zone/a/b` is not a valid label key"
+                ))
+        );
+        assert_eq!(
+            spread("- {maxSkew: 1, topologyKey: kubernetes.io/hostname}\n"),
+            format!("{prefix}[0].whenUnsatisfiable: missing; expected DoNotSchedule or ScheduleAnyway")
+        );
+        assert_eq!(
+            spread(
+                "- {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, minDomains: 0}\n"
+            ),
+            format!("{prefix}[0].minDomains: must be at least 1 (got 0)")
+        );
+        assert_eq!(
+            spread(
+                "- {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway, minDomains: 2}\n"
+            ),
+            format!("{prefix}[0].minDomains: only allowed with whenUnsatisfiable DoNotSchedule")
+        );
+        assert!(
+            spread(
+                "- {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, \
+                 labelSelector: {matchLabels: {app: 'web app'}}}\n"
+            )
+            .starts_with(&format!(
+                "{prefix}[0].labelSelector.matchLabels[app]: `web app` is not a valid label value"
+            ))
+        );
+        assert_eq!(
+            spread(
+                "- {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, \
+                 labelSelector: {matchExpressions: [{key: app, operator: In}]}}\n"
+            ),
+            format!(
+                "{prefix}[0].labelSelector.matchExpressions[0].values: operator In needs at least one value"
+            )
+        );
+        assert!(
+            spread(
+                "- {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, \
+                 matchLabelKeys: [pod-template-hash, '-x']}\n"
+            )
+            .starts_with(&format!(
+                "{prefix}[0].matchLabelKeys[1]: `-x` is not a valid label key"
+            ))
+        );
+        assert_eq!(
+            spread(
+                "- {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n\
+                 - {maxSkew: 2, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n"
+            ),
+            format!(
+                "{prefix}[1]: repeats topologySpreadConstraints[0]: two constraints with topologyKey \
+                 topology.kubernetes.io/zone and whenUnsatisfiable DoNotSchedule"
+            )
+        );
+        // The same key with the other whenUnsatisfiable is no repeat.
+        template(
+            "containers: [{name: main}]\ntopologySpreadConstraints:\n\
+             - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n\
+             - {maxSkew: 2, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway}\n",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_pod_needs_a_container() {
+        for yaml in ["containers: []\n", "{}", "initContainers: [{name: init}]\n"] {
+            assert_eq!(
+                error(yaml),
+                "apps/web.yaml: Deployment shop/web: spec.template.spec.containers: at least one container is required"
+            );
+        }
+    }
+
+    #[test]
+    fn container_names_are_labels_used_once() {
+        assert_eq!(
+            error("containers: [{name: web}, {name: Web_2}]\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[1].name: `Web_2` is not a DNS-1123 \
+             label: use lowercase letters, digits and `-`, starting and ending with a letter or digit (such as \
+             `my-name` or `123-abc`)"
+        );
+        assert_eq!(
+            error("containers: [{image: nginx}]\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[0].name: `` is not a DNS-1123 label: \
+             it is empty"
+        );
+        assert_eq!(
+            error("containers: [{name: web}]\ninitContainers: [{name: setup}, {name: web}]\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.initContainers[1].name: container name `web` is \
+             already used by spec.template.spec.containers[0]"
+        );
+        assert_eq!(
+            error("containers: [{name: web}, {name: web}]\n"),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[1].name: container name `web` is \
+             already used by spec.template.spec.containers[0]"
+        );
+    }
+
+    #[test]
+    fn requests_may_not_exceed_limits() {
+        assert_eq!(
+            error(
+                "containers:\n- {name: a, resources: {requests: {cpu: '2', memory: 1Gi}, limits: {cpu: 1500m, memory: 2Gi}}}\n"
+            ),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[0].resources.requests.cpu: must be less \
+             than or equal to cpu limit of 1500m"
+        );
+        assert_eq!(
+            error(
+                "containers: [{name: a}]\ninitContainers:\n\
+                 - {name: b, resources: {requests: {memory: 1Gi}, limits: {memory: 1000Mi}}}\n"
+            ),
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.initContainers[0].resources.requests.memory: must \
+             be less than or equal to memory limit of 1000Mi"
+        );
+        // Equal amounts written differently, and limits on other resources, are fine.
+        let t = template(
+            "containers:\n- {name: a, resources: {requests: {cpu: '1', memory: 1Gi}, limits: {cpu: 1000m, memory: \
+             1073741824, nvidia.com/gpu: 1}}}\n",
+        )
+        .unwrap();
+        assert_eq!(t.containers[0].requests.get("cpu"), 1000);
+    }
+
+    #[test]
+    fn label_keys_and_values_of_node_selection() {
+        let prefix = "apps/web.yaml: Deployment shop/web: spec.template.spec";
+        assert!(
+            error("containers: [{name: a}]\nnodeSelector: {disktype: 'fast ssd'}\n").starts_with(&format!(
+                "{prefix}.nodeSelector[disktype]: `fast ssd` is not a valid label value"
+            ))
+        );
+        assert!(
+            error("containers: [{name: a}]\nnodeSelector: {'/disktype': ssd}\n").starts_with(&format!(
+                "{prefix}.nodeSelector[/disktype]: `/disktype` is not a valid label key"
+            ))
+        );
+        let required = |expr: &str| {
+            error(&format!(
+                "containers: [{{name: a}}]\naffinity: {{nodeAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: \
+                 {{nodeSelectorTerms: [{{matchExpressions: [{expr}]}}]}}}}}}\n"
+            ))
+        };
+        let term = format!(
+            "{prefix}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]\
+             .matchExpressions[0]"
+        );
+        assert!(
+            required("{key: 'a/b/c', operator: Exists}")
+                .starts_with(&format!("{term}.key: `a/b/c` is not a valid label key"))
+        );
+        assert_eq!(
+            required(&format!(
+                "{{key: a, operator: NotIn, values: [ok, {}]}}",
+                "a".repeat(64)
+            )),
+            format!(
+                "{term}.values[1]: `{}` is not a valid label value: it is 64 characters long; at most 63",
+                "a".repeat(64)
+            )
+        );
+        // Gt and Lt take integers, negative ones too.
+        template(
+            "containers: [{name: a}]\naffinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: \
+             {nodeSelectorTerms: [{matchExpressions: [{key: a, operator: Gt, values: ['-3']}]}]}}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            error(
+                "containers: [{name: a}]\naffinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: \
+                 {nodeSelectorTerms: []}}}\n"
+            ),
+            format!(
+                "{prefix}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: at \
+                 least one node selector term is required"
+            )
+        );
+    }
+
+    #[test]
+    fn tolerations_keep_the_api_server_rules() {
+        let toleration = |t: &str| error(&format!("containers: [{{name: a}}]\ntolerations: [{t}]\n"));
+        let at = "apps/web.yaml: Deployment shop/web: spec.template.spec.tolerations[0]";
+        assert_eq!(
+            toleration("{operator: Equal, value: x}"),
+            format!("{at}.operator: must be Exists when `key` is empty (which tolerates every taint)")
+        );
+        assert_eq!(
+            toleration("{value: x}"),
+            format!("{at}.operator: must be Exists when `key` is empty (which tolerates every taint)")
+        );
+        assert_eq!(
+            toleration("{key: a, operator: Exists, value: x}"),
+            format!("{at}.value: must be empty when `operator` is Exists (got `x`)")
+        );
+        assert_eq!(
+            toleration("{key: a, operator: Exists, effect: NoSchedule, tolerationSeconds: 30}"),
+            format!("{at}.tolerationSeconds: only allowed with effect NoExecute")
+        );
+        assert_eq!(
+            toleration("{key: a, operator: Exists, tolerationSeconds: 30}"),
+            format!("{at}.tolerationSeconds: only allowed with effect NoExecute")
+        );
+        assert!(
+            toleration("{key: 'dedicated node', operator: Exists}")
+                .starts_with(&format!("{at}.key: `dedicated node` is not a valid label key"))
+        );
+        assert!(
+            toleration("{key: dedicated, value: '-batch'}")
+                .starts_with(&format!("{at}.value: `-batch` is not a valid label value"))
+        );
+        template(
+            "containers: [{name: a}]\ntolerations:\n- {key: example.com/gpu, operator: Exists, effect: NoExecute, \
+             tolerationSeconds: 60}\n- {operator: Exists, effect: NoSchedule}\n- {key: a, value: ''}\n",
+        )
+        .unwrap();
     }
 
     #[test]
@@ -679,7 +1105,9 @@ mod tests {
              and 65535 (got 70000)"
         );
         assert_eq!(
-            error("containers: []\ninitContainers: [{name: a, ports: [{containerPort: 1, hostPort: -5}]}]\n"),
+            error(
+                "containers: [{name: main}]\ninitContainers: [{name: a, ports: [{containerPort: 1, hostPort: -5}]}]\n"
+            ),
             "apps/web.yaml: Deployment shop/web: spec.template.spec.initContainers[0].ports[0].hostPort: must be \
              between 1 and 65535 (got -5)"
         );

@@ -3,9 +3,13 @@
 //!
 //! Requirements are separated by commas; each is one of `k=v`, `k==v`, `k!=v`,
 //! `k in (a,b)`, `k notin (a,b)`, `k` (exists), `!k` (does not exist), `k>N`, `k<N`.
-//! Whitespace around tokens is ignored; an empty string selects everything.
+//! Whitespace around tokens is ignored; an empty string selects everything. As in Kubernetes'
+//! own parser, keys must be valid label keys and the values of `=`, `!=`, `in` and `notin`
+//! valid label values (see [`crate::validation`]); those of `>` and `<` are integers.
 
 use fleetplan::{LabelRequirement, LabelSelector, Operator};
+
+use crate::validation;
 
 /// Reads a label-selector string. The error says what was expected and at which character
 /// (1-based).
@@ -143,7 +147,7 @@ impl Parser {
         if self.peek() == Some(&Token::Not) {
             self.next += 1;
             let key = self.word("a label key after `!`")?;
-            return Ok(requirement(key, Operator::DoesNotExist, vec![]));
+            return requirement(key, Operator::DoesNotExist, vec![]);
         }
         let key = self.word("a label key")?;
         let (operator, values) = match self.peek() {
@@ -178,7 +182,7 @@ impl Parser {
             }
             Some(_) => return self.expected("an operator (=, ==, !=, in, notin, >, <) or `,`"),
         };
-        Ok(requirement(key, operator, values))
+        requirement(key, operator, values)
     }
 
     /// `( v1, v2, ... )` with at least one value.
@@ -202,12 +206,19 @@ impl Parser {
     }
 }
 
-fn requirement(key: String, operator: Operator, values: Vec<String>) -> LabelRequirement {
-    LabelRequirement {
+/// A requirement with a valid key and, for `In` and `NotIn`, valid values.
+fn requirement(key: String, operator: Operator, values: Vec<String>) -> Result<LabelRequirement, String> {
+    validation::label_key(&key)?;
+    if matches!(operator, Operator::In | Operator::NotIn) {
+        for value in &values {
+            validation::label_value(value)?;
+        }
+    }
+    Ok(LabelRequirement {
         key,
         operator,
         values,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -282,5 +293,25 @@ mod tests {
             "expected an operator (=, ==, !=, in, notin, >, <) or `,` at character 3, found `(`"
         );
         assert_eq!(err("a=b=c"), "expected `,` at character 4, found `=`");
+    }
+
+    #[test]
+    fn keys_and_values_must_be_valid_labels() {
+        let err = |s: &str| parse_selector(s).unwrap_err();
+        assert_eq!(
+            err("a/b/c=x"),
+            "`a/b/c` is not a valid label key: it holds more than one `/`; a key is a name with an optional DNS \
+             subdomain prefix and `/` (such as `example.com/my-key`)"
+        );
+        assert!(err("!/a").starts_with("`/a` is not a valid label key"));
+        assert!(err("-tier").starts_with("`-tier` is not a valid label key"));
+        assert!(err("tier=-prod").starts_with("`-prod` is not a valid label value"));
+        assert!(err("tier in (a, b.)").starts_with("`b.` is not a valid label value"));
+        let long = "a".repeat(64);
+        assert_eq!(
+            err(&format!("tier!={long}")),
+            format!("`{long}` is not a valid label value: it is 64 characters long; at most 63")
+        );
+        assert_eq!(parse("Example.Tier_1=Prod.v2_x").len(), 1);
     }
 }

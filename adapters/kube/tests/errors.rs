@@ -410,3 +410,108 @@ fn bad_prices_in_cluster_metadata_name_the_cluster_and_the_field() {
         assert_eq!(message, expected);
     }
 }
+
+/// What the API server refuses is refused by the apps reader too, naming file, object and
+/// field: a pod template without containers.
+#[test]
+fn a_pod_template_without_containers() {
+    let web = WEB.replace(
+        "containers:\n      - name: web\n        resources: {requests: {cpu: 500m}}\n",
+        "containers: []\n",
+    );
+    let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &web)]);
+    assert_eq!(
+        s.error().1,
+        "apps/web.yaml: Deployment shop/web: spec.template.spec.containers: at least one container is required"
+    );
+}
+
+#[test]
+fn requests_above_limits() {
+    let s = Scenario::new(&[
+        ("fleet/f.yaml", FLEET),
+        (
+            "apps/web.yaml",
+            &WEB.replace(
+                "{requests: {cpu: 500m}}",
+                "{requests: {cpu: 500m}, limits: {cpu: 250m}}",
+            ),
+        ),
+    ]);
+    assert_eq!(
+        s.error().1,
+        "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[0].resources.requests.cpu: must be less \
+         than or equal to cpu limit of 250m"
+    );
+}
+
+#[test]
+fn tolerations_the_api_server_refuses() {
+    let with = |toleration: &str| {
+        let web = format!("{WEB}      tolerations: [{toleration}]\n");
+        let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &web)]);
+        s.error().1
+    };
+    let at = "apps/web.yaml: Deployment shop/web: spec.template.spec.tolerations[0]";
+    assert_eq!(
+        with("{key: dedicated, operator: Exists, value: batch}"),
+        format!("{at}.value: must be empty when `operator` is Exists (got `batch`)")
+    );
+    assert_eq!(
+        with("{value: batch, effect: NoSchedule}"),
+        format!("{at}.operator: must be Exists when `key` is empty (which tolerates every taint)")
+    );
+    assert_eq!(
+        with("{key: dedicated, operator: Exists, effect: NoSchedule, tolerationSeconds: 60}"),
+        format!("{at}.tolerationSeconds: only allowed with effect NoExecute")
+    );
+    assert_eq!(
+        with("{key: dedicated, operator: Exists, effect: NoRun}"),
+        format!("{at}.effect: unknown effect `NoRun`; expected NoSchedule, PreferNoSchedule or NoExecute")
+    );
+}
+
+/// A maxSkew of 0 was accepted silently when the constraint's key is one the planner skips
+/// (a node-level key): every constraint is checked now.
+#[test]
+fn a_spread_constraint_with_max_skew_zero() {
+    for key in ["kubernetes.io/hostname", "topology.kubernetes.io/zone"] {
+        let web = format!(
+            "{WEB}      topologySpreadConstraints:\n      - {{maxSkew: 0, topologyKey: {key}, whenUnsatisfiable: \
+             DoNotSchedule, labelSelector: {{matchLabels: {{app: web}}}}}}\n"
+        );
+        let s = Scenario::new(&[("fleet/f.yaml", FLEET), ("apps/web.yaml", &web)]);
+        assert_eq!(
+            s.error().1,
+            "apps/web.yaml: Deployment shop/web: spec.template.spec.topologySpreadConstraints[0].maxSkew: must be at \
+             least 1 (got 0)",
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn cluster_names_with_whitespace_are_refused() {
+    let s = Scenario::new(&[
+        (
+            "fleet/f.yaml",
+            &FLEET.replace("name: east", "name: \"east\\nwest\""),
+        ),
+        ("apps/web.yaml", WEB),
+    ]);
+    let (e, message) = s.error();
+    assert!(matches!(e, LoadError::Invalid { .. }), "{e:?}");
+    assert_eq!(
+        message,
+        "fleet/f.yaml: clusters[0].name: cluster name `east\\nwest` holds '\\n'; use only ASCII letters, digits, \
+         `-`, `_` and `.`"
+    );
+    let node =
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  labels: {topology.kubernetes.io/region: r1}\n";
+    let s = Scenario::new(&[("fleet/east a.yaml", node), ("apps/web.yaml", WEB)]);
+    assert_eq!(
+        s.error().1,
+        "fleet/east a.yaml: cluster name `east a` holds ' '; use only ASCII letters, digits, `-`, `_` and `.` (a \
+         dump's cluster is named after its file: rename it)"
+    );
+}

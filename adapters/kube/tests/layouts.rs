@@ -106,7 +106,11 @@ fn kustomizations_are_rendered_with_kubectl_and_their_output_read() {
         );
     }
     // The rendered output is named after its directory.
-    let read = read_app_files(&dir.path().join("apps")).expect("reads");
+    let read = read_app_files(
+        &dir.path().join("apps"),
+        &mut fleetplan_kube::InputBudget::default(),
+    )
+    .expect("reads");
     let names: Vec<&Path> = read
         .files
         .iter()
@@ -157,7 +161,10 @@ fn a_failing_kustomization_names_the_command_and_what_kubectl_said() {
         ),
         "{message}"
     );
-    let Err(LoadError::Kustomize { dir: failed, .. }) = read_app_files(&dir.path().join("apps")) else {
+    let Err(LoadError::Kustomize { dir: failed, .. }) = read_app_files(
+        &dir.path().join("apps"),
+        &mut fleetplan_kube::InputBudget::default(),
+    ) else {
         panic!("expected a kustomize error")
     };
     assert_eq!(failed, dir.path().join("apps/base"));

@@ -16,9 +16,16 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use fleetplan::{PlanOptions, SolverChoice, Weights, solve};
+use fleetplan_kube::{
+    InputBudget, InputLimits, LimitKind, LoadError, SourceFile, foreign_documents, read_app_files,
+    read_source_files,
+};
 
 /// Exit code for bad input: unreadable or invalid files, objects or flags.
 const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a failure of fleetplan itself (a solver failing on valid input), which is
+/// never blamed on the input: `EX_SOFTWARE` of sysexits.h.
+const EXIT_INTERNAL: u8 = 70;
 
 /// Plan Kubernetes workloads across many clusters.
 ///
@@ -417,6 +424,26 @@ struct ScenarioArgs {
     /// profile, SSO...; `AWS_ENDPOINT_URL` points elsewhere, for a test server).
     #[arg(long = "eks", value_name = "NAME@REGION", value_parser = parse_eks)]
     eks: Vec<(String, String)>,
+
+    /// The most one input file may hold (a fleet file, a dump, an apps file, a rendered
+    /// kustomization, a steps file), as a quantity such as 128Mi or 1Gi; a larger file is
+    /// refused, naming it, before it is parsed.
+    #[arg(long, value_name = "SIZE", default_value = "128Mi", value_parser = parse_size)]
+    max_file_size: u64,
+
+    /// The most all the input files of the run may hold together.
+    #[arg(long, value_name = "SIZE", default_value = "512Mi", value_parser = parse_size)]
+    max_input_size: u64,
+}
+
+impl ScenarioArgs {
+    /// A budget for reading the run's input files within the size flags.
+    fn input_budget(&self) -> InputBudget {
+        InputBudget::new(InputLimits {
+            file_bytes: self.max_file_size,
+            total_bytes: self.max_input_size,
+        })
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -540,8 +567,9 @@ struct StepArgs {
     #[arg(long, value_enum, default_value_t = RecoveryArg::Stay)]
     recovery: RecoveryArg,
 
-    /// New replicas started before old ones stop, per batch of a planned move (at least 1).
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// New replicas started before old ones stop, per batch of a planned move (at least 1:
+    /// moves are make-before-break).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     max_surge: u32,
 
     /// Replicas that may be missing during a planned move (0: always grow before shrinking).
@@ -672,10 +700,10 @@ fn load_and_plan(
     solver: SolverArg,
     explain: bool,
 ) -> Result<(fleetplan_kube::Scenario, fleetplan::Plan), ExitCode> {
-    let (fleet, loaded) = load_scenario(scenario)?;
+    let (fleet, _, loaded) = load_scenario(scenario, &mut scenario.input_budget())?;
     let options = tuning.options(solver, explain)?;
     let plan =
-        solve(&loaded.problem, &options).map_err(|err| fail(&format!("{}: {err}", fleet.display())))?;
+        solve(&loaded.problem, &options).map_err(|err| plan_failed(&fleet.display().to_string(), &err))?;
     Ok((loaded, plan))
 }
 
@@ -690,10 +718,15 @@ fn write_stdout(text: &str, what: &str) -> ExitCode {
     }
 }
 
-/// Loads the scenario named by SCENARIO_DIR and the overriding flags, with a warning on
-/// stderr for each file it did not read; on failure the error has been printed and the exit
-/// code is returned.
-fn load_scenario(args: &ScenarioArgs) -> Result<(PathBuf, fleetplan_kube::Scenario), ExitCode> {
+/// Loads the scenario named by SCENARIO_DIR and the overriding flags, reading each path once
+/// within `budget` (the eksctl `ClusterConfig`s among the fleet files go to the AWS adapter,
+/// the rest to the Kubernetes adapter), with a warning on stderr for each file it did not
+/// read. Returns the fleet path, the fleet's files as read, and the scenario; on failure the
+/// error has been printed and the exit code is returned.
+fn load_scenario(
+    args: &ScenarioArgs,
+    budget: &mut InputBudget,
+) -> Result<(PathBuf, Vec<SourceFile>, fleetplan_kube::Scenario), ExitCode> {
     let from_dir = |sub: &str| args.dir.as_deref().map(|d: &Path| d.join(sub));
     let fleet = args.fleet.clone().or_else(|| from_dir("fleet"));
     let apps = args.apps.clone().or_else(|| from_dir("apps"));
@@ -702,19 +735,38 @@ fn load_scenario(args: &ScenarioArgs) -> Result<(PathBuf, fleetplan_kube::Scenar
             "give a SCENARIO_DIR, or both --fleet and --apps (see --help)",
         ));
     };
-    // eksctl ClusterConfig files among the fleet files are the AWS adapter's to read.
-    let mut clusters = fleetplan_aws::read_cluster_configs(&fleet).map_err(|err| fail(&err.to_string()))?;
+    let input_error = |err: LoadError| fail(&input_error_message(&err));
+    let fleet_files = read_source_files(&fleet, budget).map_err(input_error)?;
+    let apps_files = read_app_files(&apps, budget).map_err(input_error)?;
+    let eksctl = foreign_documents(&fleet_files.files).map_err(input_error)?;
+    let mut clusters = fleetplan_aws::cluster_configs_from_documents(
+        eksctl
+            .iter()
+            .map(|(file, docs)| (file.as_path(), docs.as_slice())),
+    )
+    .map_err(|err| fail(&err.to_string()))?;
     if !args.eks.is_empty() {
         clusters.extend(read_eks(&args.eks).map_err(|err| fail(&err))?);
     }
-    match fleetplan_kube::load_with_clusters(&fleet, &apps, clusters) {
-        Ok(scenario) => {
-            for skipped in &scenario.skipped {
-                eprintln!("warning: skipped {skipped}");
-            }
-            Ok((fleet, scenario))
+    let scenario =
+        fleetplan_kube::load_files(&fleet, &fleet_files, &apps_files, clusters).map_err(input_error)?;
+    for skipped in &scenario.skipped {
+        eprintln!("warning: skipped {skipped}");
+    }
+    Ok((fleet, fleet_files.files, scenario))
+}
+
+/// A loading error, with the flag that raises the limit when a file was too large.
+fn input_error_message(err: &LoadError) -> String {
+    match err {
+        LoadError::TooLarge { kind, .. } => {
+            let flag = match kind {
+                LimitKind::File => "--max-file-size",
+                _ => "--max-input-size",
+            };
+            format!("{err}; {flag} raises it")
         }
-        Err(err) => Err(fail(&err.to_string())),
+        _ => err.to_string(),
     }
 }
 
@@ -744,6 +796,16 @@ async fn aws_sdk_config() -> aws_config::SdkConfig {
         .region(region)
         .load()
         .await
+}
+
+/// Parses a size in bytes written as a Kubernetes quantity: `512Mi`, `1Gi`, `100M`, `65536`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    match fleetplan_kube::parse_quantity(text, "bytes") {
+        Ok(bytes) if bytes > 0 => u64::try_from(bytes).map_err(|e| e.to_string()),
+        _ => Err(format!(
+            "expected a size of more than 0 bytes, such as 128Mi or 1Gi, got `{text}`"
+        )),
+    }
 }
 
 /// Parses a number of seconds: more than 0, at most a day.
@@ -777,8 +839,44 @@ fn parse_eks(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Reports a core error met planning (`context` says where: the fleet path, a step): an
+/// internal one as a fleetplan bug with [`EXIT_INTERNAL`], any other as bad input.
+fn plan_failed(context: &str, err: &fleetplan::Error) -> ExitCode {
+    if err.is_internal() {
+        eprintln!(
+            "error: internal error: {err}; the input is not at fault: this is a fleetplan bug, please report it with the input"
+        );
+        return ExitCode::from(EXIT_INTERNAL);
+    }
+    fail(&format!("{context}: {err}"))
+}
+
 /// Prints `error: MESSAGE` on stderr and returns the bad-input exit code.
 fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(EXIT_BAD_INPUT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_are_not_blamed_on_the_input() {
+        let internal = fleetplan::Error::FlowFailed {
+            detail: "InvalidArc(EdgeIndex(2))".into(),
+        };
+        assert_eq!(plan_failed("fleet", &internal), ExitCode::from(EXIT_INTERNAL));
+        let bad = fleetplan::Error::EmptyFleet;
+        assert_eq!(plan_failed("fleet", &bad), ExitCode::from(EXIT_BAD_INPUT));
+    }
+
+    #[test]
+    fn sizes_read_as_quantities() {
+        assert_eq!(parse_size("128Mi"), Ok(128 << 20));
+        assert_eq!(parse_size("1G"), Ok(1_000_000_000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("-1Mi").is_err());
+        assert!(parse_size("lots").is_err());
+    }
 }

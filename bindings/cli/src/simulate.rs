@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use clap::ArgMatches;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Timeline, TimelineStep};
-use fleetplan_kube::parse_steps;
+use fleetplan_kube::{InputBudget, parse_steps};
 
 use fleetplan_kube::Scenario;
 
 use crate::{
-    RecoveryArg, ScenarioArgs, SimulateArgs, SolverArg, SolverTuning, StepArgs, fail, load_scenario, print,
-    render,
+    RecoveryArg, ScenarioArgs, SimulateArgs, SolverArg, SolverTuning, StepArgs, fail, load_scenario,
+    plan_failed, print, render,
 };
 
 /// Loads the scenario, runs every step and prints the timeline; nothing is printed on stdout
@@ -40,11 +40,15 @@ pub fn timeline(
     tuning: &SolverTuning,
     matches: &ArgMatches,
 ) -> Result<(Scenario, Vec<TimelineStep>), ExitCode> {
+    let mut budget = scenario_args.input_budget();
     let (steps, source) = match &steps_args.steps {
-        Some(file) => (read_steps_file(file).map_err(|m| fail(&m))?, Some(file.as_path())),
+        Some(file) => (
+            read_steps_file(file, &mut budget).map_err(|m| fail(&m))?,
+            Some(file.as_path()),
+        ),
         None => (steps_from_flags(steps_args, matches), None),
     };
-    let (fleet, scenario) = load_scenario(scenario_args)?;
+    let (fleet, _, scenario) = load_scenario(scenario_args, &mut budget)?;
     let options = tuning.options(solver, false)?;
     let recovery = match steps_args.recovery {
         RecoveryArg::Stay => RecoveryPolicy::Stay,
@@ -55,7 +59,7 @@ pub fn timeline(
         max_unavailable: steps_args.max_unavailable,
     };
     let (mut sim, initial) = Simulation::new(scenario.problem.clone(), options, recovery, disruption)
-        .map_err(|err| fail(&format!("{}: {err}", fleet.display())))?;
+        .map_err(|err| plan_failed(&fleet.display().to_string(), &err))?;
     let mut timeline = vec![TimelineStep {
         plan: sim.plan(),
         step: initial,
@@ -69,11 +73,8 @@ pub fn timeline(
             Err(err) => {
                 let ops: Vec<String> = operations.iter().map(ToString::to_string).collect();
                 let prefix = source.map_or_else(String::new, |f| format!("{}: ", f.display()));
-                return Err(fail(&format!(
-                    "{prefix}step {} ({}): {err}",
-                    i + 1,
-                    ops.join(", ")
-                )));
+                let context = format!("{prefix}step {} ({})", i + 1, ops.join(", "));
+                return Err(plan_failed(&context, &err));
             }
         }
     }
@@ -102,9 +103,10 @@ fn steps_from_flags(args: &StepArgs, matches: &ArgMatches) -> Vec<Vec<Operation>
     steps.into_iter().map(|(_, op)| vec![op]).collect()
 }
 
-/// Reads a steps file (see [`parse_steps`]).
-fn read_steps_file(file: &Path) -> Result<Vec<Vec<Operation>>, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|err| format!("{}: cannot read the steps file: {err}", file.display()))?;
+/// Reads a steps file (see [`parse_steps`]) within `budget`.
+fn read_steps_file(file: &Path, budget: &mut InputBudget) -> Result<Vec<Vec<Operation>>, String> {
+    let text = budget
+        .read_file(file)
+        .map_err(|err| format!("the steps file: {}", crate::input_error_message(&err)))?;
     parse_steps(&text, &file.display().to_string())
 }

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use fleetplan::{Cluster, NodePool, Resources};
+use fleetplan_kube::SourceFile;
 use fleetplan_kube::live::{HOLD_POLICY, REGISTRY_NAMESPACE, fleet_settings_configmap, registration_secret};
-use fleetplan_kube::{SourceFile, read_source_files};
 use fleetplan_testbed::{Binaries, MotoServer, Role, TestBed};
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::config::Kubeconfig;
@@ -17,7 +17,7 @@ const MANAGEMENT_NODES: u32 = 2;
 
 /// Starts the bed, writes the kubeconfig, waits for Ctrl-C, and tears everything down.
 pub fn up(args: &TestbedUpArgs) -> ExitCode {
-    let (fleet_path, scenario) = match load_scenario(&args.scenario) {
+    let (_, settings, scenario) = match load_scenario(&args.scenario, &mut args.scenario.input_budget()) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -53,11 +53,6 @@ pub fn up(args: &TestbedUpArgs) -> ExitCode {
         };
         roles.push((management, role));
     }
-    // The settings-only Fleet files become the fleet-settings ConfigMap.
-    let settings: Vec<SourceFile> = match read_source_files(&fleet_path) {
-        Ok(read) => read.files,
-        Err(err) => return fail(&err.to_string()),
-    };
     let binaries = match Binaries::from_env() {
         Ok(binaries) => binaries,
         Err(err) => return fail(&err.to_string()),

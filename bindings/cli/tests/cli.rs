@@ -352,6 +352,182 @@ fn weights_are_bounded_and_the_bound_plans_with_every_solver() {
     }
 }
 
+/// Issue 20: `--apps /dev/zero` and `--steps /dev/zero` read until memory ran out; every
+/// input is now read within a size limit, which a flag raises.
+#[test]
+fn endless_and_oversized_inputs_are_refused_naming_the_file_and_the_flag() {
+    let out = fleetplan(&[
+        "plan",
+        "--fleet",
+        "examples/tutorial/fleet",
+        "--apps",
+        "/dev/zero",
+        "--max-file-size",
+        "1Mi",
+    ]);
+    assert_bad_input(
+        &out,
+        &[
+            "/dev/zero: too large: a file may hold at most 1Mi bytes",
+            "--max-file-size raises it",
+        ],
+    );
+    let out = fleetplan(&[
+        "simulate",
+        "examples/tutorial",
+        "--steps",
+        "/dev/zero",
+        "--max-file-size",
+        "1Mi",
+    ]);
+    assert_bad_input(
+        &out,
+        &[
+            "the steps file: /dev/zero: too large",
+            "--max-file-size raises it",
+        ],
+    );
+    let out = fleetplan(&["plan", "examples/tutorial", "--max-input-size", "4Ki"]);
+    assert_bad_input(
+        &out,
+        &[
+            "too large: all the input files together may hold at most 4Ki bytes",
+            "--max-input-size",
+        ],
+    );
+    let out = fleetplan(&[
+        "plan",
+        "--fleet",
+        "/dev/urandom",
+        "--apps",
+        "examples/tutorial/apps",
+        "--max-file-size",
+        "64Ki",
+    ]);
+    assert_bad_input(&out, &["/dev/urandom: too large"]);
+    let out = fleetplan(&["plan", "examples/tutorial", "--max-file-size", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_contains(&stderr(&out), &["expected a size of more than 0 bytes"]);
+}
+
+/// Issue 20: a fleet given as `/dev/stdin` (or a FIFO) was read twice, once per reader, and
+/// came out empty; each path is now read once.
+#[test]
+fn a_fleet_on_standard_input_is_read_once() {
+    use std::io::Write;
+    let fleet = fs::read_to_string(repo_root().join("examples/gpu-batch/fleet/fleet.yaml")).expect("example");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetplan"))
+        .args([
+            "plan",
+            "--fleet",
+            "/dev/stdin",
+            "--apps",
+            "examples/gpu-batch/apps",
+            "-o",
+            "json",
+        ])
+        .current_dir(repo_root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the fleetplan binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(fleet.as_bytes())
+        .expect("write the fleet");
+    let out = child.wait_with_output().expect("fleetplan finishes");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+    assert_eq!(plan["summary"]["target"], 8, "{plan}");
+}
+
+/// Issue 20: a symbolic link loop and a dangling link named like manifests were skipped
+/// without a word; they are errors naming the link, as kubectl reports them.
+#[test]
+fn links_that_lead_nowhere_are_errors() {
+    let dir = scenario_with_app(&deployment("2", "100m"));
+    let apps = dir.path().join("apps");
+    std::os::unix::fs::symlink(apps.join("missing.yaml"), apps.join("dangling.yaml")).expect("symlink");
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["dangling.yaml", "No such file or directory"]);
+    fs::remove_file(apps.join("dangling.yaml")).expect("rm");
+    std::os::unix::fs::symlink(apps.join("loop.yaml"), apps.join("loop.yaml")).expect("symlink");
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(&out, &["loop.yaml", "symbolic links"]);
+}
+
+/// Issue 20: `--max-surge 0` behaved as 1; moves are make-before-break, so it is refused.
+#[test]
+fn a_max_surge_of_zero_is_refused() {
+    let out = fleetplan(&[
+        "simulate",
+        "examples/tutorial",
+        "--fail",
+        "us-west-2-a",
+        "--max-surge",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_contains(&stderr(&out), &["--max-surge", "0 is not in 1.."]);
+}
+
+/// Issue 20: a steps file's bad `replicas` named the step but not the field.
+#[test]
+fn a_bad_field_in_a_steps_file_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let steps = dir.path().join("steps.yaml");
+    fs::write(&steps, "- {op: scale, workload: shop/web, replicas: -3}\n").expect("write");
+    let out = fleetplan(&[
+        "simulate",
+        "examples/tutorial",
+        "--steps",
+        steps.to_str().expect("utf-8"),
+    ]);
+    assert_bad_input(
+        &out,
+        &["steps.yaml: step 1: replicas: invalid value: integer `-3`"],
+    );
+}
+
+/// Issue 20: `cluster-weights: "*=0"` under the default `spread` still placed every replica;
+/// a weight of 0 excludes a cluster under every strategy, and says so.
+#[test]
+fn a_zero_weight_excludes_under_spread_too() {
+    let app = deployment("2", "100m").replace(
+        "metadata: {name: web, namespace: shop}",
+        "metadata: {name: web, namespace: shop, annotations: {fleetplan.io/cluster-weights: \"*=0\"}}",
+    );
+    let dir = scenario_with_app(&app);
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8"), "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+    assert_eq!(plan["summary"]["unplaced"], 2, "{plan}");
+    assert_eq!(plan["unplaced"][0]["reasons"][0]["code"], "ZeroWeight", "{plan}");
+}
+
+/// Issue 20: `cluster-min *=5` with `cluster-max *=2` was accepted.
+#[test]
+fn a_minimum_above_its_maximum_names_the_annotation() {
+    let app = deployment("2", "100m").replace(
+        "metadata: {name: web, namespace: shop}",
+        "metadata: {name: web, namespace: shop, annotations: {fleetplan.io/cluster-min: \"*=5\", fleetplan.io/cluster-max: \"*=2\"}}",
+    );
+    let dir = scenario_with_app(&app);
+    let out = fleetplan(&["plan", dir.path().to_str().expect("utf-8")]);
+    assert_bad_input(
+        &out,
+        &[
+            "app.yaml",
+            "Deployment shop/web",
+            "fleetplan.io/cluster-min",
+            "minimum of 5, above its maximum of 2",
+        ],
+    );
+}
+
 #[test]
 fn an_unknown_kind_is_refused() {
     let dir = scenario_with_app(&deployment("2", "100m").replace("kind: Deployment", "kind: Deploymnet"));

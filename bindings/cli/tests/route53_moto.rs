@@ -15,7 +15,6 @@
 mod route53;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use aws_config::SdkConfig;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation};
@@ -24,7 +23,7 @@ use fleetplan::{PlanOptions, SolverChoice};
 use fleetplan_aws::route53::Route53Writer;
 use fleetplan_testbed::MotoServer;
 use fleetplan_testbed::load_balancers::default_subnets;
-use route53::{create_zone, expected_rows, moto_env, rows};
+use route53::{create_zone, expected_rows, moto_env, rows, tutorial_scenario};
 
 async fn config(moto: &MotoServer, region: &str) -> SdkConfig {
     moto.sdk_config(region).await
@@ -64,11 +63,7 @@ fn tutorial_traffic(
     ops: &[Operation],
     lbs: &BTreeMap<String, String>,
 ) -> (Vec<HostTraffic>, Vec<HostTraffic>) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial");
-    let fleet = root.join("fleet");
-    let eks = fleetplan_aws::read_cluster_configs(&fleet).expect("eksctl files");
-    let scenario =
-        fleetplan_kube::load_with_clusters(&fleet, &root.join("apps"), eks).expect("the tutorial loads");
+    let scenario = tutorial_scenario();
     let options = PlanOptions {
         solver: SolverChoice::Fast,
         ..PlanOptions::default()

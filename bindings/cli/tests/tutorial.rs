@@ -52,7 +52,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
-use route53::{Row, create_zone, expected_rows, moto_env, rows};
+use route53::{Row, create_zone, expected_rows, moto_env, rows, tutorial_scenario};
 
 fn tutorial() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial")
@@ -60,11 +60,7 @@ fn tutorial() -> PathBuf {
 
 /// The tutorial's clusters, read as `fleetplan plan` reads them.
 fn tutorial_clusters() -> Vec<Cluster> {
-    let fleet = tutorial().join("fleet");
-    let eks = fleetplan_aws::read_cluster_configs(&fleet).expect("the tutorial's eksctl files");
-    let scenario =
-        fleetplan_kube::load_with_clusters(&fleet, &tutorial().join("apps"), eks).expect("the tutorial");
-    scenario.problem.clusters
+    tutorial_scenario().problem.clusters
 }
 
 /// Replicas per workload and region in `fleetplan plan examples/tutorial -o json`.

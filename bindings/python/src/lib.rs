@@ -16,9 +16,11 @@ use std::time::Duration;
 use fleetplan::simulate::{Disruption, Operation, RecoveryPolicy, Simulation, Timeline, TimelineStep};
 use fleetplan::traffic::{ClusterTraffic, HostTraffic, RegionTraffic, find_host, resolve as resolve_host};
 use fleetplan::{ClusterName, Plan, PlanOptions, Problem, SolverChoice, Weights, solve, utilisation};
-use fleetplan_kube::{SourceFile, load_sources, parse_steps, read_app_files, read_source_files};
+use fleetplan_kube::{
+    InputBudget, SourceFile, foreign_documents, load_sources, parse_steps, read_app_files, read_source_files,
+};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyUserWarning, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyUserWarning, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pythonize::pythonize;
@@ -29,6 +31,23 @@ create_exception!(
     PyValueError,
     "Bad input: the message names the file, object and field, as the command line does."
 );
+create_exception!(
+    _native,
+    InternalError,
+    PyRuntimeError,
+    "A failure of fleetplan itself (a solver failing on valid input): a bug to report, not bad input."
+);
+
+/// A core error as the exception Python sees: internal failures apart from bad input.
+fn plan_error(error: &fleetplan::Error) -> PyErr {
+    if error.is_internal() {
+        InternalError::new_err(format!(
+            "{error}; this is a fleetplan bug, please report it with the input"
+        ))
+    } else {
+        FleetplanError::new_err(error.to_string())
+    }
+}
 
 /// A loaded scenario: clusters, workloads and running replicas, checked.
 #[pyclass(frozen, module = "fleetplan._native")]
@@ -82,8 +101,11 @@ fn options(
 
 /// Loads a scenario from fleet and apps YAML files, as `fleetplan plan` does.
 fn load(fleet: &[SourceFile], apps: &[SourceFile]) -> Result<Scenario, String> {
-    let texts = fleet.iter().map(|f| (f.name.as_path(), f.text.as_str()));
-    let eks = fleetplan_aws::cluster_configs_from_texts(texts).map_err(|e| e.to_string())?;
+    let eksctl = foreign_documents(fleet).map_err(|e| e.to_string())?;
+    let eks = fleetplan_aws::cluster_configs_from_documents(
+        eksctl.iter().map(|(f, d)| (f.as_path(), d.as_slice())),
+    )
+    .map_err(|e| e.to_string())?;
     let scenario = load_sources(fleet, apps, eks).map_err(|e| e.to_string())?;
     Ok(Scenario {
         problem: Arc::new(scenario.problem),
@@ -145,8 +167,9 @@ impl Scenario {
     fn from_dir(py: Python<'_>, path: PathBuf) -> PyResult<Scenario> {
         let (scenario, skipped) = py
             .detach(|| {
-                let fleet = read_source_files(&path.join("fleet")).map_err(|e| e.to_string())?;
-                let apps = read_app_files(&path.join("apps")).map_err(|e| e.to_string())?;
+                let mut budget = InputBudget::default();
+                let fleet = read_source_files(&path.join("fleet"), &mut budget).map_err(|e| e.to_string())?;
+                let apps = read_app_files(&path.join("apps"), &mut budget).map_err(|e| e.to_string())?;
                 let scenario = load(&fleet.files, &apps.files)?;
                 Ok::<_, String>((scenario, [fleet.skipped, apps.skipped].concat()))
             })
@@ -193,7 +216,7 @@ impl Scenario {
             let started = std::time::Instant::now();
             solve(&self.problem, &options).map(|_| started.elapsed().as_secs_f64())
         })
-        .map_err(|e| FleetplanError::new_err(e.to_string()))
+        .map_err(|e| plan_error(&e))
     }
 
     /// The problem as a dict (clusters, workloads, current, fargate).
@@ -220,7 +243,7 @@ impl Scenario {
         let problem = Arc::clone(&self.problem);
         let plan = py
             .detach(|| solve(&problem, &options))
-            .map_err(|e| FleetplanError::new_err(e.to_string()))?;
+            .map_err(|e| plan_error(&e))?;
         Ok(NativePlan { plan, problem })
     }
 
@@ -438,5 +461,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scenario>()?;
     m.add_class::<NativePlan>()?;
     m.add("FleetplanError", m.py().get_type::<FleetplanError>())?;
+    m.add("InternalError", m.py().get_type::<InternalError>())?;
     Ok(())
 }

@@ -127,6 +127,19 @@ def test_files_a_folder_holds_that_are_not_manifests_are_warned_about(tmp_path):
     assert scenario.plan().to_dict()["summary"]["unplaced"] == 0
 
 
+def test_internal_failures_are_told_apart_from_bad_input():
+    # A solver failing on valid input is fleetplan's fault: a RuntimeError, not a ValueError.
+    assert issubclass(fleetplan.InternalError, RuntimeError)
+    assert not issubclass(fleetplan.InternalError, ValueError)
+    assert issubclass(FleetplanError, ValueError)
+
+
+def test_a_max_surge_of_zero_is_refused():
+    scenario = fleetplan.load(TUTORIAL)
+    with pytest.raises(FleetplanError, match="max surge 0"):
+        scenario.simulate([{"op": "fail", "cluster": "us-west-2-a"}], max_surge=0)
+
+
 def test_bad_input_raises_the_command_lines_message():
     with pytest.raises(FleetplanError, match=r"apps\[0\]: Deployment shop/web: spec.replicas"):
         bad = json.loads(json.dumps(WEB))

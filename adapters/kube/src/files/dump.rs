@@ -269,16 +269,24 @@ pub(crate) struct DumpCluster {
     pub ready: BTreeMap<WorkloadId, u32>,
 }
 
-/// The cluster name of a dump file: its stem.
+/// The cluster name of a dump file: its stem, which must keep the rule of
+/// [`fleetplan::cluster_name_error`].
 pub(crate) fn cluster_name(file: &Path) -> Result<String, LoadError> {
-    file.file_stem()
+    let name = file
+        .file_stem()
         .and_then(|s| s.to_str())
         .filter(|s| !s.is_empty())
-        .map(str::to_string)
         .ok_or_else(|| LoadError::Invalid {
             at: Box::new(Location::file(file)),
             message: "the file name does not give a cluster name".into(),
-        })
+        })?;
+    match fleetplan::cluster_name_error(name) {
+        Some(problem) => Err(LoadError::Invalid {
+            at: Box::new(Location::file(file)),
+            message: format!("{problem} (a dump's cluster is named after its file: rename it)"),
+        }),
+        None => Ok(name.to_string()),
+    }
 }
 
 struct NodeInfo {

@@ -56,7 +56,7 @@
 //! [`fleetplan::fargate::DEFAULT_RATES`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fleetplan::fargate::{
     FargateError, FargateProfile, FargateQuota, FargateRates, FargateSelector, FargateSettings,
@@ -70,7 +70,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
-use crate::files::source::{Site, deserialize};
+use crate::files::source::{Site, SourceFile, deserialize, yaml_documents};
 use crate::pod::{amounts, taint_effect};
 
 /// The node label holding the region.
@@ -315,6 +315,25 @@ pub(crate) fn is_foreign(value: &Value) -> bool {
         .is_some_and(|v| v.starts_with(EKSCTL_API_PREFIX))
 }
 
+/// The documents among fleet files that another adapter reads (eksctl `ClusterConfig`s,
+/// whose apiVersion starts with `eksctl.io/`), file by file, parsed under the same limits as
+/// every other document; the loaders here skip them.
+///
+/// # Errors
+/// [`LoadError::Yaml`] for a file holding such a document that is malformed, has a key given
+/// twice or expands to too much.
+pub fn foreign_documents(files: &[SourceFile]) -> Result<Vec<(PathBuf, Vec<Value>)>, LoadError> {
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| f.text.contains(EKSCTL_API_PREFIX)) {
+        let mut documents = yaml_documents(file)?;
+        documents.retain(is_foreign);
+        if !documents.is_empty() {
+            found.push((file.name.clone(), documents));
+        }
+    }
+    Ok(found)
+}
+
 /// True when a document is in the concise form (its kind is `Fleet` or its apiVersion is
 /// the project's).
 pub(crate) fn is_concise(value: &Value) -> bool {
@@ -349,8 +368,8 @@ pub(crate) fn read_concise(value: &Value, file: &Path) -> Result<ConciseFleet, L
     let mut clusters = Vec::new();
     for (i, c) in spec.clusters.into_iter().enumerate() {
         let field = format!("clusters[{i}]");
-        if c.name.is_empty() {
-            return Err(invalid(format!("{field}.name"), "must not be empty".into()));
+        if let Some(problem) = fleetplan::cluster_name_error(&c.name) {
+            return Err(invalid(format!("{field}.name"), problem));
         }
         if c.region.is_empty() {
             return Err(invalid(format!("{field}.region"), "must not be empty".into()));

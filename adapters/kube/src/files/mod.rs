@@ -9,6 +9,7 @@ pub(crate) mod dump;
 pub(crate) mod fleet;
 pub(crate) mod helm;
 pub(crate) mod kustomize;
+pub(crate) mod limits;
 pub(crate) mod scenario;
 pub(crate) mod source;
 pub(crate) mod steps;

@@ -12,7 +12,10 @@ use crate::error::{LoadError, Location};
 use crate::files::carried::CarriedObject;
 use crate::files::dump::{ClusterMeta, cluster_name, is_meta_file, read_dump, read_meta};
 use crate::files::fleet::{CurrentEntry, FargateMerge, is_concise, is_foreign, read_concise};
-use crate::files::source::{Skipped, SourceFile, parse_documents, read_app_files, read_source_files};
+use crate::files::limits::InputBudget;
+use crate::files::source::{
+    Skipped, SourceFile, SourceFiles, parse_documents, read_app_files, read_source_files,
+};
 use crate::files::workloads::{AppWorkload, load_apps};
 
 /// A loaded scenario: the problem to plan and the objects carried along unplanned.
@@ -80,7 +83,8 @@ pub fn load(fleet: &Path, apps: &Path) -> Result<Scenario, LoadError> {
 /// `ClusterConfig`s say), each with the file it came from. They join the fleet's clusters
 /// after them, before the concise fleet's `current` entries are applied (so those may name
 /// them); a name already taken is a [`LoadError::DuplicateCluster`] naming both files. A
-/// fleet whose only clusters are the extra ones is not empty.
+/// fleet whose only clusters are the extra ones is not empty. The files are read within the
+/// default [`InputLimits`](crate::InputLimits).
 ///
 /// # Errors
 /// As [`load`].
@@ -89,15 +93,36 @@ pub fn load_with_clusters(
     apps: &Path,
     extra: Vec<(Cluster, PathBuf)>,
 ) -> Result<Scenario, LoadError> {
-    let apps = read_app_files(apps)?;
-    let fleet_files = read_source_files(fleet)?;
-    let mut scenario = load_sources(&fleet_files.files, &apps.files, extra).map_err(|e| match e {
+    let mut budget = InputBudget::default();
+    let apps_files = read_app_files(apps, &mut budget)?;
+    let fleet_files = read_source_files(fleet, &mut budget)?;
+    load_files(fleet, &fleet_files, &apps_files, extra)
+}
+
+/// As [`load_with_clusters`], from the files already read from the `fleet` path (see
+/// [`read_source_files`]) and the apps path (see [`read_app_files`]): for a caller that reads
+/// each path once and hands some fleet files to another adapter too.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_files(
+    fleet: &Path,
+    fleet_files: &SourceFiles,
+    apps_files: &SourceFiles,
+    extra: Vec<(Cluster, PathBuf)>,
+) -> Result<Scenario, LoadError> {
+    let mut scenario = load_sources(&fleet_files.files, &apps_files.files, extra).map_err(|e| match e {
         LoadError::EmptyFleet { .. } => LoadError::EmptyFleet {
             path: fleet.to_path_buf(),
         },
         other => other,
     })?;
-    scenario.skipped = fleet_files.skipped.into_iter().chain(apps.skipped).collect();
+    scenario.skipped = fleet_files
+        .skipped
+        .iter()
+        .chain(&apps_files.skipped)
+        .cloned()
+        .collect();
     Ok(scenario)
 }
 

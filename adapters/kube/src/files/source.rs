@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::{LoadError, Location};
 use crate::files::bounded::{BoundedValue, Budget};
+use crate::files::limits::InputBudget;
 use crate::files::{helm, kustomize};
 
 /// A YAML file's name and text: read from disk, or given as text (the name then only labels
@@ -93,10 +94,14 @@ struct Found {
 /// every `*.yaml`, `*.yml` and `*.json` file below it (recursively, symlinked directories
 /// not followed), sorted by path, and the other files below it (hidden ones aside).
 ///
+/// Each file is read once (a FIFO or `/dev/stdin` given as `path` works) and counted against
+/// `budget`.
+///
 /// # Errors
-/// [`LoadError::Read`] naming the file or folder that cannot be read.
-pub fn read_source_files(path: &Path) -> Result<SourceFiles, LoadError> {
-    read(path, Mode::Plain)
+/// [`LoadError::Read`] naming the file or folder that cannot be read;
+/// [`LoadError::TooLarge`] for a file over the budget.
+pub fn read_source_files(path: &Path, budget: &mut InputBudget) -> Result<SourceFiles, LoadError> {
+    read(path, Mode::Plain, budget)
 }
 
 /// The apps' files under `path`, as [`read_source_files`] finds them, except that a directory
@@ -108,12 +113,13 @@ pub fn read_source_files(path: &Path) -> Result<SourceFiles, LoadError> {
 /// # Errors
 /// [`LoadError::Read`] naming the file or folder that cannot be read;
 /// [`LoadError::Kustomize`] when a kustomization cannot be rendered;
-/// [`LoadError::HelmChart`] for a directory holding a Helm chart's `Chart.yaml`.
-pub fn read_app_files(path: &Path) -> Result<SourceFiles, LoadError> {
-    read(path, Mode::Apps)
+/// [`LoadError::HelmChart`] for a directory holding a Helm chart's `Chart.yaml`;
+/// [`LoadError::TooLarge`] for a file or rendering over the budget.
+pub fn read_app_files(path: &Path, budget: &mut InputBudget) -> Result<SourceFiles, LoadError> {
+    read(path, Mode::Apps, budget)
 }
 
-fn read(path: &Path, mode: Mode) -> Result<SourceFiles, LoadError> {
+fn read(path: &Path, mode: Mode, budget: &mut InputBudget) -> Result<SourceFiles, LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
@@ -141,12 +147,11 @@ fn read(path: &Path, mode: Mode) -> Result<SourceFiles, LoadError> {
         .into_iter()
         .map(|(name, rendered)| {
             let text = if rendered {
-                kustomize::render(&name)?
+                let text = kustomize::render(&name)?;
+                budget.count(&name, text.len())?;
+                text
             } else {
-                std::fs::read_to_string(&name).map_err(|source| LoadError::Read {
-                    path: name.clone(),
-                    source,
-                })?
+                budget.read_file(&name)?
             };
             Ok(SourceFile { name, text })
         })
@@ -196,6 +201,13 @@ fn walk(dir: &Path, mode: Mode, hidden: bool, found: &mut Found) -> Result<(), L
             None
         } else if file_type.is_symlink() && path.is_dir() {
             Some(SkipReason::SymlinkedDirectory)
+        } else if let (true, Err(source)) = (
+            manifest && !hidden && file_type.is_symlink(),
+            std::fs::metadata(&path),
+        ) {
+            // A link named like a manifest was meant to be read: one that leads nowhere
+            // (dangling, or a loop) is an error, as kubectl reports it.
+            return Err(LoadError::Read { path, source });
         } else if manifest {
             Some(SkipReason::NotRegularFile)
         } else {
@@ -265,6 +277,14 @@ fn values(text: &str, file: &Path) -> Result<Vec<Value>, LoadError> {
                 })
         })
         .collect()
+}
+
+/// The non-empty documents of a file (YAML, or JSON for a `.json` file) as JSON values, read
+/// under the limits of [`crate::files::bounded`].
+pub(crate) fn yaml_documents(file: &SourceFile) -> Result<Vec<Value>, LoadError> {
+    let mut documents = values(&file.text, &file.name)?;
+    documents.retain(|d| !d.is_null());
+    Ok(documents)
 }
 
 /// Whether a document is a list of objects: `v1 List` (what kubectl prints), or a typed list

@@ -7,6 +7,12 @@
 //! the apps, or one of the two built-in `system-` classes), else the value of the
 //! `globalDefault` PriorityClass, else 0. The placement policy comes from annotations (see
 //! [`crate::annotations`]).
+//!
+//! What the API server would refuse is refused (see [`crate::validation`]): a
+//! `metadata.namespace` that is not a DNS-1123 label, a name its kind does not allow
+//! ([`crate::validation::object_name`]), and in Deployments and Jobs invalid label keys and
+//! values in `metadata.labels`, `spec.selector` and `spec.template.metadata.labels` (and in
+//! the pod template, see [`crate::pod`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +31,7 @@ use crate::files::helm;
 use crate::files::source::{Document, Header, Site, SourceFile, deserialize, parse_documents};
 use crate::kinds::{Role, classify};
 use crate::pod::pod_template;
+use crate::validation;
 
 /// The namespace of an object that names none.
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
@@ -106,11 +113,14 @@ pub(crate) fn apps_from_documents(documents: Vec<Document>) -> Result<Apps, Load
                     message: format!("`{}` is not supported for {}", header.api_version, header.kind),
                 });
             }
-            _ => objects.push(Object {
-                document,
-                header,
-                role,
-            }),
+            _ => {
+                check_identity(&header, &Site::of(&file, &header))?;
+                objects.push(Object {
+                    document,
+                    header,
+                    role,
+                });
+            }
         }
     }
     let priorities = Priorities::read(&objects)?;
@@ -150,6 +160,16 @@ pub(crate) fn apps_from_documents(documents: Vec<Document>) -> Result<Apps, Load
         apps.workloads.push(loaded);
     }
     Ok(apps)
+}
+
+/// Refuses a namespace that is not a DNS-1123 label and a name the object's kind does not
+/// allow, as the API server would.
+fn check_identity(header: &Header, site: &Site) -> Result<(), LoadError> {
+    if let Some(namespace) = &header.namespace {
+        validation::dns1123_label(namespace).map_err(|m| site.invalid("metadata.namespace", m))?;
+    }
+    validation::object_name(header.group(), &header.kind, &header.name)
+        .map_err(|m| site.invalid("metadata.name", m))
 }
 
 /// The site of a workload: its namespace defaulted.
@@ -230,6 +250,13 @@ fn workload(
         .as_ref()
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
+    if let Some(labels) = &parts.metadata.labels {
+        validation::labels(labels, site, "metadata.labels")?;
+    }
+    if let Some(selector) = parts.selector {
+        validation::label_selector(selector, site, "spec.selector")?;
+    }
+    validation::labels(&labels, site, "spec.template.metadata.labels")?;
     let priority = priorities.resolve(spec, site, PREFIX)?;
     let template = pod_template(spec, labels, priority, site, PREFIX)?;
     let annotations = parts.metadata.annotations.clone().unwrap_or_default();
@@ -387,7 +414,7 @@ mod tests {
         );
         assert_eq!(
             error(
-                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: -2\n  template: {spec: {containers: []}}\n"
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: -2\n  template: {spec: {containers: [{name: j}]}}\n"
             ),
             "apps/web.yaml: Job default/j: spec.parallelism: must not be negative (got -2)"
         );
@@ -400,7 +427,7 @@ mod tests {
         let job = |extra: &str, name: &str| {
             format!(
                 "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}}}\nspec:\n  template:\n    spec:\n      \
-                 containers: []\n{extra}---\n"
+                 containers: [{{name: main}}]\n{extra}---\n"
             )
         };
         let a = apps(&format!(
@@ -441,6 +468,93 @@ mod tests {
             )),
             "apps/web.yaml: Deployment shop/web: metadata.annotations[fleetplan.io/cluster-max]: invalid value \
              \"east=-1\": `east` must be a non-negative integer, found `-1`"
+        );
+    }
+
+    #[test]
+    fn names_and_namespaces_keep_the_api_server_rules() {
+        let object = |kind: &str, api_version: &str, name: &str, namespace: &str| {
+            format!(
+                "apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: '{name}', namespace: '{namespace}'}}\n"
+            )
+        };
+        assert_eq!(
+            error(&format!(
+                "{}spec:\n{TEMPLATE}",
+                object("Deployment", "apps/v1", "Web", "shop")
+            )),
+            "apps/web.yaml: Deployment shop/Web: metadata.name: `Web` is not a DNS-1123 subdomain: use lowercase \
+             letters, digits, `-` and `.`, each part between dots starting and ending with a letter or digit (such \
+             as `example.com`)"
+        );
+        assert!(
+            error(&format!(
+                "{}spec:\n{TEMPLATE}",
+                object("Deployment", "apps/v1", "web", "shop.eu")
+            ))
+            .starts_with(
+                "apps/web.yaml: Deployment shop.eu/web: metadata.namespace: `shop.eu` is not a DNS-1123 label"
+            )
+        );
+        assert!(
+            error(&object("Job", "batch/v1", "nightly_report", "ops"))
+                .starts_with("apps/web.yaml: Job ops/nightly_report: metadata.name: `nightly_report` is not a DNS-1123 subdomain")
+        );
+        assert!(
+            error("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop.eu}\n").starts_with(
+                "apps/web.yaml: Namespace shop.eu: metadata.name: `shop.eu` is not a DNS-1123 label"
+            )
+        );
+        // Carried objects keep the generic rule only.
+        assert_eq!(
+            error(&object("ConfigMap", "v1", "a/b", "shop")),
+            "apps/web.yaml: ConfigMap shop/a/b: metadata.name: `a/b` is not a valid name: it may not contain `/`"
+        );
+        assert_eq!(
+            error(&object("Service", "v1", "web frontend", "shop")),
+            "apps/web.yaml: Service shop/web frontend: metadata.name: `web frontend` is not a valid name: it may \
+             not contain ' '"
+        );
+        assert!(error(&object("ConfigMap", "v1", "settings", "Shop")).starts_with(
+            "apps/web.yaml: ConfigMap Shop/settings: metadata.namespace: `Shop` is not a DNS-1123 label"
+        ));
+        let a = apps(&format!(
+            "{}---\n{}---\n{}",
+            object(
+                "ClusterRole",
+                "rbac.authorization.k8s.io/v1",
+                "system:aggregate-to-view",
+                ""
+            ),
+            object("Widget", "example.com/v1", "Big_Widget", "shop"),
+            object("ConfigMap", "v1", "Settings.V2", "shop"),
+        ))
+        .unwrap();
+        assert_eq!(a.carried.len(), 3);
+    }
+
+    #[test]
+    fn workload_labels_and_selectors_keep_the_api_server_rules() {
+        assert!(
+            error(&format!("{DEPLOYMENT}  labels: {{app: 'web app'}}\nspec:\n{TEMPLATE}"))
+                .starts_with("apps/web.yaml: Deployment shop/web: metadata.labels[app]: `web app` is not a valid label value")
+        );
+        assert!(
+            error(&format!(
+                "{DEPLOYMENT}spec:\n{}",
+                TEMPLATE.replace("{labels: {app: web}}", "{labels: {'app/x/y': web}}")
+            ))
+            .starts_with(
+                "apps/web.yaml: Deployment shop/web: spec.template.metadata.labels[app/x/y]: `app/x/y` is not a valid \
+                 label key"
+            )
+        );
+        assert!(
+            error(&format!(
+                "{DEPLOYMENT}spec:\n{}",
+                TEMPLATE.replace("{matchLabels: {app: web}}", "{matchLabels: {app: -web}}")
+            ))
+            .starts_with("apps/web.yaml: Deployment shop/web: spec.selector.matchLabels[app]: `-web` is not a valid label value")
         );
     }
 

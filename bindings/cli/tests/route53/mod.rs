@@ -113,3 +113,20 @@ pub fn moto_env(endpoint: &str) -> Vec<(String, String)> {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
 }
+
+/// The tutorial's scenario, read as `fleetplan plan examples/tutorial` reads it: each file
+/// once, the eksctl `ClusterConfig`s among the fleet files by the AWS adapter.
+pub fn tutorial_scenario() -> fleetplan_kube::Scenario {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/tutorial");
+    let fleet = root.join("fleet");
+    let mut budget = fleetplan_kube::InputBudget::default();
+    let fleet_files = fleetplan_kube::read_source_files(&fleet, &mut budget).expect("the tutorial's fleet");
+    let apps_files =
+        fleetplan_kube::read_app_files(&root.join("apps"), &mut budget).expect("the tutorial's apps");
+    let eksctl = fleetplan_kube::foreign_documents(&fleet_files.files).expect("the tutorial's eksctl files");
+    let eks = fleetplan_aws::cluster_configs_from_documents(
+        eksctl.iter().map(|(f, d)| (f.as_path(), d.as_slice())),
+    )
+    .expect("the tutorial's eksctl files");
+    fleetplan_kube::load_files(&fleet, &fleet_files, &apps_files, eks).expect("the tutorial")
+}

@@ -14,7 +14,9 @@ shapes the answers as pandas DataFrames, dicts, HTML and plots.
     >>> scenario.resolve("shop.example.com", "eu-west-1", fail=["eu-west-1-a", "eu-west-1-b"])
 
 Bad input raises :class:`FleetplanError` (a ``ValueError``) with the message the command
-line prints: the file, object and field at fault.
+line prints: the file, object and field at fault. A failure of fleetplan itself (a solver
+failing on valid input) raises :class:`InternalError` (a ``RuntimeError``), never blamed on
+the input.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 
-from fleetplan._native import FleetplanError
+from fleetplan._native import FleetplanError, InternalError
 from fleetplan._native import Scenario as _NativeScenario
 
 __all__ = [
     "FleetplanError",
+    "InternalError",
     "Plan",
     "Scenario",
     "Timeline",
