@@ -346,7 +346,7 @@ pub fn is_cluster_config(document: &Value) -> bool {
 /// version is an error.
 ///
 /// # Errors
-/// [`AwsError::Eksctl`] naming the document and field; [`AwsError::DuplicateCluster`] for a
+/// [`AwsError::Config`] naming the document and field; [`AwsError::DuplicateCluster`] for a
 /// name given twice.
 pub fn read_cluster_config(documents: &[Value], file: &Path) -> Result<Vec<Cluster>, AwsError> {
     let mut clusters: Vec<Cluster> = Vec::new();
