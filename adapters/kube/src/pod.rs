@@ -571,10 +571,7 @@ mod tests {
     use super::*;
 
     fn site() -> Site {
-        Site {
-            file: "apps/web.yaml".into(),
-            object: "Deployment shop/web".into(),
-        }
+        Site::example()
     }
 
     fn spec(yaml: &str) -> core::PodSpec {

@@ -237,10 +237,7 @@ mod tests {
     use super::*;
 
     fn site() -> Site {
-        Site {
-            file: "apps/web.yaml".into(),
-            object: "Deployment shop/web".into(),
-        }
+        Site::example()
     }
 
     // The examples below are apimachinery's own (`util/validation/validation_test.go`).

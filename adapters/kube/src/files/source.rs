@@ -490,6 +490,17 @@ impl Site {
     }
 }
 
+#[cfg(test)]
+impl Site {
+    /// The site the unit tests name: `Deployment shop/web` in `apps/web.yaml`.
+    pub fn example() -> Self {
+        Site {
+            file: "apps/web.yaml".into(),
+            object: "Deployment shop/web".into(),
+        }
+    }
+}
+
 /// Deserializes `value` into `T`; a type error names the failing field inside the object.
 pub(crate) fn deserialize<T: DeserializeOwned>(
     value: &Value,
