@@ -67,6 +67,13 @@ pub(crate) fn pack(model: &Model<'_>, mut assignment: Assignment, fill: bool) ->
             counts.iter_mut().for_each(|c| *c = (0, 0));
             trimmed = true;
         }
+        // Trimming takes new replicas first and topping up adds new ones, so an arc can end
+        // with replicas counted as new where the same number run now: those stay (kept),
+        // take no capacity and are not moves.
+        for (arc, count) in m.arcs.iter().zip(counts.iter_mut()) {
+            let total = count.0 + count.1;
+            *count = (total.min(arc.running), total - total.min(arc.running));
+        }
         for (arc, &(_, new)) in m.arcs.iter().zip(counts.iter()) {
             if new > 0 {
                 capacity.take(arc.pool, request, u64::from(new));
