@@ -149,14 +149,14 @@ pub(crate) fn dependents(
             FollowKind::ConfigMap if c.name == "kube-root-ca.crt" => continue,
             FollowKind::ServiceAccount if c.name == "default" => continue,
             FollowKind::Secret => {
-                let secret: Secret = deserialize(&c.object, &c.file, Some(&site))?;
+                let secret: Secret = deserialize(&c.value(), &c.file, Some(&site))?;
                 if secret.type_.as_deref() == Some("kubernetes.io/service-account-token") {
                     continue;
                 }
             }
             FollowKind::Service if namespace == "default" && c.name == "kubernetes" => continue,
             FollowKind::Service => {
-                let service: Service = deserialize(&c.object, &c.file, Some(&site))?;
+                let service: Service = deserialize(&c.value(), &c.file, Some(&site))?;
                 let global = service
                     .metadata
                     .annotations
@@ -174,7 +174,7 @@ pub(crate) fn dependents(
                 }
             }
             FollowKind::Ingress => {
-                let ingress: Ingress = deserialize(&c.object, &c.file, Some(&site))?;
+                let ingress: Ingress = deserialize(&c.value(), &c.file, Some(&site))?;
                 let spec = ingress.spec.unwrap_or_default();
                 let mut services = BTreeSet::new();
                 if let Some(service) = spec.default_backend.as_ref().and_then(|b| b.service.as_ref()) {
@@ -199,7 +199,7 @@ pub(crate) fn dependents(
                 }
             }
             FollowKind::PodDisruptionBudget => {
-                let pdb: PodDisruptionBudget = deserialize(&c.object, &c.file, Some(&site))?;
+                let pdb: PodDisruptionBudget = deserialize(&c.value(), &c.file, Some(&site))?;
                 if let Some(selector) = pdb.spec.and_then(|s| s.selector) {
                     dependent.used_by = selected(workloads, namespace, |labels| selects(&selector, labels));
                 }
@@ -230,10 +230,10 @@ impl CarriedObject {
 }
 
 /// The carried objects that may follow workloads, by reference.
-pub(crate) fn dependent_objects(carried: &[CarriedObject]) -> BTreeMap<ObjectRef, Value> {
+pub(crate) fn dependent_objects(carried: &[CarriedObject]) -> BTreeMap<ObjectRef, &CarriedObject> {
     carried
         .iter()
-        .filter_map(|c| follow_ref(c).map(|(_, object)| (object, c.object.clone())))
+        .filter_map(|c| follow_ref(c).map(|(_, object)| (object, c)))
         .collect()
 }
 
@@ -650,7 +650,7 @@ spec: {minAvailable: 1, selector: {matchExpressions: [{key: tier, operator: In, 
         let ownership = serde_json::Map::from_iter([("owner".to_string(), json!("fleetplan"))]);
         let copy = |kind: FollowKind, name: &str, share| {
             let at = ObjectRef::new(kind.name(), "shop", name);
-            copy_for(kind, &at, &objects[&at], &ownership, share)
+            copy_for(kind, &at, &objects[&at].value(), &ownership, share)
         };
         let service = copy(FollowKind::Service, "web", None);
         assert_eq!(
@@ -687,7 +687,7 @@ spec: {minAvailable: 1, selector: {matchExpressions: [{key: tier, operator: In, 
             copy_for(
                 FollowKind::PodDisruptionBudget,
                 &at,
-                &objects[&at],
+                &objects[&at].value(),
                 &ownership,
                 Some(share),
             )["spec"]

@@ -48,9 +48,10 @@ pub(crate) fn routes(carried: &[CarriedObject], dependents: &[Dependent]) -> Res
             }),
             message,
         };
-        let annotation = |key: &str| c.object["metadata"]["annotations"][key].as_str();
+        let object = c.value();
+        let annotation = |key: &str| object["metadata"]["annotations"][key].as_str();
         let (hosts, backends): (Vec<(String, String)>, BTreeSet<WorkloadId>) = if c.kind == "Ingress" {
-            let rules = c.object["spec"]["rules"]
+            let rules = object["spec"]["rules"]
                 .as_array()
                 .map(Vec::as_slice)
                 .unwrap_or_default();
@@ -77,7 +78,7 @@ pub(crate) fn routes(carried: &[CarriedObject], dependents: &[Dependent]) -> Res
                 continue;
             };
             let field = format!("metadata.annotations.{HOSTNAME_ANNOTATION}");
-            if c.object["spec"]["type"].as_str() != Some("LoadBalancer") {
+            if object["spec"]["type"].as_str() != Some("LoadBalancer") {
                 return Err(at(
                     &field,
                     "only a Service of type LoadBalancer has a load balancer for a global host".into(),

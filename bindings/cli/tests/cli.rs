@@ -331,6 +331,37 @@ fn a_wide_alias_bomb_is_refused_without_exhausting_memory() {
     assert_bad_input(&out, &["app.yaml", "expands to too much"]);
 }
 
+/// Issue 20: 77 MB of ConfigMaps in `apps/` took 2.27 GB; carried objects are now kept as
+/// compact text, read document by document, so the plan runs with its data segment capped
+/// at 300 MiB (`ulimit -d`, which a process over it meets as an allocation failure).
+#[test]
+fn seventy_seven_megabytes_of_carried_objects_plan_within_300_mebibytes() {
+    let dir = scenario_with_app(&deployment("2", "100m"));
+    let data: String = (0..2000).map(|k| format!("  k{k}: v{k}\n")).collect();
+    let mut total = 0;
+    for f in 0.. {
+        let mut text = String::new();
+        for d in 0..50 {
+            text.push_str(&format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings-{f}-{d}\n  namespace: shop\ndata:\n{data}---\n"
+            ));
+        }
+        total += text.len();
+        fs::write(dir.path().join(format!("apps/settings-{f}.yaml")), text).expect("write");
+        if total >= 77_000_000 {
+            break;
+        }
+    }
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -d 307200 && exec \"$0\" plan \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_fleetplan"))
+        .arg(dir.path())
+        .output()
+        .expect("run fleetplan under sh");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_contains(&stdout(&out), &["shop/web"]);
+}
+
 /// Issue 20: `--weight unplaced=1e15` made the flow solver fail with `InvalidArc`, reported
 /// as bad input in the fleet; weights are now bounded, and the bound plans with every solver.
 #[test]

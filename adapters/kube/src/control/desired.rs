@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::control::fleet_status::SOURCE_GENERATION_ANNOTATION;
 use crate::dependents::{FollowKind, copy_for};
+use crate::files::carried::CarriedObject;
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "fleetplan";
@@ -132,7 +133,7 @@ impl std::fmt::Debug for DesiredDependent {
 pub fn desired_dependents(
     plan: &Plan,
     dependents: &[Dependent],
-    objects: &BTreeMap<ObjectRef, Value>,
+    objects: &BTreeMap<ObjectRef, &CarriedObject>,
 ) -> Vec<DesiredDependent> {
     let ownership = serde_json::Map::from_iter([(MANAGED_BY_LABEL.to_string(), json!(FIELD_MANAGER))]);
     let mut out = Vec::new();
@@ -143,6 +144,7 @@ pub fn desired_dependents(
         ) else {
             continue;
         };
+        let object = object.value();
         let users: Vec<WorkloadId> = dependents
             .iter()
             .filter(|d| d.object == follow.object)
@@ -154,7 +156,7 @@ pub fn desired_dependents(
                 cluster: cluster.to_string(),
                 kind,
                 object: follow.object.clone(),
-                copy: copy_for(kind, &follow.object, object, &ownership, Some(share)),
+                copy: copy_for(kind, &follow.object, &object, &ownership, Some(share)),
             });
         }
     }

@@ -12,11 +12,17 @@
 //!
 //! Nesting depth is bounded by the parsers themselves (serde_norway and serde_json stop at
 //! 128 levels).
+//!
+//! A document is read with [`BoundedDocument`]: the objects of a top-level `items` sequence
+//! (a kubectl `List`, which can hold a whole namespace) are kept as compact JSON text as they
+//! are read, so a list of many objects never stands as one tree of values in memory.
 
 use std::cell::Cell;
 use std::fmt;
 
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// What one file may still build.
@@ -143,6 +149,182 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
             object.insert(key, value);
         }
         Ok(Value::Object(object))
+    }
+}
+
+/// Compact JSON text of `value`.
+pub(crate) fn compact(value: &Value) -> Box<RawValue> {
+    // Writing a `Value` cannot fail: its keys are strings and its numbers finite.
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// The value of compact text written by [`compact`] (a new value on each call).
+pub(crate) fn read_back(text: &RawValue) -> Value {
+    let mut reader = serde_json::Deserializer::from_str(text.get());
+    // The text was written from a value read under this module's limits, whose depth the
+    // parsers bound (128 levels); serde_json's own limit stops one level earlier, so lift it.
+    reader.disable_recursion_limit();
+    Value::deserialize(&mut reader).unwrap_or(Value::Null)
+}
+
+/// One document as [`BoundedDocument`] reads it.
+pub(crate) enum Parsed {
+    /// A document without a top-level `items` sequence.
+    Value(Value),
+    /// A mapping with a top-level `items` sequence: the mapping without it, and its elements
+    /// as compact JSON text, in order.
+    WithItems {
+        object: Map<String, Value>,
+        items: Vec<Box<RawValue>>,
+    },
+}
+
+impl Parsed {
+    /// The document as one value.
+    pub fn into_value(self) -> Value {
+        match self {
+            Parsed::Value(value) => value,
+            Parsed::WithItems { mut object, items } => {
+                object.insert(
+                    "items".into(),
+                    Value::Array(items.iter().map(|i| read_back(i)).collect()),
+                );
+                Value::Object(object)
+            }
+        }
+    }
+}
+
+/// Deserializes one document as [`BoundedValue`] does, keeping the elements of a top-level
+/// `items` sequence as compact text (see the module docs).
+pub(crate) struct BoundedDocument<'b>(pub &'b Budget);
+
+impl<'de> DeserializeSeed<'de> for BoundedDocument<'_> {
+    type Value = Parsed;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Parsed, D::Error> {
+        deserializer.deserialize_any(DocumentVisitor(self.0))
+    }
+}
+
+struct DocumentVisitor<'b>(&'b Budget);
+
+/// Forwards a scalar or sequence to [`ValueVisitor`], wrapping what it builds.
+macro_rules! forward_to_value {
+    ($wrap:expr; $($method:ident($($arg:ident: $ty:ty),*) -> $err:ident;)*) => {
+        $(fn $method<$err: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, $err> {
+            ValueVisitor(self.0).$method($($arg),*).map($wrap)
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for DocumentVisitor<'_> {
+    type Value = Parsed;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML or JSON value")
+    }
+
+    forward_to_value! { Parsed::Value;
+        visit_bool(v: bool) -> E;
+        visit_i64(v: i64) -> E;
+        visit_u64(v: u64) -> E;
+        visit_f64(v: f64) -> E;
+        visit_str(v: &str) -> E;
+        visit_string(v: String) -> E;
+        visit_unit() -> E;
+        visit_none() -> E;
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Parsed, D::Error> {
+        BoundedDocument(self.0).deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Parsed, A::Error> {
+        ValueVisitor(self.0).visit_seq(seq).map(Parsed::Value)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+        self.0.spend(0)?;
+        let mut object = Map::new();
+        let mut compact_items = None;
+        while let Some(key) = map.next_key::<String>()? {
+            self.0.spend(key.len())?;
+            if object.contains_key(&key) || key == "items" && compact_items.is_some() {
+                return Err(de::Error::custom(format!(
+                    "key `{key}` is given twice in one mapping (kubectl refuses this too)"
+                )));
+            }
+            if key == "items" {
+                match map.next_value_seed(ItemsSeed(self.0))? {
+                    Items::Compact(items) => compact_items = Some(items),
+                    Items::Other(value) => {
+                        object.insert(key, value);
+                    }
+                }
+                continue;
+            }
+            let value = map.next_value_seed(BoundedValue(self.0))?;
+            object.insert(key, value);
+        }
+        Ok(match compact_items {
+            Some(items) => Parsed::WithItems { object, items },
+            None => Parsed::Value(Value::Object(object)),
+        })
+    }
+}
+
+/// The value of a top-level `items` key: a sequence's elements as compact text, anything
+/// else as a value.
+enum Items {
+    Compact(Vec<Box<RawValue>>),
+    Other(Value),
+}
+
+/// Deserializes the value of a top-level `items` key as [`Items`].
+struct ItemsSeed<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
+    type Value = Items;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Items, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed<'_> {
+    type Value = Items;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a YAML or JSON value")
+    }
+
+    forward_to_value! { Items::Other;
+        visit_bool(v: bool) -> E;
+        visit_i64(v: i64) -> E;
+        visit_u64(v: u64) -> E;
+        visit_f64(v: f64) -> E;
+        visit_str(v: &str) -> E;
+        visit_string(v: String) -> E;
+        visit_unit() -> E;
+        visit_none() -> E;
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Items, D::Error> {
+        ItemsSeed(self.0).deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+        self.0.spend(0)?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(BoundedValue(self.0))? {
+            items.push(compact(&item));
+        }
+        Ok(Items::Compact(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Items, A::Error> {
+        ValueVisitor(self.0).visit_map(map).map(Items::Other)
     }
 }
 

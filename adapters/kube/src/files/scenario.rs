@@ -37,7 +37,7 @@ pub struct Scenario {
 impl Scenario {
     /// The carried objects that may follow the workloads (see [`crate::dependents`]), by
     /// reference, as written (for [`crate::control::desired::desired_dependents`]).
-    pub fn dependent_objects(&self) -> BTreeMap<fleetplan::follow::ObjectRef, serde_json::Value> {
+    pub fn dependent_objects(&self) -> BTreeMap<fleetplan::follow::ObjectRef, &CarriedObject> {
         crate::dependents::dependent_objects(&self.carried)
     }
 }

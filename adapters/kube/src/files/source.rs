@@ -12,7 +12,7 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde_json::Value;
 
 use crate::error::{LoadError, Location};
-use crate::files::bounded::{BoundedValue, Budget};
+use crate::files::bounded::{BoundedDocument, Budget, Parsed, read_back};
 use crate::files::limits::InputBudget;
 use crate::files::{helm, kustomize};
 
@@ -233,16 +233,21 @@ pub(crate) struct Document {
     pub value: Value,
 }
 
-/// The documents of `text` read from `file` (which names where it came from in errors): the
-/// YAML documents, or the one JSON value of a `.json` file, read under the limits of
-/// [`crate::files::bounded`].
-fn values(text: &str, file: &Path) -> Result<Vec<Value>, LoadError> {
+/// Hands each document of `text` read from `file` (which names where it came from in
+/// errors) to `each`, one at a time as it is read: the YAML documents, or the one JSON value
+/// of a `.json` file, read under the limits of [`crate::files::bounded`]. A document is
+/// dropped before the next is read unless `each` keeps it.
+fn each_value(
+    text: &str,
+    file: &Path,
+    mut each: impl FnMut(Parsed) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
     let budget = Budget::for_text(text.len());
     if file.extension().is_some_and(|e| e == "json") {
         let mut json = serde_json::Deserializer::from_str(text);
-        return BoundedValue(&budget)
+        let value = BoundedDocument(&budget)
             .deserialize(&mut json)
-            .and_then(|value| json.end().map(|()| vec![value]))
+            .and_then(|value| json.end().map(|()| value))
             .map_err(|e| LoadError::Yaml {
                 format: "JSON",
                 file: file.to_path_buf(),
@@ -254,44 +259,52 @@ fn values(text: &str, file: &Path) -> Result<Vec<Value>, LoadError> {
                     .next()
                     .unwrap_or_default()
                     .to_string(),
-            });
+            })?;
+        return each(value);
     }
-    serde_norway::Deserializer::from_str(text)
-        .map(|document| {
-            BoundedValue(&budget)
-                .deserialize(document)
-                .map_err(|e: serde_norway::Error| {
-                    let location = e.location();
-                    let mut message = e.to_string();
-                    // The location is reported separately; drop the parser's own copy of it.
-                    if let Some(at) = message.find(" at line ") {
-                        message.truncate(at);
-                    }
-                    LoadError::Yaml {
-                        format: "YAML",
-                        file: file.to_path_buf(),
-                        line: location.as_ref().map(|l| l.line()),
-                        column: location.as_ref().map(|l| l.column()),
-                        message,
-                    }
-                })
-        })
-        .collect()
+    for document in serde_norway::Deserializer::from_str(text) {
+        let value = BoundedDocument(&budget)
+            .deserialize(document)
+            .map_err(|e: serde_norway::Error| {
+                let location = e.location();
+                let mut message = e.to_string();
+                // The location is reported separately; drop the parser's own copy of it.
+                if let Some(at) = message.find(" at line ") {
+                    message.truncate(at);
+                }
+                LoadError::Yaml {
+                    format: "YAML",
+                    file: file.to_path_buf(),
+                    line: location.as_ref().map(|l| l.line()),
+                    column: location.as_ref().map(|l| l.column()),
+                    message,
+                }
+            })?;
+        each(value)?;
+    }
+    Ok(())
 }
 
 /// The non-empty documents of a file (YAML, or JSON for a `.json` file) as JSON values, read
 /// under the limits of [`crate::files::bounded`].
 pub(crate) fn yaml_documents(file: &SourceFile) -> Result<Vec<Value>, LoadError> {
-    let mut documents = values(&file.text, &file.name)?;
-    documents.retain(|d| !d.is_null());
+    let mut documents = Vec::new();
+    each_value(&file.text, &file.name, |parsed| {
+        let value = parsed.into_value();
+        if !value.is_null() {
+            documents.push(value);
+        }
+        Ok(())
+    })?;
     Ok(documents)
 }
 
 /// Whether a document is a list of objects: `v1 List` (what kubectl prints), or a typed list
-/// the API returns (`NodeList`, `PodList`, `DeploymentList`...).
-fn is_list(map: &serde_json::Map<String, Value>) -> bool {
+/// the API returns (`NodeList`, `PodList`, `DeploymentList`...); `has_items` says whether it
+/// has an `items` key (kept apart from `map` when it is a sequence).
+fn is_list(map: &serde_json::Map<String, Value>, has_items: bool) -> bool {
     let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
-    map.contains_key("apiVersion") && kind.ends_with("List") && (kind == "List" || map.contains_key("items"))
+    map.contains_key("apiVersion") && kind.ends_with("List") && (kind == "List" || has_items)
 }
 
 /// The non-empty documents of `text` (YAML, or JSON for a `.json` file) read from `file`
@@ -299,58 +312,70 @@ fn is_list(map: &serde_json::Map<String, Value>) -> bool {
 /// documents of their own.
 pub(crate) fn parse_documents(text: &str, file: &Path) -> Result<Vec<Document>, LoadError> {
     let mut documents = Vec::new();
-    for (index, value) in values(text, file)?.into_iter().enumerate() {
-        let number = index + 1;
-        match value {
-            Value::Null => {}
-            Value::Object(ref map) if is_list(map) => {
-                let items = match map.get("items") {
-                    None | Some(Value::Null) => Vec::new(),
-                    Some(Value::Array(items)) => items.clone(),
-                    Some(_) => {
-                        return Err(LoadError::Type {
-                            at: Box::new(Location {
-                                file: file.to_path_buf(),
-                                object: Some(format!(
-                                    "document {number} ({})",
-                                    map.get("kind").and_then(Value::as_str).unwrap_or("List")
-                                )),
-                                field: Some("items".into()),
-                            }),
-                            message: "expected a sequence".into(),
-                        });
-                    }
-                };
+    each_document(text, file, |document| {
+        documents.push(document);
+        Ok(())
+    })?;
+    Ok(documents)
+}
+
+/// As [`parse_documents`], handing each document to `each` as it is read, so that a caller
+/// that keeps little of each (see [`crate::files::carried`]) never holds a whole file's, nor
+/// a whole list's.
+pub(crate) fn each_document(
+    text: &str,
+    file: &Path,
+    mut each: impl FnMut(Document) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
+    let mut number = 0;
+    each_value(text, file, |parsed| {
+        number += 1;
+        let document = |item, value| Document {
+            file: file.to_path_buf(),
+            number,
+            item,
+            value,
+        };
+        match parsed {
+            Parsed::WithItems { object, items } if is_list(&object, true) => {
                 // The API server leaves `kind` and `apiVersion` out of a typed list's items
                 // (a NodeList's items are Nodes of the list's version): put them back.
-                let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
+                let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
                 let implied = kind.strip_suffix("List").filter(|k| !k.is_empty());
-                for (item, mut value) in items.into_iter().enumerate() {
-                    if let (Some(item_kind), Value::Object(object)) = (implied, &mut value) {
-                        object
+                for (item, text) in items.into_iter().enumerate() {
+                    let mut value = read_back(&text);
+                    if let (Some(item_kind), Value::Object(fields)) = (implied, &mut value) {
+                        fields
                             .entry("kind")
                             .or_insert_with(|| Value::String(item_kind.to_owned()));
-                        if let Some(version) = map.get("apiVersion") {
-                            object.entry("apiVersion").or_insert_with(|| version.clone());
+                        if let Some(version) = object.get("apiVersion") {
+                            fields.entry("apiVersion").or_insert_with(|| version.clone());
                         }
                     }
-                    documents.push(Document {
-                        file: file.to_path_buf(),
-                        number,
-                        item: Some(item),
-                        value,
-                    });
+                    each(document(Some(item), value))?;
+                }
+                Ok(())
+            }
+            Parsed::Value(Value::Null) => Ok(()),
+            Parsed::Value(Value::Object(map)) if is_list(&map, map.contains_key("items")) => {
+                match map.get("items") {
+                    None | Some(Value::Null) => Ok(()),
+                    Some(_) => Err(LoadError::Type {
+                        at: Box::new(Location {
+                            file: file.to_path_buf(),
+                            object: Some(format!(
+                                "document {number} ({})",
+                                map.get("kind").and_then(Value::as_str).unwrap_or("List")
+                            )),
+                            field: Some("items".into()),
+                        }),
+                        message: "expected a sequence".into(),
+                    }),
                 }
             }
-            value => documents.push(Document {
-                file: file.to_path_buf(),
-                number,
-                item: None,
-                value,
-            }),
+            other => each(document(None, other.into_value())),
         }
-    }
-    Ok(documents)
+    })
 }
 
 /// What an object says it is: apiVersion, kind, name and namespace.
@@ -539,6 +564,21 @@ mod tests {
             labels,
             ["document 2, items[0]", "document 2, items[1]", "document 4"]
         );
+    }
+
+    #[test]
+    fn items_outside_a_list_stay_where_they_are() {
+        let text = "apiVersion: example.com/v1\nkind: Basket\nmetadata: {name: b}\nitems: [{x: 1}, 2]\n";
+        let docs = documents(text).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].value["items"], serde_json::json!([{"x": 1}, 2]));
+        let typed = documents("apiVersion: v1\nkind: NodeList\nitems:\n- metadata: {name: n}\n").unwrap();
+        assert_eq!(typed[0].value["kind"], "Node");
+        assert_eq!(typed[0].value["apiVersion"], "v1");
+        let twice = documents("apiVersion: v1\nkind: List\nitems: []\nitems: []\n").unwrap_err();
+        assert!(twice.to_string().contains("`items` is given twice"), "{twice}");
+        let scalar = documents("apiVersion: v1\nkind: List\nitems: 3\n").unwrap_err();
+        assert!(scalar.to_string().contains("expected a sequence"), "{scalar}");
     }
 
     #[test]

@@ -26,9 +26,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use crate::annotations::{AnnotationError, placement_policy};
 use crate::error::{LoadError, Location};
+use crate::files::bounded::compact;
 use crate::files::carried::CarriedObject;
 use crate::files::helm;
-use crate::files::source::{Document, Header, Site, SourceFile, deserialize, parse_documents};
+use crate::files::source::{Document, Header, Site, SourceFile, deserialize, each_document};
 use crate::kinds::{Role, classify};
 use crate::pod::pod_template;
 use crate::validation;
@@ -71,23 +72,39 @@ struct Object {
 }
 
 /// Reads the apps' files; an error in a file that holds a Go template action says it looks
-/// like an unrendered Helm template.
+/// like an unrendered Helm template. Documents are classified as they are read, so a carried
+/// object is held only as compact text (see [`crate::files::carried`]).
 pub(crate) fn load_apps(files: &[SourceFile]) -> Result<Apps, LoadError> {
     let hint = |error: LoadError| match files.iter().find(|f| error.file() == Some(f.name.as_path())) {
         Some(file) => helm::with_hint(error, file),
         None => error,
     };
-    let mut documents = Vec::new();
+    let mut reader = AppsReader::default();
     for file in files {
-        documents.extend(parse_documents(&file.text, &file.name).map_err(hint)?);
+        each_document(&file.text, &file.name, |document| reader.add(document)).map_err(hint)?;
     }
-    apps_from_documents(documents).map_err(hint)
+    reader.finish().map_err(hint)
 }
 
 /// Reads the workloads among `documents` (from files, or objects read from a cluster).
 pub(crate) fn apps_from_documents(documents: Vec<Document>) -> Result<Apps, LoadError> {
-    let mut objects = Vec::new();
+    let mut reader = AppsReader::default();
     for document in documents {
+        reader.add(document)?;
+    }
+    reader.finish()
+}
+
+/// The apps' documents classified one at a time: the objects read further (workloads and
+/// PriorityClasses) kept whole, every other object carried as compact text.
+#[derive(Default)]
+struct AppsReader {
+    objects: Vec<Object>,
+    carried: Vec<CarriedObject>,
+}
+
+impl AppsReader {
+    fn add(&mut self, document: Document) -> Result<(), LoadError> {
         let file = document.file.clone();
         let header = document.header()?;
         let role = classify(header.group(), header.version(), &header.kind);
@@ -113,53 +130,61 @@ pub(crate) fn apps_from_documents(documents: Vec<Document>) -> Result<Apps, Load
                     message: format!("`{}` is not supported for {}", header.api_version, header.kind),
                 });
             }
-            _ => {
+            Role::Deployment | Role::Job | Role::PriorityClass | Role::Carried => {
                 check_identity(&header, &Site::of(&file, &header))?;
-                objects.push(Object {
-                    document,
-                    header,
-                    role,
-                });
             }
         }
-    }
-    let priorities = Priorities::read(&objects)?;
-    let mut apps = Apps::default();
-    let mut seen: BTreeMap<WorkloadId, (String, PathBuf)> = BTreeMap::new();
-    for object in &objects {
-        let loaded = match object.role {
-            Role::Deployment => Some(deployment(object, &priorities)?),
-            Role::Job => Some(job(object, &priorities)?),
-            _ => None,
-        };
-        let Some(loaded) = loaded else {
-            apps.carried.push(CarriedObject {
-                kind: object.header.kind.clone(),
-                api_version: object.header.api_version.clone(),
-                namespace: object.header.namespace.clone(),
-                name: object.header.name.clone(),
-                file: object.document.file.clone(),
-                object: object.document.value.clone(),
-            });
-            continue;
-        };
-        let id = loaded.workload.id.clone();
-        if let Some((first_kind, first_file)) = seen.get(&id) {
-            return Err(LoadError::DuplicateWorkload {
-                at: Box::new(Location {
-                    file: loaded.file.clone(),
-                    object: Some(workload_site(object).object),
-                    field: None,
-                }),
-                id: id.to_string(),
-                first_kind: first_kind.clone(),
-                first_file: first_file.clone(),
+        if matches!(role, Role::PriorityClass | Role::Carried) {
+            self.carried.push(CarriedObject {
+                kind: header.kind.clone(),
+                api_version: header.api_version.clone(),
+                namespace: header.namespace.clone(),
+                name: header.name.clone(),
+                file,
+                object: compact(&document.value),
             });
         }
-        seen.insert(id, (object.header.kind.clone(), loaded.file.clone()));
-        apps.workloads.push(loaded);
+        if role != Role::Carried {
+            self.objects.push(Object {
+                document,
+                header,
+                role,
+            });
+        }
+        Ok(())
     }
-    Ok(apps)
+
+    fn finish(self) -> Result<Apps, LoadError> {
+        let priorities = Priorities::read(&self.objects)?;
+        let mut apps = Apps {
+            workloads: Vec::new(),
+            carried: self.carried,
+        };
+        let mut seen: BTreeMap<WorkloadId, (String, PathBuf)> = BTreeMap::new();
+        for object in &self.objects {
+            let loaded = match object.role {
+                Role::Deployment => deployment(object, &priorities)?,
+                Role::Job => job(object, &priorities)?,
+                _ => continue,
+            };
+            let id = loaded.workload.id.clone();
+            if let Some((first_kind, first_file)) = seen.get(&id) {
+                return Err(LoadError::DuplicateWorkload {
+                    at: Box::new(Location {
+                        file: loaded.file.clone(),
+                        object: Some(workload_site(object).object),
+                        field: None,
+                    }),
+                    id: id.to_string(),
+                    first_kind: first_kind.clone(),
+                    first_file: first_file.clone(),
+                });
+            }
+            seen.insert(id, (object.header.kind.clone(), loaded.file.clone()));
+            apps.workloads.push(loaded);
+        }
+        Ok(apps)
+    }
 }
 
 /// Refuses a namespace that is not a DNS-1123 label and a name the object's kind does not

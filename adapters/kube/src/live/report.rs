@@ -21,6 +21,7 @@ use crate::control::ingress_status::{self, LOAD_BALANCERS as LOAD_BALANCERS_ANNO
 use crate::control::placement::{PLACED_CONDITION, SourceReport};
 use crate::dependents::FollowKind;
 use crate::error::describe;
+use crate::files::carried::CarriedObject;
 use crate::live::executor::ClusterReport;
 
 /// Patches as fleetplan's field manager.
@@ -83,7 +84,7 @@ impl SourceWriter {
     pub async fn load_balancers(
         &self,
         plan: &fleetplan::Plan,
-        dependents: &BTreeMap<ObjectRef, serde_json::Value>,
+        dependents: &BTreeMap<ObjectRef, &CarriedObject>,
         applied: &BTreeMap<String, ClusterReport>,
         mode: ManagementMode,
     ) {
@@ -101,6 +102,7 @@ impl SourceWriter {
                 .iter()
                 .filter_map(|(cluster, r)| Some((cluster.clone(), r.load_balancers.get(object)?.clone())))
                 .collect();
+            let source = source.value();
             let previous = source["metadata"]["annotations"][LOAD_BALANCERS_ANNOTATION].as_str();
             let balancers = ingress_status::load_balancers(previous, planned, &seen);
             let text = ingress_status::annotation(&balancers);

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::control::ingress_status;
 use crate::dependents::{FollowKind, dependent_objects, dependents};
 use crate::error::LoadError;
+use crate::files::carried::CarriedObject;
 use crate::files::source::Document;
 use crate::files::workloads::{AppWorkload, Apps, apps_from_documents};
 use crate::live::error::{LiveError, api as api_error};
@@ -43,7 +44,7 @@ impl Sources {
 
     /// Every object that may follow, as read, by reference (for
     /// [`crate::control::desired::desired_dependents`]).
-    pub fn dependent_objects(&self) -> BTreeMap<ObjectRef, serde_json::Value> {
+    pub fn dependent_objects(&self) -> BTreeMap<ObjectRef, &CarriedObject> {
         dependent_objects(&self.apps.carried)
     }
 
@@ -72,7 +73,7 @@ impl Sources {
         let objects = self.dependent_objects();
         for route in &mut routes {
             if let Some(source) = objects.get(&route.source) {
-                route.endpoints = ingress_status::endpoints(source);
+                route.endpoints = ingress_status::endpoints(&source.value());
             }
         }
         Ok(routes)
