@@ -354,6 +354,65 @@ proptest! {
     }
 }
 
+/// Every amount of a generated problem times 1000 (targets, running replicas, minimums,
+/// maximums and the nodes' free resources): targets above the fast planner's threshold for
+/// repeating rounds of seats in bulk (see `planner::seats`).
+fn scaled_up(mut problem: Problem) -> Problem {
+    const TIMES: u32 = 1000;
+    let scale = |per: &mut PerName| {
+        per.default = per.default.map(|n| n.saturating_mul(TIMES));
+        per.named.values_mut().for_each(|n| *n = n.saturating_mul(TIMES));
+    };
+    for w in &mut problem.workloads {
+        w.replicas *= TIMES;
+        scale(&mut w.policy.cluster_min);
+        scale(&mut w.policy.cluster_max);
+        scale(&mut w.policy.region_min);
+        scale(&mut w.policy.region_max);
+    }
+    for r in &mut problem.current {
+        r.replicas *= TIMES;
+    }
+    for pool in problem.clusters.iter_mut().flat_map(|c| &mut c.pools) {
+        for group in &mut pool.nodes {
+            let amounts: Vec<(String, i64)> = group
+                .free
+                .iter()
+                .map(|(r, n)| (r.as_str().to_owned(), n))
+                .collect();
+            for (resource, n) in amounts {
+                group.free.set(&resource, n.saturating_mul(i64::from(TIMES)));
+            }
+        }
+        let amounts: Vec<(String, i64)> = pool
+            .allocatable
+            .iter()
+            .map(|(r, n)| (r.as_str().to_owned(), n))
+            .collect();
+        for (resource, n) in amounts {
+            pool.allocatable
+                .set(&resource, n.saturating_mul(i64::from(TIMES)));
+        }
+    }
+    problem
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Large targets, seated in rounds repeated in bulk under hard spread constraints, keep
+    /// every hard rule and account for every replica.
+    #[test]
+    fn scaled_up_problems_keep_every_hard_rule(problem in problem(Shape::FULL).prop_map(scaled_up)) {
+        prop_assume!(problem.validate().is_ok());
+        let plan = plan_with(&problem, SolverChoice::Fast);
+        let check = hard_rules_hold(&problem, &plan)
+            .and_then(|()| invariants::accounting(&problem, &plan))
+            .and_then(|()| invariants::running_accounted(&problem, &plan));
+        prop_assert!(check.is_ok(), "{:?}\nproblem: {}\nplan: {}", check, json(&problem), json(&plan));
+    }
+}
+
 /// Most tiny problems are solved to a proven optimum (otherwise the equality above would
 /// rarely be tested). Runs the same property once more to read the counters.
 #[test]

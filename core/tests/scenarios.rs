@@ -643,3 +643,81 @@ fn pools_without_usable_nodes_say_which_nodes_and_taints_stop_the_workload() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Planning time follows the problem's size, not the replica count (issue 20)
+// ---------------------------------------------------------------------------------------------
+
+/// A pool of `nodes` nodes of 110 pods each in `zone`.
+fn wide_pool(name: &str, zone: &str, nodes: u32) -> NodePool {
+    let mut p = NodePool::uniform(
+        name,
+        nodes,
+        Resources::new().with("cpu", 64_000_000).with("pods", 110),
+    );
+    p.zone = Some(zone.into());
+    p
+}
+
+/// Two billion replicas under a hard zone spread took minutes, one seat at a time; rounds
+/// repeated in bulk seat them at once, with the skew kept: zone c is full at 330 million, so
+/// a and b stop one above it.
+#[test]
+fn two_billion_replicas_under_a_hard_zone_spread_are_seated_in_rounds() {
+    let clusters = vec![cluster(
+        "huge",
+        "r1",
+        vec![
+            wide_pool("a", "r1-a", 10_000_000),
+            wide_pool("b", "r1-b", 10_000_000),
+            wide_pool("c", "r1-c", 3_000_000),
+        ],
+    )];
+    let mut w = Workload::new("ns", "w0", 2_000_000_000, Resources::new().with("cpu", 10));
+    w.template.topology_spread.push(hard(TopologyKey::Zone, 1));
+    let (_, plan) = solve(clusters, w, vec![]);
+    assert_eq!(
+        pools_of(&plan),
+        map(&[
+            ("huge/a", 330_000_001),
+            ("huge/b", 330_000_001),
+            ("huge/c", 330_000_000)
+        ])
+    );
+    let codes: Vec<&str> = plan.unplaced[0].reasons.iter().map(|r| r.reason.code()).collect();
+    assert_eq!(codes, ["TopologySpread"]);
+}
+
+/// A billion replicas over six clusters in three regions with a hard region spread and
+/// uneven weights: every region within the skew, every replica placed, and the clusters of a
+/// region split by weight.
+#[test]
+fn a_billion_replicas_under_a_hard_region_spread_keep_the_skew() {
+    let clusters: Vec<Cluster> = (0..6)
+        .map(|i| {
+            let region = format!("r{}", i / 2);
+            cluster(
+                &format!("c{i}"),
+                &region,
+                vec![wide_pool("p", &format!("{region}-a"), 10_000_000)],
+            )
+        })
+        .collect();
+    let mut w = Workload::new("ns", "w0", 1_000_000_000, Resources::new().with("cpu", 10));
+    w.template.topology_spread.push(hard(TopologyKey::Region, 1));
+    w.policy.strategy = fleetplan::Strategy::Weighted;
+    w.policy.cluster_weights.named = [("c0", 3), ("c1", 1), ("c2", 1), ("c3", 1), ("c4", 1), ("c5", 4)]
+        .map(|(c, n)| (c.to_string(), n))
+        .into();
+    let (_, plan) = solve(clusters, w, vec![]);
+    assert_eq!(plan.summary.unplaced, 0);
+    let by_cluster = pools_of(&plan);
+    let region = |a: &str, b: &str| by_cluster[&format!("{a}/p")] + by_cluster[&format!("{b}/p")];
+    let regions = [region("c0", "c1"), region("c2", "c3"), region("c4", "c5")];
+    assert!(
+        regions.iter().max().unwrap() - regions.iter().min().unwrap() <= 1,
+        "{regions:?}"
+    );
+    let (c4, c5) = (by_cluster["c4/p"], by_cluster["c5/p"]);
+    assert!(c5 > 3 * c4 && c5 < 5 * c4, "weights 1:4 split {c4}:{c5}");
+}

@@ -18,6 +18,17 @@
 //! A seat needs room: a pool with a node where one more replica fits, the cluster and region
 //! below their maximums, and every hard topology spread constraint still within its skew.
 //! Within a cluster, seats go round-robin over the most preferred pools that have room.
+//!
+//! Planning time follows the problem's size, not the replica count. Without hard spread
+//! constraints, region maximums or Fargate, the last tier is given in bulk (Webster shares
+//! computed at once, the same seats as one by one). Under hard spread constraints a large
+//! target is seated in **rounds**: a round ends when every constraint's smallest domain has
+//! grown; when the round raised every eligible domain of every constraint by the same number
+//! of seats, it is repeated in bulk as often as rooms, maximums and the target allow (the
+//! skew between domains is unchanged by a uniform raise), leaving the last rounds to the
+//! one-by-one loop. Which cluster of a domain gets a seat follows the round repeated, so
+//! between clusters of one domain the split can differ by a few seats from a one-by-one
+//! division; no rule is weakened.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -242,7 +253,22 @@ pub(crate) struct Distributor {
     /// Per Fargate bucket: replicas of the current workload its quota still takes, counted
     /// on first use. Shared by every Fargate pool of the bucket, unlike a pool's `remaining`.
     bucket_left: Vec<Option<u64>>,
+    /// The seats of the current round under hard spread constraints (see the module docs).
+    round: Round,
 }
+
+/// The seats given since a round began, and which spread constraints' smallest domains have
+/// grown since.
+#[derive(Default)]
+struct Round {
+    /// `(slot, pool slot)` per seat, in order.
+    seats: Vec<(usize, usize)>,
+    rose: Vec<bool>,
+}
+
+/// Seats still wanted below which rounds are never repeated in bulk: small targets are
+/// always divided one by one.
+const BULK_ROUNDS_FROM: u32 = 4096;
 
 /// A stable 64-bit hash (FNV-1a) for deterministic tie-breaking.
 pub(crate) fn stable_hash(parts: &[&str]) -> u64 {
@@ -576,6 +602,15 @@ impl Distributor {
     fn scale_up(&mut self, job: &Job<'_>, capacity: &Capacity, wanted: u32) -> u32 {
         let strategy = job.workload.policy.strategy;
         self.build_spreads(job);
+        // A cluster or region constraint whose skew even `wanted` more seats in one domain
+        // cannot reach never blocks a seat: leave it out, so the seats may go in bulk. (A
+        // zone constraint also picks the emptiest zone within a cluster, so it stays.)
+        self.spreads.retain(|sp| {
+            let max = sp.counts.iter().copied().max().unwrap_or(0);
+            sp.key == TopologyKey::Zone
+                || u64::from(sp.max_skew) + u64::from(sp.min) < u64::from(max) + u64::from(wanted)
+        });
+        self.new_round();
         self.heap.clear();
         self.blocked.clear();
         for s in 0..self.slots.len() {
@@ -630,7 +665,12 @@ impl Distributor {
             match self.pick_pool(s, job, capacity, u64::from(wanted - given)) {
                 PoolPick::Pool(p) => {
                     given += 1;
-                    if self.seat(s, p, job) {
+                    let min_rose = self.seat(s, p, job);
+                    if min_rose && self.round.rose.iter().all(|&r| r) {
+                        given += self.repeat_round(job, capacity, wanted - given);
+                        self.new_round();
+                    }
+                    if min_rose {
                         let unblocked = std::mem::take(&mut self.blocked);
                         for &b in &unblocked {
                             self.slots[b].stop = None;
@@ -677,9 +717,172 @@ impl Distributor {
             let Some(domain) = self.cluster_domain(self.spreads[i].key, s).or(zone) else {
                 continue;
             };
-            min_rose |= self.spreads[i].add(domain);
+            if self.spreads[i].add(domain) {
+                min_rose = true;
+                self.round.rose[i] = true;
+            }
+        }
+        if !self.spreads.is_empty() {
+            self.round.seats.push((s, p));
         }
         min_rose
+    }
+
+    /// Gives the seats of `times` repeats of a round (`per_slot`: seats per slot in it) to the
+    /// same cluster and region domains, divided within each set of clusters sharing their
+    /// domains by the strategy, as one by one (a round is too short to show that division).
+    fn repeat_by_domains(
+        &mut self,
+        job: &Job<'_>,
+        capacity: &Capacity,
+        per_slot: &[(usize, u64)],
+        times: u32,
+    ) {
+        let strategy = job.workload.policy.strategy;
+        let domains_of = |this: &Self, s: usize| -> Vec<Option<usize>> {
+            this.spreads
+                .iter()
+                .map(|sp| this.cluster_domain(sp.key, s))
+                .collect()
+        };
+        let mut groups: Vec<(Vec<Option<usize>>, u64)> = Vec::new();
+        for &(s, n) in per_slot {
+            let domains = domains_of(self, s);
+            match groups.iter_mut().find(|(d, _)| *d == domains) {
+                Some((_, total)) => *total += n * u64::from(times),
+                None => groups.push((domains, n * u64::from(times))),
+            }
+        }
+        for (domains, wanted) in groups {
+            let members: Vec<usize> = (0..self.slots.len())
+                .filter(|&s| {
+                    // Clusters the skew held back at the round's end take seats as well.
+                    let slot = &self.slots[s];
+                    slot.accepts_new
+                        && matches!(
+                            slot.stop,
+                            None | Some(Stop::Because(Reason::TopologySpread { .. }))
+                        )
+                        && domains_of(self, s) == domains
+                })
+                .collect();
+            let mut active: Vec<(usize, u64)> = members
+                .into_iter()
+                .map(|s| (s, self.slot_cap(s, job, capacity, wanted)))
+                .collect();
+            let shares = self.shares(strategy, &mut active, wanted);
+            for (&(s, _), &share) in active.iter().zip(&shares) {
+                self.fill_slot(s, share, job, capacity, wanted);
+            }
+        }
+    }
+
+    /// Starts a new round of seats.
+    fn new_round(&mut self) {
+        self.round.seats.clear();
+        self.round.rose.clear();
+        self.round.rose.resize(self.spreads.len(), false);
+    }
+
+    /// Repeats the round just ended as many times as fit below `left` seats (one round's
+    /// worth is left to the one-by-one loop), the pools' rooms, the cluster and region
+    /// maximums and every hard spread constraint's skew. Returns the seats given.
+    fn repeat_round(&mut self, job: &Job<'_>, capacity: &Capacity, left: u32) -> u32 {
+        let size = self.round.seats.len() as u64;
+        if size == 0 || left < BULK_ROUNDS_FROM || job.candidates.fargate {
+            return 0;
+        }
+        // Minimums pending still order seats differently from the rounds to come.
+        let pending = self.slots.iter().any(|slot| {
+            slot.accepts_new
+                && slot.stop.is_none()
+                && (slot.seats < slot.min || self.region_seats[slot.region] < self.region_min[slot.region])
+        });
+        if pending {
+            return 0;
+        }
+        let mut per_pool: Vec<(usize, u64)> = Vec::new();
+        let mut per_slot: Vec<(usize, u64)> = Vec::new();
+        let mut per_region: Vec<(usize, u64)> = Vec::new();
+        let mut per_domain: Vec<Vec<u64>> = self.spreads.iter().map(|sp| vec![0; sp.counts.len()]).collect();
+        let bump = |list: &mut Vec<(usize, u64)>, key: usize| match list.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => list.push((key, 1)),
+        };
+        let mut seats = std::mem::take(&mut self.round.seats);
+        seats.sort_unstable();
+        for &(s, p) in &seats {
+            bump(&mut per_pool, p);
+            bump(&mut per_slot, s);
+            bump(&mut per_region, self.slots[s].region);
+            let zone = job.index.pools[self.pools[p].pool].zone;
+            for (i, spread) in self.spreads.iter().enumerate() {
+                if let Some(d) = self.cluster_domain(spread.key, s).or(zone) {
+                    per_domain[i][d] += 1;
+                }
+            }
+        }
+        self.round.seats = seats;
+        let mut times = u64::from(left) / size - 1;
+        // Each repeat adds the round's seats to every domain again, so the gap between two
+        // domains changes linearly: keep, for every pair, the domain that gains more at most
+        // the skew above the other (then every repeat in between keeps it too). Past
+        // `PAIRWISE_DOMAINS` eligible domains only a uniform raise is repeated.
+        const PAIRWISE_DOMAINS: usize = 256;
+        for (spread, gained) in self.spreads.iter().zip(&per_domain) {
+            let eligible: Vec<usize> = (0..gained.len()).filter(|&d| spread.eligible[d]).collect();
+            if eligible.len() > PAIRWISE_DOMAINS {
+                let first = gained[eligible[0]];
+                if eligible.iter().any(|&d| gained[d] != first) {
+                    return 0;
+                }
+                continue;
+            }
+            for &d in eligible.iter().filter(|&&d| gained[d] > 0) {
+                for &e in eligible.iter().filter(|&&e| gained[e] < gained[d]) {
+                    let slack = (u64::from(spread.counts[e]) + u64::from(spread.max_skew))
+                        .saturating_sub(u64::from(spread.counts[d]));
+                    times = times.min(slack / (gained[d] - gained[e]));
+                }
+            }
+        }
+        for &(p, n) in &per_pool {
+            times = times.min(self.pools[p].remaining.unwrap_or(0) / n);
+        }
+        for &(s, n) in &per_slot {
+            times = times.min(u64::from(self.slots[s].max.saturating_sub(self.slots[s].seats)) / n);
+        }
+        for &(r, n) in &per_region {
+            times = times.min(u64::from(self.region_max[r].saturating_sub(self.region_seats[r])) / n);
+        }
+        let Ok(times) = u32::try_from(times) else { return 0 };
+        if times == 0 {
+            return 0;
+        }
+        let scaled = |n: u64| n as u32 * times;
+        if self.spreads.iter().any(|sp| sp.key == TopologyKey::Zone) {
+            // Seats keep the round's pools: a zone constraint counts them by pool.
+            for &(p, n) in &per_pool {
+                let pool = &mut self.pools[p];
+                pool.new += scaled(n);
+                pool.remaining = pool.remaining.map(|r| r - u64::from(scaled(n)));
+            }
+            for &(s, n) in &per_slot {
+                self.slots[s].seats += scaled(n);
+            }
+            for &(r, n) in &per_region {
+                self.region_seats[r] += scaled(n);
+            }
+        } else {
+            self.repeat_by_domains(job, capacity, &per_slot, times);
+        }
+        for (spread, gained) in self.spreads.iter_mut().zip(&per_domain) {
+            for (count, &n) in spread.counts.iter_mut().zip(gained) {
+                *count += scaled(n);
+            }
+            spread.recompute_min();
+        }
+        scaled(size)
     }
 
     /// Pool slot `p` of slot `s`, filled in from the cluster's choices on first use.
@@ -780,35 +983,11 @@ impl Distributor {
         let mut slots: Vec<usize> = self.heap.drain().map(|(_, s)| s).collect();
         slots.sort_unstable();
         let wanted64 = u64::from(wanted);
-        // Each cluster's cap: its room below the maximum, counted up to what is wanted.
-        let mut active: Vec<(usize, u64)> = Vec::with_capacity(slots.len());
-        for s in slots {
-            let below_max = u64::from(self.slots[s].max.saturating_sub(self.slots[s].seats));
-            let needed = wanted64.min(below_max);
-            let mut room = 0u64;
-            for p in self.slots[s].pools.clone() {
-                if room >= needed {
-                    break;
-                }
-                room += self.room(s, p, job, capacity, wanted64);
-            }
-            active.push((s, room.min(needed)));
-        }
-        let shares = match strategy {
-            Strategy::Pack => {
-                active.sort_by_key(|&(s, _)| Reverse(self.key(s, strategy)));
-                let mut left = wanted64;
-                active
-                    .iter()
-                    .map(|&(_, cap)| {
-                        let give = cap.min(left);
-                        left -= give;
-                        give
-                    })
-                    .collect()
-            }
-            Strategy::Spread | Strategy::Weighted => self.webster_shares(&active, wanted64),
-        };
+        let mut active: Vec<(usize, u64)> = slots
+            .into_iter()
+            .map(|s| (s, self.slot_cap(s, job, capacity, wanted64)))
+            .collect();
+        let shares = self.shares(strategy, &mut active, wanted64);
         let mut given = 0u64;
         for (&(s, cap), &share) in active.iter().zip(&shares) {
             self.fill_slot(s, share, job, capacity, wanted64);
@@ -828,6 +1007,40 @@ impl Distributor {
             }
         }
         given as u32
+    }
+
+    /// Slot `s`'s cap: its room below the maximum, counted up to `wanted`.
+    fn slot_cap(&mut self, s: usize, job: &Job<'_>, capacity: &Capacity, wanted: u64) -> u64 {
+        let below_max = u64::from(self.slots[s].max.saturating_sub(self.slots[s].seats));
+        let needed = wanted.min(below_max);
+        let mut room = 0u64;
+        for p in self.slots[s].pools.clone() {
+            if room >= needed {
+                break;
+            }
+            room += self.room(s, p, job, capacity, wanted);
+        }
+        room.min(needed)
+    }
+
+    /// The shares of `wanted` new seats over `active` slots with their caps, in the order the
+    /// strategy gives seats one by one (`active` is put in pack order for `pack`).
+    fn shares(&self, strategy: Strategy, active: &mut [(usize, u64)], wanted: u64) -> Vec<u64> {
+        match strategy {
+            Strategy::Pack => {
+                active.sort_by_key(|&(s, _)| Reverse(self.key(s, strategy)));
+                let mut left = wanted;
+                active
+                    .iter()
+                    .map(|&(_, cap)| {
+                        let give = cap.min(left);
+                        left -= give;
+                        give
+                    })
+                    .collect()
+            }
+            Strategy::Spread | Strategy::Weighted => self.webster_shares(active, wanted),
+        }
     }
 
     /// Webster shares of `wanted` new seats over `active` slots with their caps: the seats a
