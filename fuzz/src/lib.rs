@@ -64,9 +64,9 @@ data: {MODE: prod}
 ";
 
 /// The most replicas (targets plus running) a fuzzed problem is planned with. Larger ones are
-/// only loaded and validated: the fast planner places seats one by one under a hard spread,
-/// so its time grows with replicas there (an open finding), which the fuzzer would report as
-/// hangs.
+/// only loaded and validated: the invariants' independent node packer places replicas one by
+/// one, so checking a plan of billions would read as a hang. (The planner itself no longer
+/// grows with replicas; `core/tests/scenarios.rs` plans 2e9 under a hard spread.)
 pub const PLAN_REPLICAS: u64 = 20_000;
 
 /// A Deployment of 6 replicas as JSON, with `annotations`.
