@@ -373,26 +373,18 @@ fn scaled_up(mut problem: Problem) -> Problem {
     for r in &mut problem.current {
         r.replicas *= TIMES;
     }
+    let scale_resources = |amounts: &mut fleetplan::Resources| {
+        let names: Vec<String> = amounts.iter().map(|(r, _)| r.as_str().to_owned()).collect();
+        for name in names {
+            let n = amounts.get(&name);
+            amounts.set(&name, n.saturating_mul(i64::from(TIMES)));
+        }
+    };
     for pool in problem.clusters.iter_mut().flat_map(|c| &mut c.pools) {
-        for group in &mut pool.nodes {
-            let amounts: Vec<(String, i64)> = group
-                .free
-                .iter()
-                .map(|(r, n)| (r.as_str().to_owned(), n))
-                .collect();
-            for (resource, n) in amounts {
-                group.free.set(&resource, n.saturating_mul(i64::from(TIMES)));
-            }
-        }
-        let amounts: Vec<(String, i64)> = pool
-            .allocatable
-            .iter()
-            .map(|(r, n)| (r.as_str().to_owned(), n))
-            .collect();
-        for (resource, n) in amounts {
-            pool.allocatable
-                .set(&resource, n.saturating_mul(i64::from(TIMES)));
-        }
+        pool.nodes
+            .iter_mut()
+            .for_each(|group| scale_resources(&mut group.free));
+        scale_resources(&mut pool.allocatable);
     }
     problem
 }

@@ -209,10 +209,16 @@ impl<'de> DeserializeSeed<'de> for BoundedDocument<'_> {
 
 struct DocumentVisitor<'b>(&'b Budget);
 
-/// Forwards a scalar or sequence to [`ValueVisitor`], wrapping what it builds.
-macro_rules! forward_to_value {
-    ($wrap:expr; $($method:ident($($arg:ident: $ty:ty),*) -> $err:ident;)*) => {
-        $(fn $method<$err: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, $err> {
+/// The scalar `visit_*` methods of a visitor that builds what [`ValueVisitor`] builds,
+/// wrapped in `$wrap`.
+macro_rules! forward_scalars_to_value {
+    ($wrap:expr) => {
+        forward_scalars_to_value!($wrap;
+            visit_bool(v: bool), visit_i64(v: i64), visit_u64(v: u64), visit_f64(v: f64),
+            visit_str(v: &str), visit_string(v: String), visit_unit(), visit_none());
+    };
+    ($wrap:expr; $($method:ident($($arg:ident: $ty:ty),*)),*) => {
+        $(fn $method<E: de::Error>(self, $($arg: $ty),*) -> Result<Self::Value, E> {
             ValueVisitor(self.0).$method($($arg),*).map($wrap)
         })*
     };
@@ -225,16 +231,7 @@ impl<'de> Visitor<'de> for DocumentVisitor<'_> {
         f.write_str("a YAML or JSON value")
     }
 
-    forward_to_value! { Parsed::Value;
-        visit_bool(v: bool) -> E;
-        visit_i64(v: i64) -> E;
-        visit_u64(v: u64) -> E;
-        visit_f64(v: f64) -> E;
-        visit_str(v: &str) -> E;
-        visit_string(v: String) -> E;
-        visit_unit() -> E;
-        visit_none() -> E;
-    }
+    forward_scalars_to_value!(Parsed::Value);
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Parsed, D::Error> {
         BoundedDocument(self.0).deserialize(deserializer)
@@ -299,16 +296,7 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
         f.write_str("a YAML or JSON value")
     }
 
-    forward_to_value! { Items::Other;
-        visit_bool(v: bool) -> E;
-        visit_i64(v: i64) -> E;
-        visit_u64(v: u64) -> E;
-        visit_f64(v: f64) -> E;
-        visit_str(v: &str) -> E;
-        visit_string(v: String) -> E;
-        visit_unit() -> E;
-        visit_none() -> E;
-    }
+    forward_scalars_to_value!(Items::Other);
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Items, D::Error> {
         ItemsSeed(self.0).deserialize(deserializer)
