@@ -53,6 +53,9 @@ pub enum Role {
     ControlPlane,
 }
 
+/// Where a workload cluster's scheduler is among its controllers.
+const SCHEDULER: usize = 1;
+
 /// The controllers a [`Role::ControlPlane`] cluster does not run.
 pub const CONTROL_PLANE_DISABLED: [&str; 3] =
     ["deployment-controller", "replicaset-controller", "job-controller"];
@@ -227,6 +230,37 @@ impl TestBed {
         Ok(())
     }
 
+    /// Stops (`held`) or resumes `cluster`'s scheduler (SIGSTOP, SIGCONT): while it is
+    /// held, new pods there stay Pending on no node, as in a cluster whose capacity was not
+    /// what it showed.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCluster`], a cluster without a scheduler (a control plane), or the
+    /// signal not sent.
+    pub fn hold_scheduling(&mut self, cluster: &str, held: bool) -> Result<(), Error> {
+        let i = self.index(cluster)?;
+        let scheduler = self.clusters[i]
+            .controllers
+            .get(SCHEDULER)
+            .and_then(Process::pid)
+            .ok_or_else(|| Error::UnknownCluster {
+                cluster: format!("{cluster} (no scheduler)"),
+            })?;
+        let signal = if held { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &scheduler.to_string()])
+            .status()
+            .map_err(io("cannot run kill"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Io {
+                action: format!("kill {signal} {scheduler}"),
+                source: std::io::Error::other(format!("the signal was not sent: {status}")),
+            })
+        }
+    }
+
     /// Starts `cluster`'s API server again on the same port with the same data, and waits
     /// until it answers.
     ///
@@ -386,6 +420,7 @@ impl TestBed {
             ],
             &c.dir.join("kwok.log"),
         )?;
+        // In this order: `SCHEDULER` is the index of the scheduler.
         c.controllers = vec![controller_manager, scheduler, kwok];
         Ok(())
     }

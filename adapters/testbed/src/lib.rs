@@ -27,6 +27,9 @@
 //! server and a controller manager without the workload controllers, which stores
 //! Deployments and Jobs but runs none of them.
 //!
+//! - on request, a proxy in front of one cluster's API server that answers 429 or 500 for a
+//!   while ([`fault_proxy`]).
+//!
 //! One merged kubeconfig has a context per cluster. Every process is stopped when the
 //! [`TestBed`] is dropped (also when a test panics), and every process exits by itself when
 //! the process that started the bed dies. One cluster's API server can be stopped and
@@ -43,6 +46,7 @@ mod bed;
 mod binaries;
 mod error;
 pub mod fargate;
+pub mod fault_proxy;
 pub mod load_balancers;
 mod moto;
 mod nodes;
