@@ -41,6 +41,17 @@ pub struct Shrink<'a> {
     pub delete: Vec<(WorkloadKind, String, String)>,
 }
 
+impl Shrink<'_> {
+    /// The workloads this phase shrinks or deletes, as keys of [`Owned`]: the ones whose new
+    /// replicas elsewhere must be ready first.
+    pub fn workloads(&self) -> impl Iterator<Item = (WorkloadKind, String, String)> + '_ {
+        self.apply
+            .iter()
+            .map(|d| key(d))
+            .chain(self.delete.iter().cloned())
+    }
+}
+
 /// Phase 1: see [`Grow`].
 pub fn grow<'a>(wanted: &[&'a Desired], follows: &[&'a DesiredDependent], now: &Owned) -> Grow<'a> {
     let mut ordered = follows.to_vec();

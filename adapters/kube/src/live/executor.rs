@@ -11,9 +11,10 @@
 //!   plan writes nothing (the API server keeps the resource version), and the namespace is
 //!   created when missing.
 //! - **Make-before-break**: first every cluster gains what it gains (new Deployments, more
-//!   replicas); then, once those are ready, Deployments shrink and the ones no longer planned
-//!   are deleted (pruned). When the new replicas do not become ready within `wait_ready`,
-//!   nothing shrinks. A cluster that cannot be reached is left as it is and reported; the
+//!   replicas); then, once the copies of every workload that shrinks somewhere are ready,
+//!   Deployments shrink and the ones no longer planned are deleted (pruned). When those
+//!   replicas do not become ready within `wait_ready`, nothing shrinks; when nothing shrinks,
+//!   nothing is waited for. A cluster that cannot be reached is left as it is and reported; the
 //!   others carry on.
 //! - **Isolation**: clusters are worked on concurrently (at most `concurrency` at once), each
 //!   under its own `timeout`; a slow or dead cluster fails alone and never blocks the others.
@@ -24,7 +25,7 @@
 //! completions are immutable and its work is not moved); copies no longer planned are
 //! deleted with their pods.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -183,10 +184,19 @@ impl Executor {
             }
         }
         // Make before break: shrink only once the new replicas are ready, in every cluster that
-        // could be reached (a cluster that failed is left as it is, and reported).
+        // could be reached (a cluster that failed is left as it is, and reported), of the
+        // workloads that shrink somewhere (growing alone waits for nothing, so that a copy that
+        // stays Pending holds back no other workload, and no pass).
+        let shrinking: BTreeSet<_> = owned
+            .iter()
+            .flat_map(|(cluster, now)| {
+                let wanted = by_cluster.get(cluster.as_str()).cloned().unwrap_or_default();
+                rollout::shrink(&wanted, now).workloads().collect::<Vec<_>>()
+            })
+            .collect();
         let reached: Vec<Desired> = desired
             .iter()
-            .filter(|d| owned.contains_key(&d.cluster))
+            .filter(|d| owned.contains_key(&d.cluster) && shrinking.contains(&rollout::key(d)))
             .cloned()
             .collect();
         if !self.wait_ready(&reached, options).await {
