@@ -121,7 +121,9 @@ enum Command {
     /// the plan (as `fleetplan apply` does), and writes each source's placement in its
     /// `fleetplan.io/placement` annotation (and `fleetplan.io/unplaced` with the reasons).
     /// A cluster silent for --failure-threshold seconds loses its replicas to the others; a
-    /// registration annotated `fleetplan.io/drain: "true"` is drained make-before-break.
+    /// copy whose pods stay Pending for --pending-threshold seconds gives the replicas it could
+    /// not schedule to the others; a registration annotated `fleetplan.io/drain: "true"` is
+    /// drained make-before-break, and so is the cluster of a deleted registration.
     ///
     /// Logs go to stderr (RUST_LOG sets the level; --log-json for JSON lines); SIGINT or
     /// SIGTERM stops it after the current pass. Exit codes: 0 after a clean stop (or a clean
@@ -228,6 +230,12 @@ struct ControllerArgs {
     /// Seconds a cluster may not answer before its replicas are placed elsewhere.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
     failure_threshold: f64,
+
+    /// Seconds a workload's pods may stay Pending (on no node) in a cluster before the
+    /// replicas it could not schedule are placed elsewhere: the cluster then holds at most
+    /// what it scheduled, for ten times this long (auto-migration, as KubeAdmiral's).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
+    pending_threshold: f64,
 
     /// Run one pass and exit (no leader election).
     #[arg(long)]

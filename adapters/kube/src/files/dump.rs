@@ -23,7 +23,9 @@
 //! **Running replicas.** A bound pod on a Ready node counts as a running replica of a planned
 //! workload in its namespace when it is owned by a ReplicaSet named `<deployment>-<hash>`, or
 //! by a Job of the workload's name, or else when all of the workload's
-//! `spec.selector.matchLabels` (if any) are among its labels.
+//! `spec.selector.matchLabels` (if any) are among its labels. Pods of a workload that are
+//! Pending on no node are not running replicas; they are counted apart, for the controller's
+//! auto-migration ([`crate::control::migration`]).
 //!
 //! **`_clusters.yaml`.** An optional file in the fleet directory with per-cluster metadata:
 //! `clusters: {east-a: {labels: {...}, taints: [...], health: NotReady, region: us-east-1}}`.
@@ -267,6 +269,8 @@ pub(crate) struct DumpCluster {
     pub running: Vec<Running>,
     /// Replicas whose pod is Ready, by workload.
     pub ready: BTreeMap<WorkloadId, u32>,
+    /// Replicas whose pod is Pending on no node, by workload.
+    pub pending: BTreeMap<WorkloadId, u32>,
 }
 
 /// The cluster name of a dump file: its stem, which must keep the rule of
@@ -317,6 +321,8 @@ enum Binding {
     Node(usize),
     /// To a Ready Fargate virtual node.
     Fargate,
+    /// To no node yet: Pending, not being deleted.
+    Unscheduled,
 }
 
 struct BoundPod {
@@ -400,6 +406,7 @@ pub(crate) fn read_dump(
     let profiles = meta.map_or(&[][..], |m| m.fargate_profiles.as_slice());
     let mut running: BTreeMap<(WorkloadId, usize), u32> = BTreeMap::new();
     let mut ready: BTreeMap<WorkloadId, u32> = BTreeMap::new();
+    let mut pending: BTreeMap<WorkloadId, u32> = BTreeMap::new();
     for pod in &bound {
         let pool = match pod.binding {
             Binding::Node(node) => {
@@ -418,6 +425,13 @@ pub(crate) fn read_dump(
                     continue;
                 };
                 pools.len() + index
+            }
+            Binding::Unscheduled => {
+                if let Some(id) = owning_workload(pod, apps) {
+                    let count = pending.entry(id.clone()).or_default();
+                    *count = count.saturating_add(1);
+                }
+                continue;
             }
         };
         if let Some(id) = owning_workload(pod, apps) {
@@ -456,6 +470,7 @@ pub(crate) fn read_dump(
         cluster,
         running,
         ready,
+        pending,
     })
 }
 
@@ -531,8 +546,9 @@ fn is_ready(node: &Node) -> bool {
     ready_condition(conditions.into_iter().flatten().map(|c| (&*c.type_, &*c.status)))
 }
 
-/// Adds the requests of bound, unfinished pods to their nodes; returns those pods and the
-/// unfinished pods bound to Ready Fargate nodes (`fargate_nodes` sorted by name).
+/// Adds the requests of bound, unfinished pods to their nodes; returns those pods, the
+/// unfinished pods bound to Ready Fargate nodes (`fargate_nodes` sorted by name) and the
+/// Pending pods bound to no node.
 fn bind_pods(
     nodes: &mut [NodeInfo],
     fargate_nodes: &[FargateNode],
@@ -546,6 +562,9 @@ fn bind_pods(
         }
         let Some(spec) = &pod.spec else { continue };
         let Some(node_name) = spec.node_name.as_deref() else {
+            if pod.metadata.deletion_timestamp.is_none() {
+                bound.push(BoundPod::of(&pod, Binding::Unscheduled, namespace));
+            }
             continue;
         };
         let Ok(node) = nodes.binary_search_by(|n| n.name.as_str().cmp(node_name)) else {

@@ -44,6 +44,9 @@
 //! [`SCHEDULE_LABEL`]` = "true"` is planned across the registered clusters, with its standard
 //! fields and the `fleetplan.io/` placement annotations (see [`crate::annotations`]).
 //!
+//! **The management cluster** ([`ManagementWatch`]): registrations and sources are kept by
+//! watches; a pass reads them from memory after checking that its API server answers.
+//!
 //! **A snapshot** of one cluster ([`ClusterWatch`]) reads its nodes and pods, kept by watches,
 //! exactly as a kubectl dump of the same objects is read: nodes to pools, bound pods to used
 //! resources, and pods of the opted-in workloads (matched by namespace and selector) to
@@ -52,6 +55,7 @@
 mod error;
 pub mod executor;
 pub mod lease;
+mod management;
 mod registry;
 mod report;
 mod sources;
@@ -59,12 +63,13 @@ mod traffic_writer;
 mod watch;
 
 pub use error::LiveError;
+pub use management::{Management, ManagementWatch};
 pub use registry::{
     ACCOUNT_ANNOTATION, CLUSTER_LABEL, DRAIN_ANNOTATION, FARGATE_PROFILES_ANNOTATION, FLEET_CONFIGMAP,
     FLEET_KEY, KUBECONFIG_KEY, REGION_LABEL, REGISTRY_NAMESPACE, Registration, fleet_settings_configmap,
-    read_fleet_settings, read_registry, registration_secret,
+    registration_secret,
 };
 pub use report::{SourceWriter, detect_management_mode};
-pub use sources::{HOLD_POLICY, SCHEDULE_LABEL, Sources, read_sources};
+pub use sources::{HOLD_POLICY, SCHEDULE_LABEL, Sources};
 pub use traffic_writer::{TrafficWriter, WriteReport};
 pub use watch::{ClusterWatch, Snapshot};

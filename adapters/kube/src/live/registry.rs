@@ -18,6 +18,7 @@ use crate::files::fleet::{
 };
 use crate::files::source::{Site, parse_documents};
 use crate::live::error::{LiveError, api as api_error};
+use crate::live::watch::Reflected;
 
 /// The default namespace of cluster registrations.
 pub const REGISTRY_NAMESPACE: &str = "fleetplan-system";
@@ -179,26 +180,45 @@ impl Registration {
     }
 }
 
-/// The registrations in `namespace`, by name. A registration that does not read is an error
-/// naming the Secret.
-///
-/// # Errors
-/// When the Secrets cannot be listed, or one is not a valid registration.
-pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registration>, LiveError> {
-    let api: Api<Secret> = Api::namespaced(mgmt.clone(), namespace);
-    let list = api
-        .list(&ListParams::default().labels(&format!("{CLUSTER_LABEL}=true")))
-        .await
-        .map_err(api_error(format!(
-            "cannot list cluster registrations in namespace {namespace}"
-        )))?;
-    let mut registrations: Vec<Registration> = list
-        .items
-        .iter()
-        .map(Registration::from_secret)
-        .collect::<Result<_, _>>()?;
-    registrations.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(registrations)
+/// The registrations of one namespace, kept by a watch from [`RegistryWatch::start`] until it
+/// is dropped: a pass reads them from memory, not by listing.
+pub(super) struct RegistryWatch {
+    namespace: String,
+    secrets: Reflected<Secret>,
+}
+
+impl RegistryWatch {
+    /// Starts watching the registrations in `namespace` of `mgmt`.
+    pub fn start(mgmt: Client, namespace: &str) -> Self {
+        let params = ListParams::default().labels(&format!("{CLUSTER_LABEL}=true"));
+        RegistryWatch {
+            namespace: namespace.to_string(),
+            secrets: Reflected::start(Api::namespaced(mgmt, namespace), params, ()),
+        }
+    }
+
+    /// The registrations, by name. A registration that does not read is an error naming the
+    /// Secret.
+    ///
+    /// # Errors
+    /// When the watch has not listed everything yet and a direct list fails, or one is not a
+    /// valid registration.
+    pub async fn read(&self) -> Result<Vec<Registration>, LiveError> {
+        let namespace = &self.namespace;
+        self.secrets
+            .synced(&format!(
+                "cannot list cluster registrations in namespace {namespace}"
+            ))
+            .await?;
+        let mut registrations: Vec<Registration> = self
+            .secrets
+            .state()
+            .iter()
+            .map(|secret| Registration::from_secret(secret))
+            .collect::<Result<_, _>>()?;
+        registrations.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(registrations)
+    }
 }
 
 /// The fleet-wide settings in the ConfigMap [`FLEET_CONFIGMAP`] of `namespace`: its Fargate
@@ -207,7 +227,10 @@ pub async fn read_registry(mgmt: &Client, namespace: &str) -> Result<Vec<Registr
 /// # Errors
 /// When the ConfigMap cannot be read, has no [`FLEET_KEY`], or that is not a Fleet document
 /// holding only `fargate` (the message names the ConfigMap, document and field).
-pub async fn read_fleet_settings(mgmt: &Client, namespace: &str) -> Result<FargateSettings, LiveError> {
+pub(super) async fn read_fleet_settings(
+    mgmt: &Client,
+    namespace: &str,
+) -> Result<FargateSettings, LiveError> {
     let api: Api<ConfigMap> = Api::namespaced(mgmt.clone(), namespace);
     let map = api.get_opt(FLEET_CONFIGMAP).await.map_err(api_error(format!(
         "cannot read the fleet settings (ConfigMap {namespace}/{FLEET_CONFIGMAP})"

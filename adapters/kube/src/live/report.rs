@@ -155,6 +155,7 @@ impl SourceWriter {
                 tracing::warn!(workload = %id, error = %describe(&error), "cannot write the placement on the source");
             }
             if report.plan_changed(object) {
+                tracing::info!(workload = %id, placement = %report.summary, "placement changed");
                 self.event(id, object, "Normal", "Placed", &report.summary).await;
                 if let Some(unplaced) = &report.unplaced {
                     self.event(id, object, "Warning", "Unplaced", unplaced).await;

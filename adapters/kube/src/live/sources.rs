@@ -3,7 +3,6 @@
 //! as the offline reader reads the same objects from files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::PathBuf;
 
 use fleetplan::follow::{Dependent, ObjectRef};
@@ -14,13 +13,15 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 
+use super::watch::Reflected;
+
 use crate::control::ingress_status;
 use crate::dependents::{FollowKind, dependent_objects, dependents};
 use crate::error::LoadError;
 use crate::files::carried::CarriedObject;
 use crate::files::source::Document;
 use crate::files::workloads::{AppWorkload, Apps, apps_from_documents};
-use crate::live::error::{LiveError, api as api_error};
+use crate::live::error::LiveError;
 
 /// The label, `"true"`, that opts a management-cluster Deployment or Job in.
 pub const SCHEDULE_LABEL: &str = "fleetplan.io/schedule";
@@ -84,60 +85,82 @@ impl Sources {
     }
 }
 
-/// Lists the opted-in Deployments and Jobs of the management cluster and reads them as
-/// workloads.
-///
-/// # Errors
-/// When they cannot be listed, or one is not a valid workload (the message names it).
-pub async fn read_sources(mgmt: &Client) -> Result<Sources, LiveError> {
-    let params = ListParams::default().labels(&format!("{SCHEDULE_LABEL}=true"));
-    let origin = PathBuf::from("the management cluster");
-    let mut documents = Vec::new();
-    opted_in::<Deployment>(mgmt, &params, &origin, "apps/v1", "Deployment", &mut documents).await?;
-    opted_in::<Job>(mgmt, &params, &origin, "batch/v1", "Job", &mut documents).await?;
-    let namespaces: BTreeSet<String> = documents
-        .iter()
-        .filter_map(|d| d.value["metadata"]["namespace"].as_str().map(str::to_string))
-        .collect();
-    for namespace in &namespaces {
-        for kind in FollowKind::ALL {
-            let resource = kind.api_resource();
-            let api: Api<DynamicObject> = Api::namespaced_with(mgmt.clone(), namespace, &resource);
-            let list = api.list(&ListParams::default()).await.map_err(api_error(format!(
-                "cannot list the {}s of namespace {namespace} (they follow its workloads)",
-                kind.name()
-            )))?;
-            for item in list.items {
-                documents.push(document(&origin, &resource.api_version, &resource.kind, item)?);
-            }
-        }
-    }
-    let apps = apps_from_documents(documents)?;
-    let dependents = dependents(&apps.workloads, &apps.carried)?;
-    Ok(Sources { apps, dependents })
+/// The management cluster's opted-in Deployments and Jobs, and the objects of their
+/// namespaces that may follow them, kept by watches from [`SourcesWatch::start`] until it is
+/// dropped: a pass reads them from memory, not by listing. The followers of a namespace are
+/// watched from the first pass that finds a source there until the last source leaves it.
+pub(super) struct SourcesWatch {
+    mgmt: Client,
+    deployments: Reflected<Deployment>,
+    jobs: Reflected<Job>,
+    /// Per namespace holding sources: a watch per [`FollowKind`], in [`FollowKind::ALL`] order.
+    followers: BTreeMap<String, Vec<Reflected<DynamicObject>>>,
 }
 
-/// Lists the opted-in objects of one kind as source documents, onto `documents`.
-async fn opted_in<K>(
-    mgmt: &Client,
-    params: &ListParams,
-    origin: &std::path::Path,
-    api_version: &str,
-    kind: &str,
-    documents: &mut Vec<Document>,
-) -> Result<(), LiveError>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + Serialize + fmt::Debug,
-{
-    let api: Api<K> = Api::all(mgmt.clone());
-    let list = api
-        .list(params)
-        .await
-        .map_err(api_error(format!("cannot list opted-in {kind}s")))?;
-    for item in list.items {
-        documents.push(source(document(origin, api_version, kind, item)?));
+impl SourcesWatch {
+    /// Starts watching the opted-in Deployments and Jobs of `mgmt`.
+    pub fn start(mgmt: Client) -> Self {
+        let params = ListParams::default().labels(&format!("{SCHEDULE_LABEL}=true"));
+        SourcesWatch {
+            deployments: Reflected::start(Api::all(mgmt.clone()), params.clone(), ()),
+            jobs: Reflected::start(Api::all(mgmt.clone()), params, ()),
+            mgmt,
+            followers: BTreeMap::new(),
+        }
     }
-    Ok(())
+
+    /// The sources as the watches see them now, read as workloads.
+    ///
+    /// # Errors
+    /// When a watch has not listed everything yet and a direct list fails (the message says
+    /// why, such as "forbidden"), or a source is not a valid workload (the message names it).
+    pub async fn read(&mut self) -> Result<Sources, LiveError> {
+        let origin = PathBuf::from("the management cluster");
+        self.deployments
+            .synced("cannot list opted-in Deployments")
+            .await?;
+        self.jobs.synced("cannot list opted-in Jobs").await?;
+        let mut documents = Vec::new();
+        for item in self.deployments.state() {
+            documents.push(source(document(&origin, "apps/v1", "Deployment", &*item)?));
+        }
+        for item in self.jobs.state() {
+            documents.push(source(document(&origin, "batch/v1", "Job", &*item)?));
+        }
+        let namespaces: BTreeSet<String> = documents
+            .iter()
+            .filter_map(|d| d.value["metadata"]["namespace"].as_str().map(str::to_string))
+            .collect();
+        self.followers
+            .retain(|namespace, _| namespaces.contains(namespace));
+        for namespace in namespaces {
+            let watches = self.followers.entry(namespace.clone()).or_insert_with(|| {
+                FollowKind::ALL
+                    .iter()
+                    .map(|kind| {
+                        let resource = kind.api_resource();
+                        let api = Api::namespaced_with(self.mgmt.clone(), &namespace, &resource);
+                        Reflected::start(api, ListParams::default(), resource)
+                    })
+                    .collect()
+            });
+            for (kind, watch) in FollowKind::ALL.iter().zip(watches.iter()) {
+                watch
+                    .synced(&format!(
+                        "cannot list the {}s of namespace {namespace} (they follow its workloads)",
+                        kind.name()
+                    ))
+                    .await?;
+                let resource = kind.api_resource();
+                for item in watch.state() {
+                    documents.push(document(&origin, &resource.api_version, &resource.kind, &*item)?);
+                }
+            }
+        }
+        let apps = apps_from_documents(documents)?;
+        let dependents = dependents(&apps.workloads, &apps.carried)?;
+        Ok(Sources { apps, dependents })
+    }
 }
 
 /// An object read from a cluster as a document, without its managed fields.

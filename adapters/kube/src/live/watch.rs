@@ -11,7 +11,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Client;
 use kube::api::{Api, ListParams};
-use kube::runtime::reflector::{self, Store, reflector, store::Writer};
+use kube::runtime::reflector::{Store, reflector, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use super::registry::Registration;
@@ -28,55 +28,138 @@ pub struct Snapshot {
     pub running: Vec<Running>,
     /// Replicas of each opted-in workload whose pod is Ready.
     pub ready: BTreeMap<fleetplan::WorkloadId, u32>,
+    /// Replicas of each opted-in workload whose pod is Pending on no node.
+    pub pending: BTreeMap<fleetplan::WorkloadId, u32>,
 }
 
-/// One cluster's nodes and pods, kept up to date by watches (kube-runtime reflectors) from
-/// [`ClusterWatch::start`] until it is dropped.
-pub struct ClusterWatch {
-    client: Client,
-    nodes: Store<Node>,
-    pods: Store<Pod>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+/// How long a watch waits before it tries again after an error: from half a second,
+/// doubling, at most four seconds (client-go's reflector goes up to thirty, which would let a
+/// controller plan on a stale view for that long after its API server came back; a few
+/// watches retrying every four seconds weigh nothing on an API server).
+#[derive(Clone, Copy, Debug)]
+struct Retry {
+    next: Duration,
 }
 
-impl Drop for ClusterWatch {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+impl Retry {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MOST: Duration = Duration::from_secs(4);
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { next: Retry::FIRST }
     }
 }
 
-/// Runs a reflector of `K` into `writer` until aborted, with the watcher's default backoff
-/// on errors.
-fn reflect<K>(api: Api<K>, writer: Writer<K>) -> tokio::task::JoinHandle<()>
+impl Iterator for Retry {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (now * 2).min(Retry::MOST);
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for Retry {
+    fn reset(&mut self) {
+        *self = Retry::default();
+    }
+}
+
+/// One kind of object kept up to date by a watch (a kube-runtime reflector) from
+/// [`Reflected::start`] until it is dropped.
+pub(super) struct Reflected<K: kube::Resource + 'static>
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
 {
-    let stream = reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-    tokio::spawn(stream.for_each(|_| futures::future::ready(())))
+    store: Store<K>,
+    api: Api<K>,
+    params: ListParams,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<K: kube::Resource + 'static> Drop for Reflected<K>
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<K> Reflected<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    /// Watches what `api` lists with `params` (labels, fields), trying again after errors
+    /// ([`Retry`]); `kind` is the dynamic type of `K` (`()` for typed objects).
+    pub(super) fn start(api: Api<K>, params: ListParams, kind: K::DynamicType) -> Self {
+        let writer = Writer::new(kind);
+        let store = writer.as_reader();
+        let mut config = watcher::Config::default();
+        if let Some(labels) = &params.label_selector {
+            config = config.labels(labels);
+        }
+        if let Some(fields) = &params.field_selector {
+            config = config.fields(fields);
+        }
+        let stream = reflector(writer, watcher(api.clone(), config).backoff(Retry::default()));
+        Reflected {
+            store,
+            api,
+            params,
+            task: tokio::spawn(stream.for_each(|_| futures::future::ready(()))),
+        }
+    }
+
+    /// Waits until the watch has listed everything once; when that takes long, a direct list
+    /// says why (the error names `what`, such as "forbidden"), or the wait goes on.
+    ///
+    /// # Errors
+    /// When the direct list fails.
+    pub(super) async fn synced(&self, what: &str) -> Result<(), LiveError> {
+        if tokio::time::timeout(Duration::from_millis(200), self.store.wait_until_ready())
+            .await
+            .is_err()
+        {
+            self.api
+                .list(&self.params.clone().limit(1))
+                .await
+                .map_err(api_error(what.to_string()))?;
+            let _ = self.store.wait_until_ready().await;
+        }
+        Ok(())
+    }
+
+    /// Everything watched now, in namespace and name order (as a list returns it).
+    pub(super) fn state(&self) -> Vec<std::sync::Arc<K>> {
+        let mut items = self.store.state();
+        items.sort_by(|a, b| {
+            let key = |k: &K| (k.meta().namespace.clone(), k.meta().name.clone());
+            key(a).cmp(&key(b))
+        });
+        items
+    }
+}
+
+/// One cluster's nodes and pods, kept up to date by watches from [`ClusterWatch::start`] until
+/// it is dropped.
+pub struct ClusterWatch {
+    client: Client,
+    nodes: Reflected<Node>,
+    pods: Reflected<Pod>,
 }
 
 impl ClusterWatch {
     /// Starts watching the cluster's nodes and pods.
     pub fn start(client: Client) -> Self {
-        let (nodes, node_writer) = reflector::store::<Node>();
-        let (pods, pod_writer) = reflector::store::<Pod>();
-        let tasks = vec![
-            reflect(Api::<Node>::all(client.clone()), node_writer),
-            reflect(Api::<Pod>::all(client.clone()), pod_writer),
-        ];
         ClusterWatch {
+            nodes: Reflected::start(Api::all(client.clone()), ListParams::default(), ()),
+            pods: Reflected::start(Api::all(client.clone()), ListParams::default(), ()),
             client,
-            nodes,
-            pods,
-            tasks,
         }
     }
 
@@ -99,27 +182,8 @@ impl ClusterWatch {
                 .apiserver_version()
                 .await
                 .map_err(api_error(format!("cluster {name}: version")))?;
-            let synced = async {
-                let _ = self.nodes.wait_until_ready().await;
-                let _ = self.pods.wait_until_ready().await;
-            };
-            if tokio::time::timeout(Duration::from_millis(200), synced)
-                .await
-                .is_err()
-            {
-                // Not listed yet: a direct list says why, or waits for the watches.
-                let one = ListParams::default().limit(1);
-                Api::<Node>::all(self.client.clone())
-                    .list(&one)
-                    .await
-                    .map_err(api_error(format!("cluster {name}: list nodes")))?;
-                Api::<Pod>::all(self.client.clone())
-                    .list(&one)
-                    .await
-                    .map_err(api_error(format!("cluster {name}: list pods")))?;
-                let _ = self.nodes.wait_until_ready().await;
-                let _ = self.pods.wait_until_ready().await;
-            }
+            self.nodes.synced(&format!("cluster {name}: list nodes")).await?;
+            self.pods.synced(&format!("cluster {name}: list pods")).await?;
             Ok::<_, LiveError>(())
         };
         tokio::time::timeout(timeout, check)
@@ -161,6 +225,7 @@ impl ClusterWatch {
             cluster: dump.cluster,
             running: dump.running,
             ready: dump.ready,
+            pending: dump.pending,
         })
     }
 }

@@ -56,6 +56,7 @@ pub fn run(args: &ControllerArgs) -> ExitCode {
         let mut options = ControllerOptions {
             interval: Duration::from_secs_f64(args.interval),
             failure_threshold: Duration::from_secs_f64(args.failure_threshold),
+            pending_threshold: Duration::from_secs_f64(args.pending_threshold),
             management: match args.management_mode {
                 ManagementArg::Auto => None,
                 ManagementArg::ControlPlane => Some(ManagementMode::ControlPlane),

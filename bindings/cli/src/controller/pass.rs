@@ -4,7 +4,7 @@
 //! the Kubernetes adapter's [`fleetplan_kube::control`], unit-tested there:
 //!
 //! 1. read the management cluster: the registry, the fleet settings and the opted-in sources
-//!    ([`fleetplan_kube::live`]);
+//!    ([`fleetplan_kube::live::ManagementWatch`], which watches them);
 //! 2. take a snapshot of every registered cluster (watched nodes and pods), and judge each
 //!    one that did not answer ([`fleetplan_kube::control::failure`]): a blip moves nothing,
 //!    a cluster silent past the failure threshold counts as Unreachable and its replicas are
@@ -23,7 +23,14 @@
 //!    placement annotations, Events and the `FleetplanPlaced` condition.
 //!
 //! A cluster whose registration carries `fleetplan.io/drain: "true"` is Draining: its
-//! replicas move out, make-before-break.
+//! replicas move out, make-before-break. So is a cluster whose registration was deleted
+//! while the controller knew it: it is forgotten once it holds none of the workloads' replicas
+//! (its copies pruned), or once it is past the failure threshold without answering (its copies
+//! are then left where they are, and said so in the log).
+//!
+//! A copy whose pods stay Pending (on no node) past the pending threshold caps its workload
+//! in that cluster at what it scheduled ([`fleetplan_kube::control::migration`]), so the rest
+//! is placed elsewhere.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -33,11 +40,12 @@ use fleetplan::{Cluster, Health, PlanOptions, Problem, SolverChoice};
 use fleetplan_kube::control::desired::{DesiredError, desired_dependents, desired_objects};
 use fleetplan_kube::control::failure::{Verdict, judge};
 use fleetplan_kube::control::fleet_status::ManagementMode;
+use fleetplan_kube::control::migration::Migration;
 use fleetplan_kube::control::placement::reasons;
 use fleetplan_kube::live::executor::{ApplyOptions, ClusterReport, Executor};
 use fleetplan_kube::live::{
-    ClusterWatch, LiveError, REGISTRY_NAMESPACE, Registration, Snapshot, SourceWriter,
-    detect_management_mode, read_fleet_settings, read_registry, read_sources,
+    ClusterWatch, LiveError, Management, ManagementWatch, REGISTRY_NAMESPACE, Registration, Snapshot,
+    SourceWriter, detect_management_mode,
 };
 use futures::future::join_all;
 use kube::Client;
@@ -53,6 +61,9 @@ pub struct ControllerOptions {
     pub interval: Duration,
     /// How long a cluster may not answer before its replicas are placed elsewhere.
     pub failure_threshold: Duration,
+    /// How long a workload's pods may stay Pending in a cluster before the replicas it could
+    /// not schedule are placed elsewhere (the cap lasts ten times as long).
+    pub pending_threshold: Duration,
     /// The most one cluster may take to answer a snapshot.
     pub timeout: Duration,
     /// How plans are applied.
@@ -68,6 +79,7 @@ impl Default for ControllerOptions {
             registry_namespace: REGISTRY_NAMESPACE.into(),
             interval: Duration::from_secs(2),
             failure_threshold: Duration::from_secs(10),
+            pending_threshold: Duration::from_secs(60),
             timeout: Duration::from_secs(5),
             apply: ApplyOptions {
                 wait_ready: Duration::from_secs(30),
@@ -103,6 +115,8 @@ struct Tracked {
     last_ok: Instant,
     answered: bool,
     last: Option<Snapshot>,
+    /// Its registration was deleted: drained, then forgotten.
+    leaving: bool,
 }
 
 /// What one pass did.
@@ -125,10 +139,12 @@ pub struct Pass {
 /// The controller's state between passes.
 pub struct Controller {
     mgmt: Client,
+    management: ManagementWatch,
     writer: SourceWriter,
     options: ControllerOptions,
     clusters: BTreeMap<String, Tracked>,
     traffic: TrafficWriters,
+    migration: Migration,
 }
 
 impl Controller {
@@ -137,7 +153,9 @@ impl Controller {
     pub fn new(mgmt: Client, options: ControllerOptions, traffic: TrafficWriters) -> Self {
         Controller {
             writer: SourceWriter::new(mgmt.clone()),
+            management: ManagementWatch::start(mgmt.clone(), &options.registry_namespace),
             mgmt,
+            migration: Migration::new(options.pending_threshold, options.pending_threshold * 10),
             options,
             clusters: BTreeMap::new(),
             traffic,
@@ -151,9 +169,11 @@ impl Controller {
     /// the plan fails; nothing is applied then.
     pub async fn reconcile(&mut self) -> Result<Pass, PassError> {
         // 1. The management cluster.
-        let registrations = read_registry(&self.mgmt, &self.options.registry_namespace).await?;
-        let fargate = read_fleet_settings(&self.mgmt, &self.options.registry_namespace).await?;
-        let sources = read_sources(&self.mgmt).await?;
+        let Management {
+            registrations,
+            fargate,
+            sources,
+        } = self.management.read(self.options.timeout).await?;
         self.track(registrations).await?;
 
         // 2. The workload clusters, each judged.
@@ -171,6 +191,8 @@ impl Controller {
         let mut reachable = BTreeMap::new();
         let mut waiting = false;
         let mut ready: BTreeMap<fleetplan::WorkloadId, u32> = BTreeMap::new();
+        // Clusters whose registration was deleted and that can be forgotten after this pass.
+        let mut gone = Vec::new();
         for ((name, tracked), outcome) in self.clusters.iter_mut().zip(snapshots) {
             let silent = now.duration_since(tracked.last_ok);
             let known = tracked.answered && tracked.last.is_some();
@@ -184,6 +206,16 @@ impl Controller {
                     reachable.insert(name.clone(), tracked.client.clone());
                     for (id, n) in &snapshot.ready {
                         *ready.entry(id.clone()).or_default() += n;
+                    }
+                    let mut scheduled: BTreeMap<fleetplan::WorkloadId, u32> = BTreeMap::new();
+                    for r in &snapshot.running {
+                        *scheduled.entry(r.workload.clone()).or_default() += r.replicas;
+                    }
+                    for capped in self.migration.observe(now, name, &snapshot.pending, &scheduled) {
+                        tracing::warn!(cluster = %name, workload = %capped.workload, pending = capped.pending, keeps = capped.replicas, "pods Pending past the threshold: the cluster keeps what it scheduled, the rest is placed elsewhere");
+                    }
+                    if tracked.leaving && scheduled.is_empty() && snapshot.pending.is_empty() {
+                        gone.push(name.clone());
                     }
                     tracked.last = Some(snapshot);
                 }
@@ -203,6 +235,10 @@ impl Controller {
                 (_, Err(error)) => {
                     tracing::warn!(cluster = %name, %error, silent_s = silent.as_secs(), "cannot read the cluster past the failure threshold: its replicas are placed elsewhere");
                     pass.unreachable.push(name.clone());
+                    if tracked.leaving {
+                        tracing::warn!(cluster = %name, "a deleted registration's cluster does not answer: forgotten, its copies are left there");
+                        gone.push(name.clone());
+                    }
                     let mut cluster = tracked.last.as_ref().map_or_else(
                         || Cluster::new(&tracked.registration.name, &tracked.registration.region),
                         |s| s.cluster.clone(),
@@ -218,9 +254,11 @@ impl Controller {
         }
 
         // 3. The plan.
+        let mut workloads = sources.workloads();
+        self.migration.apply(now, &mut workloads);
         let problem = Problem {
             clusters,
-            workloads: sources.workloads(),
+            workloads,
             current: running,
             fargate,
             dependents: sources.dependents(),
@@ -295,10 +333,16 @@ impl Controller {
             .load_balancers(&plan, &dependent_objects, &pass.applied, mode)
             .await;
         self.writer.placement(&plan, &objects, &ready).await;
+        for name in gone {
+            tracing::info!(cluster = %name, "a deleted registration's cluster holds nothing more: forgotten");
+            self.clusters.remove(&name);
+            self.migration.forget(&name);
+        }
         Ok(pass)
     }
 
-    /// Keeps a client per registered cluster, rebuilt when its registration changes.
+    /// Keeps a client per registered cluster, rebuilt when its registration changes; a
+    /// cluster whose registration is gone stays, Draining, until it is forgotten.
     async fn track(&mut self, registrations: Vec<Registration>) -> Result<(), LiveError> {
         let mut next = BTreeMap::new();
         for registration in registrations {
@@ -306,6 +350,7 @@ impl Controller {
             let tracked = match self.clusters.remove(&name) {
                 Some(mut t) if t.registration.version == registration.version => {
                     t.registration = registration;
+                    t.leaving = false;
                     t
                 }
                 previous => {
@@ -317,9 +362,18 @@ impl Controller {
                         last_ok: previous.as_ref().map_or_else(Instant::now, |p| p.last_ok),
                         answered: previous.as_ref().is_some_and(|p| p.answered),
                         last: previous.and_then(|p| p.last),
+                        leaving: false,
                     }
                 }
             };
+            next.insert(name, tracked);
+        }
+        for (name, mut tracked) in std::mem::take(&mut self.clusters) {
+            if !tracked.leaving {
+                tracing::info!(cluster = %name, "registration deleted: the cluster is drained, then forgotten");
+            }
+            tracked.leaving = true;
+            tracked.registration.draining = true;
             next.insert(name, tracked);
         }
         self.clusters = next;
