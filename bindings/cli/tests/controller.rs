@@ -20,46 +20,14 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bed::{cluster, controller, namespace, put, registration};
-use fleetplan_testbed::TestBed;
+use bed::{
+    WORKLOAD_CLUSTERS, controller, controller_bed, diagnose, namespace, owned_copies, put, registration,
+    running, scale, spread_web,
+};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::config::Kubeconfig;
 
-const WORKLOAD_CLUSTERS: [(&str, &str); 3] = [
-    ("east", "us-east-1"),
-    ("west", "us-west-2"),
-    ("europe", "eu-west-1"),
-];
 const TARGET: usize = 6;
-
-/// Running pods of `app=web` per workload cluster, counting only clusters that answer.
-async fn running(bed: &TestBed, clusters: &[&str]) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for &name in clusters {
-        let Ok(client) = bed.client(name).await else {
-            continue;
-        };
-        let pods: Api<Pod> = Api::namespaced(client, "shop");
-        let Ok(Ok(list)) = tokio::time::timeout(
-            Duration::from_secs(3),
-            pods.list(&ListParams::default().labels("app=web")),
-        )
-        .await
-        else {
-            continue;
-        };
-        let n = list
-            .items
-            .iter()
-            .filter(|p| p.metadata.deletion_timestamp.is_none())
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-            .count();
-        out.insert(name.to_string(), n);
-    }
-    out
-}
 
 /// The metrics page at `address`.
 fn scrape(address: &str) -> String {
@@ -73,54 +41,10 @@ fn scrape(address: &str) -> String {
     text
 }
 
-/// Sets the source's replica target.
-async fn scale(bed: &TestBed, replicas: u32) {
-    let mgmt = bed.client("mgmt").await.expect("mgmt client");
-    let source: Api<Deployment> = Api::namespaced(mgmt, "shop");
-    let patch = serde_json::json!({"spec": {"replicas": replicas}});
-    source
-        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("scale");
-}
-
-/// Every Deployment fleetplan owns in the workload clusters: `(cluster, namespace/name,
-/// replicas)`.
-async fn owned_copies(bed: &TestBed, clusters: &[&str]) -> Vec<(String, String, i32)> {
-    let mut out = Vec::new();
-    for &cluster in clusters {
-        let Ok(client) = bed.client(cluster).await else {
-            continue;
-        };
-        let api: Api<Deployment> = Api::all(client);
-        let Ok(list) = api
-            .list(&ListParams::default().labels("fleetplan.io/managed-by=fleetplan"))
-            .await
-        else {
-            continue;
-        };
-        for d in list.items {
-            let name = format!(
-                "{}/{}",
-                d.metadata.namespace.unwrap_or_default(),
-                d.metadata.name.unwrap_or_default()
-            );
-            out.push((cluster.to_string(), name, d.spec.replicas.unwrap_or(0)));
-        }
-    }
-    out
-}
-
 #[test]
 fn the_controller_lands_drains_survives_kills_and_fails_over() {
-    let binaries = bed::binaries();
-    let mut clusters = vec![cluster("mgmt", "us-east-1", 0)];
-    clusters.extend(WORKLOAD_CLUSTERS.iter().map(|(n, r)| cluster(n, r, 2)));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let mut bed = runtime
-        .block_on(TestBed::start(&clusters, &binaries))
-        .expect("the bed starts");
-    let kubeconfig = Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
+    let (mut bed, kubeconfig) = controller_bed(&runtime);
 
     runtime.block_on(async {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
@@ -132,19 +56,7 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
         for (name, region) in WORKLOAD_CLUSTERS {
             put(&mgmt, &registration(&kubeconfig, name, region)).await;
         }
-        let web = serde_json::json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "shop",
-                "labels": {"app": "web", "fleetplan.io/schedule": "true"},
-                "annotations": {"fleetplan.io/strategy": "spread"}},
-            "spec": {
-                "replicas": TARGET,
-                "selector": {"matchLabels": {"app": "web"}},
-                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
-                    "name": "web", "image": "nginx",
-                    "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]}}
-            }
-        });
+        let web = spread_web(TARGET);
         put(&mgmt, &web).await;
     });
 
@@ -188,8 +100,10 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
             }
             assert!(
                 Instant::now() < deadline,
-                "not {TARGET} Running after 120 s: {now:?}\n{}",
-                logs()
+                "not {TARGET} Running after 120 s: {now:?}\n{}\n{}\nthe standby:\n{}",
+                diagnose(&bed, &names).await,
+                logs(),
+                std::fs::read_to_string(&standby_log).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -282,7 +196,8 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
             }
             assert!(
                 Instant::now() < deadline,
-                "the drain did not finish: {now:?}\n{}",
+                "the drain did not finish: {now:?}\n{}\n{}",
+                diagnose(&bed, &names).await,
                 logs()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -330,7 +245,8 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
             }
             assert!(
                 Instant::now() < deadline,
-                "no convergence after the kills: running {now:?}, copies {copies:?}\n{}",
+                "no convergence after the kills: running {now:?}, copies {copies:?}\n{}\n{}",
+                diagnose(&bed, &names).await,
                 logs()
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -349,7 +265,8 @@ fn the_controller_lands_drains_survives_kills_and_fails_over() {
             }
             assert!(
                 Instant::now() < deadline,
-                "not {TARGET} Running on the others: {now:?}\n{}",
+                "not {TARGET} Running on the others: {now:?}\n{}\n{}",
+                diagnose(&bed, &names).await,
                 logs()
             );
             tokio::time::sleep(Duration::from_millis(250)).await;

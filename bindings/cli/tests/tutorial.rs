@@ -581,9 +581,11 @@ impl Dns<'_> {
     /// placement annotations of the sources.
     async fn placed_traffic(&self, bed: &TestBed) -> Vec<fleetplan::traffic::HostTraffic> {
         let mgmt = bed.client("mgmt").await.expect("mgmt client");
-        let sources = fleetplan_kube::live::read_sources(&mgmt)
+        let sources = fleetplan_kube::live::ManagementWatch::start(mgmt, "fleetplan-system")
+            .read(std::time::Duration::from_secs(30))
             .await
-            .expect("the sources");
+            .expect("the management cluster")
+            .sources;
         let routes = sources.routes().expect("routes");
         let objects = sources.objects();
         let regions: BTreeMap<String, String> = tutorial_clusters()

@@ -2,7 +2,13 @@
 #![allow(dead_code)]
 
 use fleetplan::{Cluster, NodePool, Resources};
-use fleetplan_testbed::Binaries;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fleetplan_testbed::{Binaries, TestBed};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 
 /// The bed's binaries; without them the test fails with the command that builds them.
 pub fn binaries() -> Binaries {
@@ -163,4 +169,164 @@ pub async fn moto_with_load_balancers(bed: &mut fleetplan_testbed::TestBed) -> f
         .await
         .expect("the load balancer stand-in starts");
     moto
+}
+
+/// Running pods of `app=web` per workload cluster, counting only clusters that answer.
+pub async fn running(bed: &TestBed, clusters: &[&str]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for &name in clusters {
+        let Ok(client) = bed.client(name).await else {
+            continue;
+        };
+        let pods: Api<Pod> = Api::namespaced(client, "shop");
+        let Ok(Ok(list)) = tokio::time::timeout(
+            Duration::from_secs(3),
+            pods.list(&ListParams::default().labels("app=web")),
+        )
+        .await
+        else {
+            continue;
+        };
+        let n = list
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count();
+        out.insert(name.to_string(), n);
+    }
+    out
+}
+
+/// What each cluster holds, for a failure message: its nodes (Ready, taints), the pods of
+/// `app=web` (phase, node) and the source's placement annotations.
+pub async fn diagnose(bed: &TestBed, clusters: &[&str]) -> String {
+    use k8s_openapi::api::core::v1::Node;
+    let mut out = String::new();
+    for &name in clusters {
+        let Ok(client) = bed.client(name).await else {
+            out.push_str(&format!("{name}: no client\n"));
+            continue;
+        };
+        let nodes = Api::<Node>::all(client.clone())
+            .list(&ListParams::default())
+            .await;
+        let pods = Api::<Pod>::namespaced(client, "shop")
+            .list(&ListParams::default().labels("app=web"))
+            .await;
+        let (Ok(nodes), Ok(pods)) = (nodes, pods) else {
+            out.push_str(&format!("{name}: does not answer\n"));
+            continue;
+        };
+        for node in nodes.items {
+            let status = node.status.unwrap_or_default();
+            let ready = status
+                .conditions
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.type_ == "Ready");
+            let spec = node.spec.unwrap_or_default();
+            out.push_str(&format!(
+                "{name}: node {:?} Ready={:?} unschedulable={:?} taints={:?}\n",
+                node.metadata.name,
+                ready.map(|c| c.status),
+                spec.unschedulable,
+                spec.taints
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| format!("{}:{}", t.key, t.effect))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        for pod in pods.items {
+            out.push_str(&format!(
+                "{name}: pod {:?} phase={:?} node={:?}\n",
+                pod.metadata.name,
+                pod.status.and_then(|s| s.phase),
+                pod.spec.and_then(|s| s.node_name)
+            ));
+        }
+    }
+    if let Ok(mgmt) = bed.client("mgmt").await
+        && let Ok(web) = Api::<Deployment>::namespaced(mgmt, "shop").get("web").await
+    {
+        out.push_str(&format!("source annotations: {:?}\n", web.metadata.annotations));
+    }
+    out
+}
+
+/// Sets the source's replica target.
+pub async fn scale(bed: &TestBed, replicas: u32) {
+    let mgmt = bed.client("mgmt").await.expect("mgmt client");
+    let source: Api<Deployment> = Api::namespaced(mgmt, "shop");
+    let patch = serde_json::json!({"spec": {"replicas": replicas}});
+    source
+        .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("scale");
+}
+
+/// Every Deployment fleetplan owns in the workload clusters: `(cluster, namespace/name,
+/// replicas)`.
+pub async fn owned_copies(bed: &TestBed, clusters: &[&str]) -> Vec<(String, String, i32)> {
+    let mut out = Vec::new();
+    for &cluster in clusters {
+        let Ok(client) = bed.client(cluster).await else {
+            continue;
+        };
+        let api: Api<Deployment> = Api::all(client);
+        let Ok(list) = api
+            .list(&ListParams::default().labels("fleetplan.io/managed-by=fleetplan"))
+            .await
+        else {
+            continue;
+        };
+        for d in list.items {
+            let name = format!(
+                "{}/{}",
+                d.metadata.namespace.unwrap_or_default(),
+                d.metadata.name.unwrap_or_default()
+            );
+            out.push((cluster.to_string(), name, d.spec.replicas.unwrap_or(0)));
+        }
+    }
+    out
+}
+
+/// The workload clusters of the controller's tests, with their regions.
+pub const WORKLOAD_CLUSTERS: [(&str, &str); 3] = [
+    ("east", "us-east-1"),
+    ("west", "us-west-2"),
+    ("europe", "eu-west-1"),
+];
+
+/// A bed of a management cluster `mgmt` (no nodes) and [`WORKLOAD_CLUSTERS`] (two nodes
+/// each), with its kubeconfig.
+pub fn controller_bed(runtime: &tokio::runtime::Runtime) -> (TestBed, kube::config::Kubeconfig) {
+    let binaries = binaries();
+    let mut clusters = vec![cluster("mgmt", "us-east-1", 0)];
+    clusters.extend(WORKLOAD_CLUSTERS.iter().map(|(n, r)| cluster(n, r, 2)));
+    let bed = runtime
+        .block_on(TestBed::start(&clusters, &binaries))
+        .expect("the bed starts");
+    let kubeconfig = kube::config::Kubeconfig::read_from(bed.kubeconfig()).expect("the bed's kubeconfig");
+    (bed, kubeconfig)
+}
+
+/// The Deployment `shop/web` opted in with strategy `spread`: `replicas` of a 250m, 128Mi
+/// nginx labelled `app: web`.
+pub fn spread_web(replicas: usize) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop",
+            "labels": {"app": "web", "fleetplan.io/schedule": "true"},
+            "annotations": {"fleetplan.io/strategy": "spread"}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
+                "name": "web", "image": "nginx",
+                "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}}}]}}
+        }
+    })
 }
