@@ -11,7 +11,8 @@ use kube::Client;
 
 use super::registry::{Registration, RegistryWatch, read_fleet_settings};
 use super::sources::{Sources, SourcesWatch};
-use crate::live::error::{LiveError, api as api_error};
+use super::watch::answered_then;
+use crate::live::error::LiveError;
 
 /// What a pass reads from the management cluster.
 pub struct Management {
@@ -50,21 +51,12 @@ impl ManagementWatch {
     /// invalid (the message names it).
     pub async fn read(&mut self, timeout: Duration) -> Result<Management, LiveError> {
         let read = async {
-            self.mgmt
-                .apiserver_version()
-                .await
-                .map_err(api_error("the management cluster: version"))?;
-            Ok::<_, LiveError>(Management {
+            Ok(Management {
                 registrations: self.registry.read().await?,
                 fargate: read_fleet_settings(&self.mgmt, &self.namespace).await?,
                 sources: self.sources.read().await?,
             })
         };
-        tokio::time::timeout(timeout, read)
-            .await
-            .map_err(|_| LiveError::Timeout {
-                action: "read the management cluster".into(),
-                seconds: timeout.as_secs(),
-            })?
+        answered_then(&self.mgmt, "the management cluster", timeout, read).await
     }
 }

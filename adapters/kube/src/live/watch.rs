@@ -145,6 +145,34 @@ where
     }
 }
 
+/// Checks within `timeout` that `client`'s API server answers (its version: watches alone
+/// would serve a stopped API server's last state), then runs `read` (which reads from the
+/// watches) in what is left of `timeout`. The errors name `what`.
+///
+/// # Errors
+/// When the API server does not answer or refuses, or `read` fails or does not finish.
+pub(super) async fn answered_then<T>(
+    client: &Client,
+    what: &str,
+    timeout: Duration,
+    read: impl Future<Output = Result<T, LiveError>>,
+) -> Result<T, LiveError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let late = |action: String| LiveError::Timeout {
+        action,
+        seconds: timeout.as_secs(),
+    };
+    tokio::time::timeout(timeout, client.apiserver_version())
+        .await
+        .map_err(|_| late(format!("{what}: version")))?
+        .map_err(api_error(format!("{what}: version")))?;
+    tokio::time::timeout_at(deadline, read).await.map_err(|_| {
+        late(format!(
+            "{what}: its watches have not listed everything yet (the RBAC must grant list and watch)"
+        ))
+    })?
+}
+
 /// One cluster's nodes and pods, kept up to date by watches from [`ClusterWatch::start`] until
 /// it is dropped.
 pub struct ClusterWatch {
@@ -177,21 +205,11 @@ impl ClusterWatch {
         timeout: Duration,
     ) -> Result<Snapshot, LiveError> {
         let name = &registration.name;
-        let check = async {
-            self.client
-                .apiserver_version()
-                .await
-                .map_err(api_error(format!("cluster {name}: version")))?;
+        let synced = async {
             self.nodes.synced(&format!("cluster {name}: list nodes")).await?;
-            self.pods.synced(&format!("cluster {name}: list pods")).await?;
-            Ok::<_, LiveError>(())
+            self.pods.synced(&format!("cluster {name}: list pods")).await
         };
-        tokio::time::timeout(timeout, check)
-            .await
-            .map_err(|_| LiveError::Timeout {
-                action: format!("cluster {name}: snapshot"),
-                seconds: timeout.as_secs(),
-            })??;
+        answered_then(&self.client, &format!("cluster {name}"), timeout, synced).await?;
         let origin = PathBuf::from(format!("cluster {name}"));
         let (nodes, pods) = (self.nodes.state(), self.pods.state());
         let mut documents = Vec::with_capacity(nodes.len() + pods.len());
