@@ -138,8 +138,8 @@ where
     pub(super) fn state(&self) -> Vec<std::sync::Arc<K>> {
         let mut items = self.store.state();
         items.sort_by(|a, b| {
-            let key = |k: &K| (k.meta().namespace.clone(), k.meta().name.clone());
-            key(a).cmp(&key(b))
+            let (a, b) = (a.meta(), b.meta());
+            (a.namespace.as_deref(), a.name.as_deref()).cmp(&(b.namespace.as_deref(), b.name.as_deref()))
         });
         items
     }
