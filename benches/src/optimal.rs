@@ -25,6 +25,25 @@ pub fn flow_instance(seed: u64) -> Problem {
     priced(synthetic(&spec, seed))
 }
 
+/// 100,000 one-pool clusters in 20 regions, 3 workloads, 150,000 replicas: a fleet far wider
+/// than deep, where any work per cluster and placement (rather than per arc) shows.
+pub fn wide_instance(seed: u64) -> Problem {
+    let spec = SyntheticSpec {
+        clusters: 100_000,
+        pools_per_cluster: 1,
+        workloads: 3,
+        total_replicas: 150_000,
+        regions: 20,
+        rule_profiles: 1,
+        namespaces: 1,
+        running_fraction: 0.0,
+        unhealthy_fraction: 0.0,
+        capacity_factor: 1.0,
+        mix: Mix::default(),
+    };
+    synthetic(&spec, seed)
+}
+
 /// 20 clusters of 3 pools in 4 regions, 500 workloads, 10,000 replicas, with per-cluster
 /// minimums and maximums on some workloads and every Job a gang.
 pub fn exact_instance(seed: u64) -> Problem {

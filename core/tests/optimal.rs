@@ -564,10 +564,11 @@ fn a_gang_that_does_not_fit_whole_is_not_placed_by_any_solver() {
     }
 }
 
-/// The time limit bounds the flow solver too: with a deadline already past it stops within
-/// 256 pivots and the fast plan is kept, saying why.
+/// The time limit bounds the flow and exact solvers too: with a deadline already past, the
+/// flow stops within 256 pivots, the MILP is not started, and the fast plan is kept, saying
+/// why.
 #[test]
-fn the_time_limit_stops_the_flow_solver_and_keeps_the_fast_plan() {
+fn the_time_limit_stops_the_flow_and_exact_solvers_and_keeps_the_fast_plan() {
     use fleetplan::{Cluster, NodePool, Resources, Workload};
     let node = Resources::new().with("cpu", 4000).with("pods", 110);
     let clusters = (0u32..60)
@@ -594,21 +595,22 @@ fn the_time_limit_stops_the_flow_solver_and_keeps_the_fast_plan() {
         workloads,
         ..Problem::default()
     };
-    let options = PlanOptions {
-        solver: SolverChoice::Flow,
-        time_limit: std::time::Duration::from_nanos(1),
-        ..PlanOptions::default()
-    };
-    let plan = solve(&problem, &options).expect("a valid problem");
-    let stats = plan.solver.as_ref().expect("solver stats");
-    assert_eq!(stats.solver, "fast");
-    assert_eq!(
-        stats.note.as_deref(),
-        Some("the time limit was reached before the flow solver finished; the fast plan is kept")
-    );
     let fast = plan_with(&problem, SolverChoice::Fast);
-    assert_eq!(plan.placements, fast.placements);
-    invariants::all(&problem, &plan).expect("the kept fast plan keeps every invariant");
+    for (solver, name) in [(SolverChoice::Flow, "flow"), (SolverChoice::Exact, "exact")] {
+        let options = PlanOptions {
+            solver,
+            time_limit: std::time::Duration::from_nanos(1),
+            ..PlanOptions::default()
+        };
+        let plan = solve(&problem, &options).expect("a valid problem");
+        let stats = plan.solver.as_ref().expect("solver stats");
+        assert_eq!(stats.solver, "fast", "{name}");
+        let note =
+            format!("the time limit was reached before the {name} solver finished; the fast plan is kept");
+        assert_eq!(stats.note.as_deref(), Some(note.as_str()));
+        assert_eq!(plan.placements, fast.placements, "{name}");
+        invariants::all(&problem, &plan).expect("the kept fast plan keeps every invariant");
+    }
 }
 
 /// Found by the `solvers` fuzz target: the flow's counts for a workload under a hard region

@@ -16,7 +16,7 @@
 //! start set through this binding HiGHS reported an objective that disagreed with the point
 //! it returned (seen on the tutorial), and a wrong score is worse than a slower search.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use good_lp::{Constraint, Expression, IntoAffineExpression, ProblemVariables, Variable, variable};
 
@@ -275,14 +275,33 @@ fn load<S: good_lp::Solver>(
     (problem, objective, constant, arcs, columns)
 }
 
-/// Solves the MILP with HiGHS within `time_limit`.
+/// The error of a MILP not started because the deadline passed first.
+pub(crate) const TIME_LIMIT: &str = "the time limit was reached before the MILP was solved";
+
+/// True once `deadline` (none: no limit) has passed.
+fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Solves the MILP with HiGHS, stopping at `deadline` (none: no limit). Building the model
+/// counts against the deadline: HiGHS gets what is left of it, and is not started (its
+/// presolve does not watch the clock) when nothing is left.
 #[cfg(feature = "highs")]
-pub(crate) fn solve(model: &Model<'_>, time_limit: Duration) -> Result<ExactResult, String> {
+pub(crate) fn solve(model: &Model<'_>, deadline: Option<Instant>) -> Result<ExactResult, String> {
+    if passed(deadline) {
+        return Err(TIME_LIMIT.into());
+    }
     let (problem, _, constant, arcs, variables) = load(model, good_lp::highs);
     let mut highs = problem
         .try_into_inner()
         .map_err(|e| format!("HiGHS could not build the model: {e}"))?;
-    highs.set_option("time_limit", time_limit.as_secs_f64().max(0.001));
+    if let Some(deadline) = deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(TIME_LIMIT.into());
+        }
+        highs.set_option("time_limit", left.as_secs_f64());
+    }
     highs.set_option("mip_rel_gap", 1e-6);
     highs.set_option("threads", 1);
     let solved = highs.try_solve().map_err(|e| format!("HiGHS failed: {e:?}"))?;
@@ -320,10 +339,14 @@ pub(crate) fn solve(model: &Model<'_>, time_limit: Duration) -> Result<ExactResu
     })
 }
 
-/// Solves the MILP with microlp (no time limit: it runs to optimality).
+/// Solves the MILP with microlp (which runs to optimality once started: the deadline only
+/// decides whether it starts).
 #[cfg(all(feature = "microlp", not(feature = "highs")))]
-pub(crate) fn solve(model: &Model<'_>, _time_limit: Duration) -> Result<ExactResult, String> {
+pub(crate) fn solve(model: &Model<'_>, deadline: Option<Instant>) -> Result<ExactResult, String> {
     use good_lp::{Solution, SolverModel};
+    if passed(deadline) {
+        return Err(TIME_LIMIT.into());
+    }
     let (problem, objective, constant, arcs, variables) = load(model, good_lp::microlp);
     let solution = problem.solve().map_err(|e| format!("microlp failed: {e}"))?;
     let assignment = read(&arcs, |(v, _)| solution.value(v));

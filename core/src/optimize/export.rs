@@ -99,7 +99,6 @@ pub fn candidate_clusters(problem: &Problem) -> Result<Vec<Vec<usize>>, Error> {
 
 #[cfg(all(test, feature = "highs"))]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::cluster::{Cluster, HourlyPrice, NodePool};
@@ -176,7 +175,7 @@ mod tests {
         let exported = model.solve().objective_value() + m.constant;
 
         let model = Model::new(&problem, weights);
-        let ours = super::super::exact::solve(&model, Duration::from_secs(30)).unwrap();
+        let ours = super::super::exact::solve(&model, None).unwrap();
         let value = model.evaluate(&ours.assignment).total;
         assert!(ours.optimal);
         assert!(

@@ -82,6 +82,11 @@ pub(crate) fn network(model: &Model<'_>) -> Network {
             Edge::Other,
         );
         let regions = region_nodes(m, &mut net, source, &mut edges, wt.below_minimum);
+        // The arcs in cluster order, walked alongside the clusters (a filter per cluster
+        // would be quadratic on fleets of many clusters).
+        let mut by_slot: Vec<usize> = (0..m.arcs.len()).collect();
+        by_slot.sort_by_key(|&a| m.arcs[a].slot);
+        let mut next = by_slot.iter().peekable();
         for (slot, term) in m.clusters.iter().enumerate() {
             let parent = regions.as_ref().map_or(source, |r| r[term.region]);
             let node = net.add_node(0);
@@ -89,7 +94,11 @@ pub(crate) fn network(model: &Model<'_>) -> Network {
             for (length, slope) in cluster_segments(m, slot, wt.below_minimum, wt.imbalance, cap) {
                 add(&mut net, &mut edges, parent, node, length, slope, Edge::Other);
             }
-            for (a, arc) in m.arcs.iter().enumerate().filter(|(_, arc)| arc.slot == slot) {
+            while let Some(&&a) = next.peek()
+                && m.arcs[a].slot == slot
+            {
+                next.next();
+                let arc = &m.arcs[a];
                 if arc.new_ok && arc.fit > 0 {
                     add(
                         &mut net,
@@ -122,6 +131,9 @@ pub(crate) fn network(model: &Model<'_>) -> Network {
 
 /// Builds and solves the network, giving up once `deadline` has passed.
 pub(crate) fn solve(model: &Model<'_>, deadline: Option<Instant>) -> Result<FlowResult, FlowError> {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(FlowError::TimeLimit);
+    }
     let Network {
         net,
         edges,

@@ -67,9 +67,14 @@ struct Candidate {
     note: Option<String>,
 }
 
-/// The note of a plan kept because the time limit ran out before a solver finished.
-const TIME_LIMIT_NOTE: &str =
+/// The note of a plan kept because the time limit ran out before the flow solver finished.
+const FLOW_TIME_LIMIT_NOTE: &str =
     "the time limit was reached before the flow solver finished; the fast plan is kept";
+
+/// The note of a plan kept because the time limit ran out before the exact solver (and the
+/// flow solver it falls back to) finished.
+const EXACT_TIME_LIMIT_NOTE: &str =
+    "the time limit was reached before the exact solver finished; the fast plan is kept";
 
 /// When a solver started now with `options` must stop (none when the limit is beyond the
 /// clock's range).
@@ -185,7 +190,7 @@ pub(crate) fn flow_plan(problem: &Problem, options: &PlanOptions) -> Result<Outc
         Some(flow) => best(&model, options, fast, vec![("flow", flow)]),
         None => {
             let mut outcome = best(&model, options, fast, Vec::new());
-            outcome.note = Some(TIME_LIMIT_NOTE.to_string());
+            outcome.note = Some(FLOW_TIME_LIMIT_NOTE.to_string());
             outcome
         }
     })
@@ -200,10 +205,7 @@ pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Out
     let model = Model::new(problem, options.weights);
     let fast = fast_start(problem, &model, options)?;
     let mut candidates = Vec::new();
-    let left = deadline.map_or(options.time_limit, |d| {
-        d.saturating_duration_since(Instant::now())
-    });
-    match exact::solve(&model, left) {
+    match exact::solve(&model, deadline) {
         Ok(result) => {
             let packed = assemble::pack(&model, result.assignment, false);
             let value = model.evaluate(&packed.assignment);
@@ -244,7 +246,13 @@ pub(crate) fn exact_plan(problem: &Problem, options: &PlanOptions) -> Result<Out
             }
         }
     }
-    Ok(best(&model, options, fast, candidates))
+    let timed_out = candidates.is_empty();
+    let mut outcome = best(&model, options, fast, candidates);
+    if timed_out {
+        // Without a MILP answer the flow was tried, and only its deadline stops it.
+        outcome.note = Some(EXACT_TIME_LIMIT_NOTE.to_string());
+    }
+    Ok(outcome)
 }
 
 /// Without a MILP backend the exact solver is unavailable.

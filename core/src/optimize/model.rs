@@ -238,6 +238,9 @@ impl<'p> Model<'p> {
             .iter()
             .map(|m| vec![(0, 0); m.arcs.len()])
             .collect();
+        // Per workload, built when the plan first places it: its arc of each pool (a scan
+        // of the arcs per placement is quadratic on fleets of many clusters).
+        let mut arc_of: Vec<Option<HashMap<usize, usize>>> = vec![None; self.workloads.len()];
         for placement in &plan.placements {
             let (Some(&w), Some(&c)) = (
                 workload_of.get(&placement.workload),
@@ -251,7 +254,15 @@ impl<'p> Model<'p> {
                     continue;
                 };
                 let pool = self.index.cluster_pools[c].start + local;
-                if let Some(a) = self.workloads[w].arcs.iter().position(|a| a.pool == pool) {
+                let arcs = arc_of[w].get_or_insert_with(|| {
+                    self.workloads[w]
+                        .arcs
+                        .iter()
+                        .enumerate()
+                        .map(|(a, arc)| (arc.pool, a))
+                        .collect()
+                });
+                if let Some(&a) = arcs.get(&pool) {
                     let arc = &self.workloads[w].arcs[a];
                     let kept = pr.replicas.min(arc.running);
                     out[w][a] = (kept, pr.replicas - kept);
