@@ -33,7 +33,6 @@ use fleetplan::{Labels, Plan, WorkloadId};
 use k8s_openapi::api::core::v1::{PodSpec, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 
@@ -41,6 +40,7 @@ use crate::error::LoadError;
 use crate::files::carried::CarriedObject;
 use crate::files::source::deserialize;
 use crate::files::workloads::{AppWorkload, DEFAULT_NAMESPACE};
+use crate::selector;
 
 /// The annotation, `"true"`, that sends a Service to every cluster running its namespace.
 pub const GLOBAL_SERVICE_ANNOTATION: &str = "fleetplan.io/global-service";
@@ -201,7 +201,10 @@ pub(crate) fn dependents(
             FollowKind::PodDisruptionBudget => {
                 let pdb: PodDisruptionBudget = deserialize(&c.value(), &c.file, Some(&site))?;
                 if let Some(selector) = pdb.spec.and_then(|s| s.selector) {
-                    dependent.used_by = selected(workloads, namespace, |labels| selects(&selector, labels));
+                    let selector = selector::from_object(&selector);
+                    dependent.used_by = selected(workloads, namespace, |labels| {
+                        selector.as_ref().is_some_and(|s| s.matches(labels))
+                    });
                 }
             }
             _ => {}
@@ -248,27 +251,6 @@ fn selected(
         .filter(|w| &*w.workload.id.namespace == namespace && matches(&w.workload.template.labels))
         .map(|w| w.workload.id.clone())
         .collect()
-}
-
-/// Whether a `metav1.LabelSelector` selects `labels` (an empty selector selects everything).
-fn selects(selector: &LabelSelector, labels: &Labels) -> bool {
-    let by_labels = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    by_labels
-        && selector.match_expressions.iter().flatten().all(|e| {
-            let values = e.values.as_deref().unwrap_or_default();
-            let value = labels.get(&e.key);
-            match e.operator.as_str() {
-                "In" => value.is_some_and(|v| values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                _ => false,
-            }
-        })
 }
 
 /// The ConfigMaps, Secrets, ServiceAccount and claims a pod spec references.

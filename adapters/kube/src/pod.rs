@@ -19,7 +19,8 @@
 //!
 //! What the API server would refuse in a pod template is refused too (see
 //! [`crate::validation`]): no container, container names that are not DNS-1123 labels or are
-//! used twice (init containers included), a request above the limit of the same resource,
+//! used twice (init containers included), a request above the limit of the same resource
+//! (or, for extended resources and huge pages, without a limit or different from it),
 //! invalid label keys and values in `nodeSelector`, node affinity and spread constraint
 //! selectors, tolerations and spread constraints that break the API server's rules (checked
 //! for every constraint, also those whose key is skipped). The requests of a dump's pods
@@ -100,8 +101,8 @@ fn all_containers<'a>(
 }
 
 /// What the API server refuses of a pod's containers (their quantities already read): a name
-/// that is not a DNS-1123 label or that another container or init container has, and a
-/// request above the limit of the same resource.
+/// that is not a DNS-1123 label or that another container or init container has, and
+/// requests that do not keep to their limits (see [`requests_within_limits`]).
 fn check_containers(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<(), LoadError> {
     let mut names: BTreeMap<&str, String> = BTreeMap::new();
     for (field, c) in all_containers(spec, prefix) {
@@ -120,34 +121,57 @@ fn check_containers(spec: &core::PodSpec, site: &Site, prefix: &str) -> Result<(
     Ok(())
 }
 
-/// Refuses a request above the limit of the same resource, as the API server does. Both are
-/// compared in canonical units, rounded up (so a difference below a millicore or a byte
-/// passes).
+/// Refuses what the API server refuses of a container's requests against its limits: a
+/// request above the limit of the same resource and, for resources that cannot be
+/// overcommitted (extended resources such as `nvidia.com/gpu`, and huge pages), a request
+/// without a limit or different from it. Amounts are compared in canonical units, rounded up
+/// (so a difference below a millicore or a byte passes).
 fn requests_within_limits(
     resources: &core::ResourceRequirements,
     site: &Site,
     field: &str,
 ) -> Result<(), LoadError> {
-    let (Some(requests), Some(limits)) = (&resources.requests, &resources.limits) else {
+    let Some(requests) = &resources.requests else {
         return Ok(());
     };
     for (name, request) in requests {
-        let Some(limit) = limits.get(name) else {
-            continue;
+        let overcommit = overcommit_allowed(name);
+        let Some(limit) = resources.limits.as_ref().and_then(|l| l.get(name)) else {
+            if overcommit {
+                continue;
+            }
+            return Err(site.invalid(
+                format!("{field}.limits.{name}"),
+                "Limit must be set for non overcommitable resources",
+            ));
         };
         // Quantities that do not parse were reported already.
-        if let (Ok(request), Ok(amount)) = (
+        let (Ok(request), Ok(amount)) = (
             parse_non_negative(&request.0, name),
             parse_non_negative(&limit.0, name),
-        ) && request > amount
-        {
-            return Err(site.invalid(
-                format!("{field}.requests.{name}"),
-                format!("must be less than or equal to {name} limit of {}", limit.0),
-            ));
-        }
+        ) else {
+            continue;
+        };
+        let problem = if !overcommit && request != amount {
+            "must be equal to"
+        } else if request > amount {
+            "must be less than or equal to"
+        } else {
+            continue;
+        };
+        return Err(site.invalid(
+            format!("{field}.requests.{name}"),
+            format!("{problem} {name} limit of {}", limit.0),
+        ));
     }
     Ok(())
+}
+
+/// Whether the scheduler may place more of a resource than the node has (requests below
+/// limits): true of the native resources (names without a domain, or in `kubernetes.io/`)
+/// except huge pages, as the API server's `IsOvercommitAllowed` says.
+fn overcommit_allowed(name: &str) -> bool {
+    (!name.contains('/') || name.contains("kubernetes.io/")) && !name.starts_with("hugepages-")
 }
 
 /// What the pod needs from its host: privileged containers, the host network, host ports
@@ -955,6 +979,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.containers[0].requests.get("cpu"), 1000);
+    }
+
+    #[test]
+    fn resources_that_cannot_be_overcommitted_request_their_limit() {
+        let prefix = "apps/web.yaml: Deployment shop/web: spec.template.spec.containers[0].resources";
+        assert_eq!(
+            error(
+                "containers:\n- {name: a, resources: {requests: {nvidia.com/gpu: 1}, limits: {nvidia.com/gpu: 2}}}\n"
+            ),
+            format!("{prefix}.requests.nvidia.com/gpu: must be equal to nvidia.com/gpu limit of 2")
+        );
+        assert_eq!(
+            error("containers:\n- {name: a, resources: {requests: {nvidia.com/gpu: 1}}}\n"),
+            format!("{prefix}.limits.nvidia.com/gpu: Limit must be set for non overcommitable resources")
+        );
+        assert_eq!(
+            error("containers:\n- {name: a, resources: {requests: {hugepages-2Mi: 2Mi, memory: 1Gi}}}\n"),
+            format!("{prefix}.limits.hugepages-2Mi: Limit must be set for non overcommitable resources")
+        );
+        // Equal amounts, native resources (also in the kubernetes.io domain) below their limit.
+        template(
+            "containers:\n- {name: a, resources: {requests: {nvidia.com/gpu: '1', cpu: 1, kubernetes.io/foo: 1}, \
+             limits: {nvidia.com/gpu: 1, cpu: 2, kubernetes.io/foo: 2}}}\n",
+        )
+        .expect("requests that keep their limits");
     }
 
     #[test]

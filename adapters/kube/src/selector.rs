@@ -1,5 +1,8 @@
-//! The Kubernetes label-selector string syntax (`tier=prod,region in (us-east-1,us-west-2),!legacy`)
-//! read into a [`LabelSelector`], as used by the `fleetplan.io/cluster-selector` annotation.
+//! Label selectors read into the core's [`LabelSelector`], whose `matches` is the one
+//! matching rule: the Kubernetes string syntax
+//! (`tier=prod,region in (us-east-1,us-west-2),!legacy`), as used by the
+//! `fleetplan.io/cluster-selector` annotation, and `metav1.LabelSelector` objects (a
+//! Deployment's `spec.selector`, a PodDisruptionBudget's), by [`from_object`].
 //!
 //! Requirements are separated by commas; each is one of `k=v`, `k==v`, `k!=v`,
 //! `k in (a,b)`, `k notin (a,b)`, `k` (exists), `!k` (does not exist), `k>N`, `k<N`.
@@ -8,8 +11,41 @@
 //! valid label values (see [`crate::validation`]); those of `>` and `<` are integers.
 
 use fleetplan::{LabelRequirement, LabelSelector, Operator};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
 use crate::validation;
+
+/// A `metav1.LabelSelector` object as a [`LabelSelector`]: each `matchLabels` pair an `In`
+/// of its one value, each of `matchExpressions` as written. None when an expression's
+/// operator is not one of the four such a selector allows (it then selects nothing; the
+/// readers that validate selectors refuse it, see [`validation::label_selector`]).
+pub(crate) fn from_object(selector: &metav1::LabelSelector) -> Option<LabelSelector> {
+    let mut requirements: Vec<LabelRequirement> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(key, value)| LabelRequirement {
+            key: key.clone(),
+            operator: Operator::In,
+            values: vec![value.clone()],
+        })
+        .collect();
+    for expression in selector.match_expressions.iter().flatten() {
+        let operator = match expression.operator.as_str() {
+            "In" => Operator::In,
+            "NotIn" => Operator::NotIn,
+            "Exists" => Operator::Exists,
+            "DoesNotExist" => Operator::DoesNotExist,
+            _ => return None,
+        };
+        requirements.push(LabelRequirement {
+            key: expression.key.clone(),
+            operator,
+            values: expression.values.clone().unwrap_or_default(),
+        });
+    }
+    Some(LabelSelector { requirements })
+}
 
 /// Reads a label-selector string. The error says what was expected and at which character
 /// (1-based).

@@ -1,5 +1,5 @@
 //! What the Kubernetes API server refuses, for the fields the readers read: object names and
-//! namespaces, label keys and values, and label selectors. The rules and their examples are
+//! namespaces, label keys and values, annotation keys and sizes, and label selectors. The rules and their examples are
 //! apimachinery's (`k8s.io/apimachinery/pkg/util/validation` and
 //! `pkg/apis/meta/v1/validation`), so that nonsense `kubectl apply` would be refused for is
 //! refused here too, with the file, object and field named.
@@ -11,6 +11,8 @@
 //! the kinds the readers read closely keep the API server's rule for them, every other kind
 //! only the generic path-segment rule, since some kinds allow more (RBAC objects allow `:`,
 //! say). A cluster's own name keeps the core's rule ([`fleetplan::cluster_name_error`]).
+
+use std::collections::BTreeMap;
 
 use fleetplan::Labels;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -190,6 +192,31 @@ pub(crate) fn labels(labels: &Labels, site: &Site, field: &str) -> Result<(), Lo
         label_key(key)
             .and_then(|()| label_value(value))
             .map_err(|m| site.invalid(format!("{field}[{}]", shown(key)), m))?;
+    }
+    Ok(())
+}
+
+/// The most bytes an object's annotations (keys and values) may take.
+const ANNOTATIONS_LIMIT: usize = 256 * 1024;
+
+/// Checks an object's annotations as the API server does: each key a qualified name (the
+/// label key rule, case aside), keys and values together at most 256 KiB.
+pub(crate) fn annotations(
+    annotations: &BTreeMap<String, String>,
+    site: &Site,
+    field: &str,
+) -> Result<(), LoadError> {
+    let mut size = 0;
+    for (key, value) in annotations {
+        label_key(&key.to_ascii_lowercase())
+            .map_err(|m| site.invalid(format!("{field}[{}]", shown(key)), m))?;
+        size += key.len() + value.len();
+    }
+    if size > ANNOTATIONS_LIMIT {
+        return Err(site.invalid(
+            field,
+            format!("must have at most {ANNOTATIONS_LIMIT} bytes (has {size})"),
+        ));
     }
     Ok(())
 }

@@ -73,6 +73,7 @@ const FLOW_TIME_LIMIT_NOTE: &str =
 
 /// The note of a plan kept because the time limit ran out before the exact solver (and the
 /// flow solver it falls back to) finished.
+#[cfg(any(feature = "highs", feature = "microlp"))]
 const EXACT_TIME_LIMIT_NOTE: &str =
     "the time limit was reached before the exact solver finished; the fast plan is kept";
 

@@ -72,6 +72,7 @@ use serde_json::Value;
 use crate::error::{LoadError, Location};
 use crate::files::source::{Site, SourceFile, deserialize, yaml_documents};
 use crate::pod::{amounts, taint_effect};
+use crate::validation;
 
 /// The node label holding the region.
 pub(crate) const REGION_NODE_LABEL: &str = "topology.kubernetes.io/region";
@@ -374,10 +375,13 @@ pub(crate) fn read_concise(value: &Value, file: &Path) -> Result<ConciseFleet, L
         if c.region.is_empty() {
             return Err(invalid(format!("{field}.region"), "must not be empty".into()));
         }
+        // The region is every node's `topology.kubernetes.io/region` label.
+        validation::label_value(&c.region).map_err(|m| invalid(format!("{field}.region"), m))?;
         let site = Site {
             file: file.to_path_buf(),
             object: format!("cluster {}", c.name),
         };
+        validation::labels(&c.labels, &site, &format!("{field}.labels"))?;
         let mut cluster = Cluster::new(&c.name, &c.region);
         cluster.labels = c.labels;
         cluster.health = c.health;
@@ -603,9 +607,11 @@ fn pool(p: PoolSpec, region: &str, site: &Site, field: &str) -> Result<NodePool,
         ),
         None => None,
     };
+    validation::labels(&p.labels, site, &format!("{field}.labels"))?;
     let mut labels = p.labels;
     labels.insert(REGION_NODE_LABEL.into(), region.into());
     if let Some(zone) = &p.zone {
+        validation::label_value(zone).map_err(|m| site.invalid(format!("{field}.zone"), m))?;
         labels.insert(ZONE_NODE_LABEL.into(), zone.clone());
     }
     Ok(NodePool {
@@ -663,9 +669,9 @@ pub(crate) fn taints(specs: &[TaintSpec], site: &Site, field: &str) -> Result<Ve
         .map(|(i, t)| {
             let effect =
                 taint_effect(&t.effect).map_err(|m| site.invalid(format!("{field}[{i}].effect"), m))?;
-            if t.key.is_empty() {
-                return Err(site.invalid(format!("{field}[{i}].key"), "must not be empty"));
-            }
+            // Taint keys and values keep the label rules.
+            validation::label_key(&t.key).map_err(|m| site.invalid(format!("{field}[{i}].key"), m))?;
+            validation::label_value(&t.value).map_err(|m| site.invalid(format!("{field}[{i}].value"), m))?;
             Ok(Taint {
                 key: t.key.clone(),
                 value: t.value.clone(),
@@ -842,6 +848,36 @@ mod tests {
                 "{head}clusters:\n- name: a\n  region: r\n  taints: [{{key: k, effect: Never}}]\n"
             )),
             "fleet/f.yaml: cluster a: clusters[0].taints[0].effect: unknown effect `Never`; expected NoSchedule, PreferNoSchedule or NoExecute"
+        );
+        // Labels, taints, regions and zones keep the API server's label rules.
+        for (spec, message) in [
+            (
+                "  taints: [{key: 'a b', effect: NoSchedule}]\n",
+                "fleet/f.yaml: cluster a: clusters[0].taints[0].key: `a b` is not a valid label key",
+            ),
+            (
+                "  taints: [{key: k, value: -v, effect: NoSchedule}]\n",
+                "fleet/f.yaml: cluster a: clusters[0].taints[0].value: `-v` is not a valid label value",
+            ),
+            (
+                "  labels: {tier: 'prod env'}\n",
+                "fleet/f.yaml: cluster a: clusters[0].labels[tier]: `prod env` is not a valid label value",
+            ),
+            (
+                "  pools: [{name: p, count: 1, labels: {'x/y/z': a}}]\n",
+                "fleet/f.yaml: cluster a: clusters[0].pools[0].labels[x/y/z]: `x/y/z` is not a valid label key",
+            ),
+            (
+                "  pools: [{name: p, count: 1, zone: 'us east'}]\n",
+                "fleet/f.yaml: cluster a: clusters[0].pools[0].zone: `us east` is not a valid label value",
+            ),
+        ] {
+            let got = err(&format!("{head}clusters:\n- name: a\n  region: r\n{spec}"));
+            assert!(got.starts_with(message), "{spec}: {got}");
+        }
+        assert!(
+            err(&format!("{head}clusters:\n- {{name: a, region: 'us east'}}\n"))
+                .starts_with("fleet/f.yaml: clusters[0].region: `us east` is not a valid label value"),
         );
         assert_eq!(
             err(&format!(

@@ -485,11 +485,21 @@ pub(crate) struct Site {
 }
 
 impl Site {
-    /// A site for the object `header` describes, in `file`.
+    /// A site for the object `header` describes, in `file`. Control characters in its kind,
+    /// namespace and name (which the checks that follow refuse) are shown escaped, so that
+    /// the message stays on one line.
     pub fn of(file: &Path, header: &Header) -> Self {
+        let shown = |text: &str| -> String {
+            if text.chars().any(char::is_control) {
+                text.escape_debug().to_string()
+            } else {
+                text.to_string()
+            }
+        };
+        let (kind, name) = (shown(&header.kind), shown(&header.name));
         let object = match &header.namespace {
-            Some(ns) => format!("{} {ns}/{}", header.kind, header.name),
-            None => format!("{} {}", header.kind, header.name),
+            Some(ns) => format!("{kind} {}/{name}", shown(ns)),
+            None => format!("{kind} {name}"),
         };
         Site {
             file: file.to_path_buf(),

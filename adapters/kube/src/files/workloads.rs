@@ -12,7 +12,10 @@
 //! `metadata.namespace` that is not a DNS-1123 label, a name its kind does not allow
 //! ([`crate::validation::object_name`]), and in Deployments and Jobs invalid label keys and
 //! values in `metadata.labels`, `spec.selector` and `spec.template.metadata.labels` (and in
-//! the pod template, see [`crate::pod`]).
+//! the pod template, see [`crate::pod`]), a Deployment's empty selector, a selector that does
+//! not select its own template's labels, annotation keys that are not qualified names (or
+//! annotations above 256 KiB), and PriorityClasses the API server reserves (a
+//! `system-` name of its own, a value above 1,000,000,000).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,7 +35,7 @@ use crate::files::helm;
 use crate::files::source::{Document, Header, Site, SourceFile, deserialize, each_document};
 use crate::kinds::{Role, classify};
 use crate::pod::pod_template;
-use crate::validation;
+use crate::{selector, validation};
 
 /// The namespace of an object that names none.
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
@@ -42,6 +45,10 @@ const SYSTEM_PRIORITY_CLASSES: [(&str, i32); 2] = [
     ("system-cluster-critical", 2_000_000_000),
     ("system-node-critical", 2_000_001_000),
 ];
+
+/// The highest value a PriorityClass of one's own may have (the API server's
+/// `HighestUserDefinablePriority`).
+const HIGHEST_USER_PRIORITY: i32 = 1_000_000_000;
 
 /// A planned workload with what the fleet side needs to recognise its pods.
 #[derive(Clone, Debug)]
@@ -278,13 +285,15 @@ fn workload(
     if let Some(labels) = &parts.metadata.labels {
         validation::labels(labels, site, "metadata.labels")?;
     }
+    validation::labels(&labels, site, "spec.template.metadata.labels")?;
     if let Some(selector) = parts.selector {
         validation::label_selector(selector, site, "spec.selector")?;
+        selects_template(parts.kind, selector, &labels, site)?;
     }
-    validation::labels(&labels, site, "spec.template.metadata.labels")?;
     let priority = priorities.resolve(spec, site, PREFIX)?;
     let template = pod_template(spec, labels, priority, site, PREFIX)?;
     let annotations = parts.metadata.annotations.clone().unwrap_or_default();
+    validation::annotations(&annotations, site, "metadata.annotations")?;
     let policy = placement_policy(&annotations).map_err(|e| match e {
         AnnotationError::Unknown(key) => LoadError::UnknownAnnotation {
             at: site.at(format!("metadata.annotations[{key}]")),
@@ -312,6 +321,29 @@ fn workload(
     })
 }
 
+/// What the API server refuses of a workload's `spec.selector` (already valid on its own): a
+/// Deployment's that selects everything, and one that does not select the pods of its own
+/// template (a Job's generated selector adds to what is written, so the same holds).
+fn selects_template(
+    kind: WorkloadKind,
+    selector: &LabelSelector,
+    labels: &Labels,
+    site: &Site,
+) -> Result<(), LoadError> {
+    let empty = selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && selector.match_expressions.as_ref().is_none_or(|e| e.is_empty());
+    if empty && kind == WorkloadKind::Deployment {
+        return Err(site.invalid("spec.selector", "empty selector is invalid for deployment"));
+    }
+    if !selector::from_object(selector).is_some_and(|s| s.matches(labels)) {
+        return Err(site.invalid(
+            "spec.template.metadata.labels",
+            "`selector` does not match template `labels`",
+        ));
+    }
+    Ok(())
+}
+
 /// The PriorityClasses among the apps.
 struct Priorities {
     values: BTreeMap<String, i32>,
@@ -330,6 +362,19 @@ impl Priorities {
             let class: PriorityClass = deserialize(&object.document.value, &site.file, Some(&site.object))?;
             let name = object.header.name.clone();
             let value = class.value.ok_or_else(|| site.invalid("value", "missing"))?;
+            let system = SYSTEM_PRIORITY_CLASSES.iter().any(|(n, _)| *n == name);
+            if name.starts_with("system-") && !system {
+                return Err(site.invalid(
+                    "metadata.name",
+                    "priority class names with 'system-' prefix are reserved",
+                ));
+            }
+            if value > HIGHEST_USER_PRIORITY && !system {
+                return Err(site.invalid(
+                    "value",
+                    format!("maximum allowed value of a user defined priority is {HIGHEST_USER_PRIORITY}"),
+                ));
+            }
             if class.global_default == Some(true) {
                 if let Some((other, _)) = &global_default {
                     return Err(site.invalid(
@@ -584,7 +629,99 @@ mod tests {
     }
 
     #[test]
+    fn a_selector_must_select_its_own_template() {
+        let with =
+            |from: &str, to: &str| error(&format!("{DEPLOYMENT}spec:\n{}", TEMPLATE.replace(from, to)));
+        assert_eq!(
+            with("{matchLabels: {app: web}}", "{matchLabels: {app: api}}"),
+            "apps/web.yaml: Deployment shop/web: spec.template.metadata.labels: `selector` does not match template \
+             `labels`"
+        );
+        assert_eq!(
+            with(
+                "{matchLabels: {app: web}}",
+                "{matchExpressions: [{key: tier, operator: Exists}]}"
+            ),
+            "apps/web.yaml: Deployment shop/web: spec.template.metadata.labels: `selector` does not match template \
+             `labels`"
+        );
+        assert_eq!(
+            with("{matchLabels: {app: web}}", "{}"),
+            "apps/web.yaml: Deployment shop/web: spec.selector: empty selector is invalid for deployment"
+        );
+        // A selector of part of the labels, or by expressions that hold, is fine.
+        let fine = TEMPLATE
+            .replace("{labels: {app: web}}", "{labels: {app: web, tier: front}}")
+            .replace(
+                "{matchLabels: {app: web}}",
+                "{matchLabels: {app: web}, matchExpressions: [{key: tier, operator: In, values: [front, back]}]}",
+            );
+        apps(&format!("{DEPLOYMENT}spec:\n{fine}")).expect("a selector of the template's labels");
+        // A Job's selector must select its template too.
+        let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: train}\nspec:\n  manualSelector: true\n  \
+                   selector: {matchLabels: {job: a}}\n  template:\n    metadata: {labels: {job: b}}\n    \
+                   spec: {containers: [{name: t}], restartPolicy: Never}\n";
+        assert_eq!(
+            error(job),
+            "apps/web.yaml: Job default/train: spec.template.metadata.labels: `selector` does not match template `labels`"
+        );
+    }
+
+    #[test]
+    fn annotation_keys_are_qualified_names() {
+        assert!(
+            error(&format!(
+                "{DEPLOYMENT}  annotations: {{'bad key': x}}\nspec:\n{TEMPLATE}"
+            ))
+            .starts_with(
+                "apps/web.yaml: Deployment shop/web: metadata.annotations[bad key]: `bad key` is not a valid"
+            )
+        );
+        let big = "x".repeat(300 * 1024);
+        assert!(
+            error(&format!(
+                "{DEPLOYMENT}  annotations: {{note: {big}}}\nspec:\n{TEMPLATE}"
+            ))
+            .starts_with(
+                "apps/web.yaml: Deployment shop/web: metadata.annotations: must have at most 262144 bytes"
+            )
+        );
+        apps(&format!(
+            "{DEPLOYMENT}  annotations: {{Example.COM/Note: x}}\nspec:\n{TEMPLATE}"
+        ))
+        .expect("keys are checked without regard to case");
+    }
+
+    #[test]
+    fn reserved_priority_classes_are_refused() {
+        let class = |name: &str, value: i64| {
+            format!(
+                "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {{name: {name}}}\nvalue: {value}\n"
+            )
+        };
+        assert_eq!(
+            error(&class("system-mine", 10)),
+            "apps/web.yaml: PriorityClass system-mine: metadata.name: priority class names with 'system-' prefix are \
+             reserved"
+        );
+        assert_eq!(
+            error(&class("urgent", 1_000_000_001)),
+            "apps/web.yaml: PriorityClass urgent: value: maximum allowed value of a user defined priority is 1000000000"
+        );
+        apps(&class("urgent", 1_000_000_000)).expect("the highest user value");
+    }
+
+    #[test]
     fn kinds_and_identity_errors() {
+        // A name with a line break is refused, and the message stays on one line.
+        let broken = error(&format!(
+            "{}spec:\n{TEMPLATE}",
+            DEPLOYMENT.replace("name: web", "name: \"we\\nb\"")
+        ));
+        assert!(
+            broken.starts_with("apps/web.yaml: Deployment shop/we\\nb: metadata.name: "),
+            "{broken}"
+        );
         assert_eq!(
             error("apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: web}\n"),
             "apps/web.yaml: Deploymnet web: kind: unknown kind `Deploymnet` in apiVersion `apps/v1`"
