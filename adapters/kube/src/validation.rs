@@ -25,7 +25,9 @@ const MAX_LABEL_LEN: usize = 63;
 /// The longest DNS-1123 subdomain (and label key prefix).
 const MAX_SUBDOMAIN_LEN: usize = 253;
 
-fn shown(value: &str) -> String {
+/// `value` as messages show it: control characters (and quotes, backslashes) escaped, so
+/// that a message stays on one line.
+pub(crate) fn shown(value: &str) -> String {
     value.escape_debug().to_string()
 }
 

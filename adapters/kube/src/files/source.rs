@@ -485,17 +485,11 @@ pub(crate) struct Site {
 }
 
 impl Site {
-    /// A site for the object `header` describes, in `file`. Control characters in its kind,
-    /// namespace and name (which the checks that follow refuse) are shown escaped, so that
-    /// the message stays on one line.
+    /// A site for the object `header` describes, in `file`. Its kind, namespace and name are
+    /// shown escaped ([`crate::validation::shown`]; the checks that follow refuse names that
+    /// need it), so that the message stays on one line.
     pub fn of(file: &Path, header: &Header) -> Self {
-        let shown = |text: &str| -> String {
-            if text.chars().any(char::is_control) {
-                text.escape_debug().to_string()
-            } else {
-                text.to_string()
-            }
-        };
+        let shown = crate::validation::shown;
         let (kind, name) = (shown(&header.kind), shown(&header.name));
         let object = match &header.namespace {
             Some(ns) => format!("{kind} {}/{name}", shown(ns)),
